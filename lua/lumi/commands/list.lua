@@ -1,0 +1,40 @@
+--- lumi list: the migration files the naming scheme recognises, in order,
+--- and the files it ignores with why. Needs no database.
+local fs = require "lumi.fs"
+
+return {
+  summary = "list migration files in order, and ignored files with why",
+  usage = "lumi list",
+  description = [[
+Lists every file of the migrations directory that the naming scheme
+recognises, in the order they apply, then every file it ignores with the
+reason. Does not connect to the database.]],
+  options = {},
+  offline = true,
+  run = function(project)
+    if fs.kind(project.config.migrations_dir) == nil then
+      return { dir = project.config.migrations_dir, exists = false, migrations = {}, ignored = {} }
+    end
+    local scan = project:scan()
+    local dup = {}
+    for _, d in ipairs(scan.duplicates) do
+      for _, f in ipairs(d.files) do dup[f] = d.key end
+    end
+    local list = {}
+    for _, m in ipairs(scan.migrations) do
+      list[#list + 1] = { version = m.version, name = m.name, file = m.file, duplicate = dup[m.file] ~= nil }
+    end
+    for _, d in ipairs(scan.duplicates) do
+      for i = 2, #d.files do
+        local m = project.scheme.parse(d.files[i])
+        list[#list + 1] = { version = m.version, name = m.name, file = d.files[i], duplicate = true }
+      end
+    end
+    table.sort(list, function(a, b)
+      if project.scheme.key(a.version) == project.scheme.key(b.version) then return a.file < b.file end
+      return project.scheme.compare(a.version, b.version)
+    end)
+    return { dir = project.config.migrations_dir, scheme = project.scheme.name,
+             migrations = list, ignored = scan.ignored, exists = fs.kind(project.config.migrations_dir) ~= nil }
+  end,
+}

@@ -1,0 +1,43 @@
+--- lumi status: applied, pending, changed and missing migrations.
+return {
+  summary = "show applied, pending, changed and missing migrations",
+  usage = "lumi status [--json]",
+  description = [[
+Compares the migration files with the tracking table: applied (with when and
+how long), pending, changed (the file's SHA-256 differs from the one recorded
+when it was applied) and missing (recorded, but the file is gone).]],
+  options = {},
+  run = function(project)
+    local st = project:store()
+    local exists = st:exists()
+    local p, scan = project:plan(exists and st:applied() or {})
+    local totals = { total = 0, applied = 0, pending = 0, changed = 0, missing = 0 }
+    local entries = {}
+    for _, e in ipairs(p.entries) do
+      local m, r = e.migration, e.record
+      entries[#entries + 1] = {
+        state = e.state,
+        version = e.version,
+        name = m and m.name or r.name,
+        file = m and m.file or r.file,
+        applied_at = r and r.applied_at,
+        execution_ms = r and r.execution_ms,
+        applied_by = r and r.applied_by,
+        checksum = r and r.checksum,
+        file_checksum = e.checksum,
+        out_of_order = m and m.out_of_order or nil,
+      }
+      totals[e.state] = totals[e.state] + 1
+      totals.total = totals.total + 1
+    end
+    return {
+      entries = entries,
+      totals = totals,
+      table = project.config.table,
+      table_exists = exists,
+      dir = project.config.migrations_dir,
+      ignored = scan.ignored,
+      duplicates = scan.duplicates,
+    }
+  end,
+}

@@ -1,0 +1,31 @@
+--- lumi verify: can lumi reach the database, and what does it find there.
+local lock = require "lumi.lock"
+local hash = require "lumi.hash"
+local config = require "lumi.config"
+
+return {
+  summary = "check the connection and the tracking table",
+  usage = "lumi verify",
+  description = [[
+Connects to the database and reports the server version, the role and
+database connected to, whether the tracking table exists and how many rows
+it holds, and whether another runner holds the migration lock.]],
+  options = {},
+  run = function(project)
+    local db = project:db()
+    local info = db:info()
+    local st = project:store()
+    local count = st:count()
+    local holder = lock.holder(db, st:lock_key(hash))
+    return {
+      database = config.redact(project.config.database) or "(from PG* environment variables)",
+      server_version = info.server_version,
+      server_version_num = info.server_version_num,
+      user = info.user, dbname = info.database, host = info.host, port = info.port,
+      table = project.config.table,
+      table_exists = count ~= nil,
+      rows = count,
+      lock_holder = holder,
+    }
+  end,
+}

@@ -1,0 +1,85 @@
+--- Files and directories, through luaposix.
+local dirent = require "posix.dirent"
+local stat = require "posix.sys.stat"
+local unistd = require "posix.unistd"
+local fcntl = require "posix.fcntl"
+local errno = require "posix.errno"
+
+local M = {}
+
+--- Kind of the thing at path: "file", "directory", "other", or nil if absent.
+function M.kind(path)
+  local st = stat.stat(path)
+  if not st then return nil end
+  if stat.S_ISREG(st.st_mode) ~= 0 then return "file" end
+  if stat.S_ISDIR(st.st_mode) ~= 0 then return "directory" end
+  return "other"
+end
+
+--- Sorted entry names of a directory (without . and ..), or nil, message.
+function M.list(dir)
+  local kind = M.kind(dir)
+  if kind == nil then return nil, "no such directory" end
+  if kind ~= "directory" then return nil, "not a directory" end
+  local ok, names = pcall(dirent.dir, dir)
+  if not ok then return nil, tostring(names) end
+  local out = {}
+  for _, n in ipairs(names) do
+    if n ~= "." and n ~= ".." then out[#out + 1] = n end
+  end
+  table.sort(out)
+  return out
+end
+
+--- Whole contents of a file, or nil, message.
+function M.read(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- Create a new file with contents; fails if it already exists.
+function M.create(path, contents)
+  local fd, err, code = fcntl.open(path, fcntl.O_WRONLY | fcntl.O_CREAT | fcntl.O_EXCL, tonumber("644", 8))
+  if not fd then
+    if code == errno.EEXIST then return nil, path .. ": already exists" end
+    return nil, err
+  end
+  local n, werr = unistd.write(fd, contents)
+  unistd.close(fd)
+  if not n then return nil, werr end
+  return true
+end
+
+--- mkdir -p
+function M.mkdirs(path)
+  if M.kind(path) == "directory" then return true end
+  local parent = path:match("^(.+)/[^/]+/?$")
+  if parent and not M.kind(parent) then
+    local ok, err = M.mkdirs(parent)
+    if not ok then return nil, err end
+  end
+  local ok, err = stat.mkdir(path, tonumber("755", 8))
+  if not ok and M.kind(path) ~= "directory" then return nil, err end
+  return true
+end
+
+--- Join path parts with "/" (an absolute later part wins).
+function M.join(a, b)
+  if b:sub(1, 1) == "/" or a == "" or a == "." then return b end
+  return (a:gsub("/+$", "")) .. "/" .. b
+end
+
+--- Directory part of a path ("." when there is none).
+function M.dirname(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
+--- Is file descriptor n a terminal?
+function M.isatty(n)
+  return unistd.isatty(n) == 1
+end
+
+return M

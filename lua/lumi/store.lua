@@ -1,0 +1,76 @@
+--- The tracking table: which migrations are applied, with their checksums.
+--
+-- All of lumi's SQL about its own bookkeeping lives here, apart from the
+-- sequencing in runner.lua. One row per applied migration:
+--
+--   version text primary key, name text, file text, checksum text (SHA-256
+--   hex of the file's bytes), applied_at timestamptz, execution_ms numeric,
+--   applied_by text (the database role that applied it)
+local M = {}
+
+local Store = {}
+Store.__index = Store
+
+--- A store for the tracking table `qualified` ("name" or "schema.name").
+function M.new(db, qualified)
+  local schema, name = qualified:match("^([^.]+)%.([^.]+)$")
+  if not schema then name = qualified end
+  local self = setmetatable({ db = db, schema = schema, name = name, qualified = qualified }, Store)
+  self.ident = (schema and db:quote_ident(schema) .. "." or "") .. db:quote_ident(name)
+  return self
+end
+
+--- Does the tracking table exist?
+function Store:exists()
+  return self.db:value("SELECT to_regclass($1) IS NOT NULL", self.ident)
+end
+
+--- Create the schema and table if they are missing.
+function Store:ensure()
+  if self:exists() then return false end
+  local sql = {}
+  if self.schema then sql[#sql + 1] = "CREATE SCHEMA IF NOT EXISTS " .. self.db:quote_ident(self.schema) .. ";" end
+  sql[#sql + 1] = "CREATE TABLE IF NOT EXISTS " .. self.ident .. [[ (
+  version      text PRIMARY KEY,
+  name         text NOT NULL,
+  file         text NOT NULL,
+  checksum     text NOT NULL,
+  applied_at   timestamptz NOT NULL DEFAULT now(),
+  execution_ms numeric(12,3) NOT NULL,
+  applied_by   text NOT NULL DEFAULT current_user
+);]]
+  self.db:exec(table.concat(sql, "\n"))
+  return true
+end
+
+--- Applied records in the order they were applied; {} when no table yet.
+function Store:applied()
+  if not self:exists() then return {} end
+  local rows = self.db:query("SELECT version, name, file, checksum, "
+    .. "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at, "
+    .. "execution_ms::float8 AS execution_ms, applied_by FROM " .. self.ident
+    .. " ORDER BY applied_at, version")
+  return rows
+end
+
+--- How many rows the table holds (nil when it does not exist).
+function Store:count()
+  if not self:exists() then return nil end
+  return self.db:value("SELECT count(*)::int FROM " .. self.ident)
+end
+
+--- Record an applied migration (inside the migration's transaction).
+function Store:record(m, checksum, ms)
+  self.db:query("INSERT INTO " .. self.ident
+    .. " (version, name, file, checksum, execution_ms) VALUES ($1, $2, $3, $4, $5)",
+    m.version, m.name, m.file, checksum, ms)
+end
+
+--- A 60-bit advisory lock key derived from the tracking table's name, so
+--- that two projects tracked in different tables never block each other.
+function Store:lock_key(hash)
+  local hex = hash.sha256("lumi:" .. (self.schema or "public") .. "." .. self.name)
+  return math.tointeger(tonumber(hex:sub(1, 15), 16))
+end
+
+return M

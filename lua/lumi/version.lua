@@ -1,0 +1,2 @@
+-- The lumi version string.
+return "0.1.0"

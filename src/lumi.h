@@ -1,0 +1,16 @@
+/* lumi.h — declarations shared by the host and its C modules. */
+#ifndef LUMI_H
+#define LUMI_H
+
+#include "lua.h"
+
+#if defined(__GNUC__)
+#define LUMI_API __attribute__((visibility("default")))
+#else
+#define LUMI_API
+#endif
+
+LUMI_API int luaopen_lumi_pg(lua_State *L);
+LUMI_API int luaopen_lumi_hash(lua_State *L);
+
+#endif

@@ -1,0 +1,835 @@
+/*
+** lumi.pg — PostgreSQL through libpq.
+**
+** Two tiers of failure, as in Lua's own io library:
+**   - misuse (a wrong argument, a closed or busy connection) raises;
+**   - a server or network failure returns nil, err where err is a table
+**     with the fields of the server's error report and a readable
+**     __tostring (metatable pg.Error).
+** The row iterator is the one exception: a `for` loop has no place for
+** nil, err, so it raises the same error table.
+**
+** No Lua code runs inside a libpq callback, and nothing unwinds through a
+** libpq frame: every PGresult is cleared before a value is returned or an
+** error raised. Notices are copied by the notice receiver and handed to
+** Lua by conn:notices().
+*/
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "lumi.h"
+
+#define CONN_MT  "lumi.pg.Connection"
+#define ROWS_MT  "lumi.pg.Rows"
+#define ERROR_MT "lumi.pg.Error"
+#define NULL_KEY "lumi.pg.null"
+
+/* PostgreSQL type OIDs (server/catalog/pg_type.h) that map to Lua types. */
+#define BOOLOID   16
+#define INT8OID   20
+#define INT2OID   21
+#define INT4OID   23
+#define OIDOID    26
+#define FLOAT4OID 700
+#define FLOAT8OID 701
+
+/* ---------------------------------------------------------------------
+** Connection box
+** ------------------------------------------------------------------ */
+
+typedef struct Notice {
+  struct Notice *next;
+  char *severity, *sqlstate, *message, *detail, *hint;
+} Notice;
+
+typedef struct Rows Rows;
+
+typedef struct Conn {
+  PGconn *pg;           /* NULL once closed */
+  Notice *notices;      /* collected by the receiver, oldest first */
+  Notice **tail;
+  Rows *streaming;      /* the open row iterator, if any */
+} Conn;
+
+struct Rows {
+  Conn *conn;           /* NULL once finished */
+  int ncols;
+};
+
+static char *dup_or_null(const char *s) {
+  if (s == NULL) return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d != NULL) memcpy(d, s, n);
+  return d;
+}
+
+static void free_notice(Notice *n) {
+  free(n->severity); free(n->sqlstate); free(n->message);
+  free(n->detail); free(n->hint); free(n);
+}
+
+static void free_notices(Conn *c) {
+  Notice *n = c->notices;
+  while (n != NULL) { Notice *next = n->next; free_notice(n); n = next; }
+  c->notices = NULL;
+  c->tail = &c->notices;
+}
+
+/* libpq notice receiver: copy the fields, run no Lua. A notice that cannot
+** be copied for lack of memory is dropped. */
+static void on_notice(void *arg, const PGresult *res) {
+  Conn *c = arg;
+  Notice *n = calloc(1, sizeof *n);
+  if (n == NULL) return;
+  n->severity = dup_or_null(PQresultErrorField(res, PG_DIAG_SEVERITY));
+  n->sqlstate = dup_or_null(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+  n->message = dup_or_null(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+  n->detail = dup_or_null(PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+  n->hint = dup_or_null(PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+  *c->tail = n;
+  c->tail = &n->next;
+}
+
+static Conn *checkconn(lua_State *L, int idx) {
+  Conn *c = luaL_checkudata(L, idx, CONN_MT);
+  if (c->pg == NULL) luaL_error(L, "attempt to use a closed connection");
+  return c;
+}
+
+static Conn *checkidle(lua_State *L, int idx) {
+  Conn *c = checkconn(L, idx);
+  if (c->streaming != NULL)
+    luaL_error(L, "connection is busy: a row iterator over it is still open "
+                  "(finish the loop or close the iterator first)");
+  return c;
+}
+
+/* ---------------------------------------------------------------------
+** Errors
+** ------------------------------------------------------------------ */
+
+static void setfield_str(lua_State *L, const char *k, const char *v) {
+  if (v == NULL) return;
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void setfield_int(lua_State *L, const char *k, const char *v) {
+  if (v == NULL) return;
+  lua_pushinteger(L, strtol(v, NULL, 10));
+  lua_setfield(L, -2, k);
+}
+
+/* Strip the trailing newline libpq leaves on its messages. */
+static void push_trimmed(lua_State *L, const char *s) {
+  size_t n = strlen(s);
+  while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ')) n--;
+  lua_pushlstring(L, s, n);
+}
+
+/* Push an error table built from a failed result. */
+static void push_result_error(lua_State *L, const PGresult *res) {
+  lua_createtable(L, 0, 14);
+  setfield_str(L, "severity", PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED));
+  if (PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED) == NULL)
+    setfield_str(L, "severity", PQresultErrorField(res, PG_DIAG_SEVERITY));
+  setfield_str(L, "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE));
+  const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  if (msg != NULL) setfield_str(L, "message", msg);
+  else {
+    push_trimmed(L, PQresultErrorMessage(res));
+    lua_setfield(L, -2, "message");
+  }
+  setfield_str(L, "detail", PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+  setfield_str(L, "hint", PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+  setfield_int(L, "position", PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION));
+  setfield_int(L, "internal_position", PQresultErrorField(res, PG_DIAG_INTERNAL_POSITION));
+  setfield_str(L, "internal_query", PQresultErrorField(res, PG_DIAG_INTERNAL_QUERY));
+  setfield_str(L, "where", PQresultErrorField(res, PG_DIAG_CONTEXT));
+  setfield_str(L, "schema", PQresultErrorField(res, PG_DIAG_SCHEMA_NAME));
+  setfield_str(L, "table", PQresultErrorField(res, PG_DIAG_TABLE_NAME));
+  setfield_str(L, "column", PQresultErrorField(res, PG_DIAG_COLUMN_NAME));
+  setfield_str(L, "datatype", PQresultErrorField(res, PG_DIAG_DATATYPE_NAME));
+  setfield_str(L, "constraint", PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME));
+  luaL_setmetatable(L, ERROR_MT);
+}
+
+/* Push an error table for a failure with no result: a lost connection,
+** a refused connection, a failed send. */
+static void push_conn_error(lua_State *L, PGconn *pg, const char *fallback) {
+  const char *m = pg != NULL ? PQerrorMessage(pg) : NULL;
+  lua_createtable(L, 0, 3);
+  lua_pushliteral(L, "FATAL");
+  lua_setfield(L, -2, "severity");
+  /* 08006 connection_failure, 08001 unable to establish a connection */
+  if (pg == NULL || PQstatus(pg) == CONNECTION_BAD) {
+    lua_pushliteral(L, "08006");
+    lua_setfield(L, -2, "sqlstate");
+  }
+  push_trimmed(L, (m != NULL && *m) ? m : fallback);
+  lua_setfield(L, -2, "message");
+  luaL_setmetatable(L, ERROR_MT);
+}
+
+/* return nil, err (err on top of the stack) */
+static int fail_with_top(lua_State *L) {
+  luaL_pushfail(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* Error:__tostring -> "ERROR 42P01: message\nDETAIL: ...\nHINT: ..." */
+static int error_tostring(lua_State *L) {
+  luaL_Buffer b;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_buffinit(L, &b);
+  lua_getfield(L, 1, "severity");
+  luaL_addstring(&b, lua_isstring(L, -1) ? lua_tostring(L, -1) : "ERROR");
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "sqlstate");
+  if (lua_isstring(L, -1)) { luaL_addchar(&b, ' '); luaL_addstring(&b, lua_tostring(L, -1)); }
+  lua_pop(L, 1);
+  luaL_addstring(&b, ": ");
+  lua_getfield(L, 1, "message");
+  luaL_addstring(&b, lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+  lua_pop(L, 1);
+  static const char *const extra[][2] = {{"detail", "DETAIL"}, {"hint", "HINT"}, {"where", "CONTEXT"}};
+  for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+    lua_getfield(L, 1, extra[i][0]);
+    if (lua_isstring(L, -1)) {
+      luaL_addchar(&b, '\n');
+      luaL_addstring(&b, extra[i][1]);
+      luaL_addstring(&b, ": ");
+      luaL_addstring(&b, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** Values
+** ------------------------------------------------------------------ */
+
+static void push_null(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY);
+}
+
+static int is_null(lua_State *L, int idx) {
+  if (lua_isnil(L, idx)) return 1;
+  push_null(L);
+  int r = lua_rawequal(L, idx < 0 ? idx - 1 : idx, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+/* Push field (row, col) of res as a typed Lua value. */
+static void push_value(lua_State *L, const PGresult *res, int row, int col) {
+  if (PQgetisnull(res, row, col)) { push_null(L); return; }
+  const char *v = PQgetvalue(res, row, col);
+  int len = PQgetlength(res, row, col);
+  switch (PQftype(res, col)) {
+    case BOOLOID:
+      lua_pushboolean(L, v[0] == 't');
+      return;
+    case INT2OID: case INT4OID: case INT8OID: case OIDOID:
+      if (lua_stringtonumber(L, v) != 0) return;
+      break;
+    case FLOAT4OID: case FLOAT8OID: {
+      char *end;
+      errno = 0;
+      double d = strtod(v, &end);
+      if (*end == '\0' && end != v) { lua_pushnumber(L, d); return; }
+      break;
+    }
+    default:
+      break;
+  }
+  lua_pushlstring(L, v, (size_t)len);
+}
+
+/* Push the array of column names of res. */
+static void push_columns(lua_State *L, const PGresult *res) {
+  int n = PQnfields(res);
+  lua_createtable(L, n, 0);
+  for (int j = 0; j < n; j++) {
+    lua_pushstring(L, PQfname(res, j));
+    lua_rawseti(L, -2, j + 1);
+  }
+}
+
+/* Push row `row` of res as a table keyed by column name. */
+static void push_row(lua_State *L, const PGresult *res, int row) {
+  int n = PQnfields(res);
+  lua_createtable(L, 0, n);
+  for (int j = 0; j < n; j++) {
+    push_value(L, res, row, j);
+    lua_setfield(L, -2, PQfname(res, j));
+  }
+}
+
+static void push_affected(lua_State *L, PGresult *res) {
+  const char *t = PQcmdTuples(res);
+  if (t != NULL && *t) lua_pushinteger(L, strtoll(t, NULL, 10));
+  else lua_pushinteger(L, 0);
+}
+
+/* Convert the Lua values at stack indices first..last into text parameters.
+** The strings stay on the stack (pushed after `last`) until the caller
+** returns; the pointer array lives in a userdata, so a raise frees it. */
+static const char *const *collect_params(lua_State *L, int first, int last, int *nparams) {
+  int n = last >= first ? last - first + 1 : 0;
+  *nparams = n;
+  if (n == 0) return NULL;
+  if (n > 65535) luaL_error(L, "too many query parameters (%d; PostgreSQL takes at most 65535)", n);
+  const char **values = lua_newuserdatauv(L, sizeof(char *) * (size_t)n, 0);
+  luaL_checkstack(L, n, "too many query parameters");
+  for (int i = 0; i < n; i++) {
+    int idx = first + i;
+    switch (lua_type(L, idx)) {
+      case LUA_TNIL:
+        values[i] = NULL;
+        break;
+      case LUA_TBOOLEAN:
+        values[i] = lua_toboolean(L, idx) ? "t" : "f";
+        break;
+      case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+          values[i] = lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, idx));
+        } else {
+          double d = lua_tonumber(L, idx);
+          if (isnan(d)) values[i] = "NaN";
+          else if (isinf(d)) values[i] = d > 0 ? "Infinity" : "-Infinity";
+          else {
+            char buf[64];
+            snprintf(buf, sizeof buf, "%.17g", d);
+            values[i] = lua_pushstring(L, buf);
+          }
+        }
+        break;
+      case LUA_TSTRING:
+        values[i] = lua_tostring(L, idx);
+        break;
+      default:
+        if (is_null(L, idx)) { values[i] = NULL; break; }
+        luaL_error(L, "bad query parameter $%d: cannot send a %s (send a string, number, boolean, nil or pg.null)",
+                   i + 1, luaL_typename(L, idx));
+    }
+  }
+  return values;
+}
+
+/* ---------------------------------------------------------------------
+** pg.connect
+** ------------------------------------------------------------------ */
+
+/* pg.connect([conninfo]) -> conn | nil, err
+** conninfo is a URL (postgres://...) or "key=value ..." string; what it
+** leaves out comes from the PG* environment variables, as with psql. */
+static int l_connect(lua_State *L) {
+  const char *info = luaL_optstring(L, 1, NULL);
+  const char *keys[5], *vals[5];
+  int k = 0;
+  keys[k] = "fallback_application_name"; vals[k++] = "lumi";
+  keys[k] = "client_encoding"; vals[k++] = "UTF8";
+  keys[k] = "connect_timeout"; vals[k++] = "10";
+  if (info != NULL && *info) { keys[k] = "dbname"; vals[k++] = info; }
+  keys[k] = NULL; vals[k] = NULL;
+
+  Conn *c = lua_newuserdatauv(L, sizeof *c, 1);
+  c->pg = NULL;
+  c->notices = NULL;
+  c->tail = &c->notices;
+  c->streaming = NULL;
+  luaL_setmetatable(L, CONN_MT);
+
+  PGconn *pg = PQconnectdbParams(keys, vals, 1);
+  if (pg == NULL) {
+    push_conn_error(L, NULL, "out of memory while connecting");
+    return fail_with_top(L);
+  }
+  if (PQstatus(pg) != CONNECTION_OK) {
+    push_conn_error(L, pg, "could not connect");
+    PQfinish(pg);
+    return fail_with_top(L);
+  }
+  PQsetNoticeReceiver(pg, on_notice, c);
+  c->pg = pg;
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** Connection methods
+** ------------------------------------------------------------------ */
+
+static void finish_streaming(Conn *c);
+
+/* conn:close() — idempotent; also __gc and __close. */
+static int conn_close(lua_State *L) {
+  Conn *c = luaL_checkudata(L, 1, CONN_MT);
+  if (c->streaming != NULL) finish_streaming(c);
+  if (c->pg != NULL) { PQfinish(c->pg); c->pg = NULL; }
+  free_notices(c);
+  return 0;
+}
+
+static int conn_tostring(lua_State *L) {
+  Conn *c = luaL_checkudata(L, 1, CONN_MT);
+  if (c->pg == NULL) lua_pushliteral(L, "pg connection (closed)");
+  else lua_pushfstring(L, "pg connection (%s@%s/%s)", PQuser(c->pg), PQhost(c->pg), PQdb(c->pg));
+  return 1;
+}
+
+/* Wait for every result of the query just sent. The first error is kept
+** (the server skips the rest of a failing script). Leaves, on success, a
+** summary table {command=, affected=}; on failure, an error table.
+** Returns 1 on success, 0 on failure. */
+static int drain_results(lua_State *L, Conn *c) {
+  PGresult *res;
+  int ok = 1, have_summary = 0;
+  char command[64] = "";
+  long long affected = 0;
+  while ((res = PQgetResult(c->pg)) != NULL) {
+    switch (PQresultStatus(res)) {
+      case PGRES_COMMAND_OK:
+      case PGRES_TUPLES_OK:
+      case PGRES_EMPTY_QUERY:
+        if (ok) {
+          snprintf(command, sizeof command, "%s", PQcmdStatus(res));
+          const char *t = PQcmdTuples(res);
+          affected = (t != NULL && *t) ? strtoll(t, NULL, 10) : 0;
+          have_summary = 1;
+        }
+        break;
+      case PGRES_COPY_IN:
+        /* a script with COPY ... FROM STDIN carries no data channel here */
+        if (PQputCopyEnd(c->pg, "COPY FROM STDIN needs data: use conn:copy_from") < 0 && ok) {
+          push_conn_error(L, c->pg, "could not end COPY");
+          ok = 0;
+        }
+        break;
+      case PGRES_COPY_OUT: {
+        char *buf;
+        while (PQgetCopyData(c->pg, &buf, 0) > 0) PQfreemem(buf);
+        break;
+      }
+      default:
+        if (ok) { push_result_error(L, res); ok = 0; }
+        break;
+    }
+    PQclear(res);
+    if (PQstatus(c->pg) == CONNECTION_BAD) break;
+  }
+  if (ok && PQstatus(c->pg) == CONNECTION_BAD) {
+    push_conn_error(L, c->pg, "connection lost");
+    ok = 0;
+  }
+  if (ok) {
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, have_summary ? command : "");
+    lua_setfield(L, -2, "command");
+    lua_pushinteger(L, affected);
+    lua_setfield(L, -2, "affected");
+  }
+  return ok;
+}
+
+/* conn:exec(sql) -> {command=, affected=} | nil, err
+** Runs a whole script, several statements separated by semicolons, in one
+** round trip (simple query protocol). Takes no parameters. */
+static int conn_exec(lua_State *L) {
+  Conn *c = checkidle(L, 1);
+  const char *sql = luaL_checkstring(L, 2);
+  if (!PQsendQuery(c->pg, sql)) {
+    push_conn_error(L, c->pg, "could not send query");
+    return fail_with_top(L);
+  }
+  if (!drain_results(L, c)) return fail_with_top(L);
+  return 1;
+}
+
+/* conn:query(sql, ...) -> rows | nil, err
+** One statement with parameters $1, $2 ... sent out of band. rows is an
+** array of tables keyed by column name, with fields `columns` (names in
+** order), `command` and `affected`. */
+static int conn_query(lua_State *L) {
+  Conn *c = checkidle(L, 1);
+  const char *sql = luaL_checkstring(L, 2);
+  int nparams;
+  const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
+  PGresult *res = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+  if (res == NULL) {
+    push_conn_error(L, c->pg, "out of memory");
+    return fail_with_top(L);
+  }
+  ExecStatusType st = PQresultStatus(res);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
+    if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+      PQclear(res);
+      /* leave the connection usable: end the copy and drain */
+      if (st == PGRES_COPY_IN) PQputCopyEnd(c->pg, "use conn:copy_from for COPY FROM STDIN");
+      while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+      return luaL_error(L, "conn:query cannot run COPY ... STDIN/STDOUT (use conn:copy_from)");
+    }
+    push_result_error(L, res);
+    PQclear(res);
+    return fail_with_top(L);
+  }
+  int nrows = PQntuples(res);
+  lua_createtable(L, nrows, 3);
+  for (int i = 0; i < nrows; i++) {
+    push_row(L, res, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  push_columns(L, res);
+  lua_setfield(L, -2, "columns");
+  lua_pushstring(L, PQcmdStatus(res));
+  lua_setfield(L, -2, "command");
+  push_affected(L, res);
+  lua_setfield(L, -2, "affected");
+  PQclear(res);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** Streaming rows (single-row mode)
+** ------------------------------------------------------------------ */
+
+/* Abandon an unfinished stream: cancel the query and drain its results. */
+static void finish_streaming(Conn *c) {
+  Rows *r = c->streaming;
+  if (r == NULL) return;
+  if (c->pg != NULL) {
+    PGcancel *cancel = PQgetCancel(c->pg);
+    if (cancel != NULL) {
+      char errbuf[256];
+      (void)PQcancel(cancel, errbuf, sizeof errbuf);
+      PQfreeCancel(cancel);
+    }
+    PGresult *res;
+    while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+  }
+  r->conn = NULL;
+  c->streaming = NULL;
+}
+
+/* iterator step: rows_next(state) -> row | nil; raises err on failure */
+static int rows_next(lua_State *L) {
+  Rows *r = luaL_checkudata(L, 1, ROWS_MT);
+  Conn *c = r->conn;
+  if (c == NULL || c->pg == NULL) return 0;
+  PGresult *res = PQgetResult(c->pg);
+  if (res == NULL) {                      /* no final result: connection trouble */
+    r->conn = NULL; c->streaming = NULL;
+    push_conn_error(L, c->pg, "connection lost while streaming rows");
+    return lua_error(L);
+  }
+  ExecStatusType st = PQresultStatus(res);
+  if (st == PGRES_SINGLE_TUPLE) {
+    push_row(L, res, 0);
+    PQclear(res);
+    return 1;
+  }
+  /* the end: PGRES_TUPLES_OK with zero rows, or an error */
+  int failed = (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK);
+  if (failed) push_result_error(L, res);
+  PQclear(res);
+  while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+  r->conn = NULL; c->streaming = NULL;
+  if (failed) return lua_error(L);
+  return 0;
+}
+
+/* rows state: __close / __gc — stop the query if the loop ended early */
+static int rows_close(lua_State *L) {
+  Rows *r = luaL_checkudata(L, 1, ROWS_MT);
+  if (r->conn != NULL) finish_streaming(r->conn);
+  return 0;
+}
+
+/* conn:rows(sql, ...) -> iterator, state, nil, state
+** for row in conn:rows("select ...", p1) do ... end
+** Rows arrive one at a time (single-row mode): memory stays constant
+** whatever the size of the result. Breaking out of the loop cancels the
+** query. A server error raises the error table. */
+static int conn_rows(lua_State *L) {
+  Conn *c = checkidle(L, 1);
+  const char *sql = luaL_checkstring(L, 2);
+  int nparams;
+  int top = lua_gettop(L);
+  const char *const *params = collect_params(L, 3, top, &nparams);
+  if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
+    push_conn_error(L, c->pg, "could not send query");
+    return lua_error(L);
+  }
+  if (!PQsetSingleRowMode(c->pg)) {
+    PGresult *res;
+    while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+    return luaL_error(L, "could not switch the connection to single-row mode");
+  }
+  lua_settop(L, top);
+  lua_pushcfunction(L, rows_next);
+  Rows *r = lua_newuserdatauv(L, sizeof *r, 1);
+  r->conn = c;
+  r->ncols = 0;
+  luaL_setmetatable(L, ROWS_MT);
+  lua_pushvalue(L, 1);                    /* keep the connection alive */
+  lua_setiuservalue(L, -2, 1);
+  c->streaming = r;
+  lua_pushnil(L);
+  lua_pushvalue(L, -2);                   /* closing value */
+  return 4;
+}
+
+/* ---------------------------------------------------------------------
+** COPY FROM STDIN
+** ------------------------------------------------------------------ */
+
+/* Feed one chunk; 1 ok, 0 failure (error left on the stack). */
+static int put_chunk(lua_State *L, Conn *c, const char *s, size_t n) {
+  if (PQputCopyData(c->pg, s, (int)n) != 1) {
+    push_conn_error(L, c->pg, "could not send COPY data");
+    return 0;
+  }
+  return 1;
+}
+
+/* conn:copy_from(sql, source) -> {command=, affected=} | nil, err
+** sql is a COPY ... FROM STDIN statement. source is an array of strings or
+** a function returning the next chunk (nil at the end); each chunk is data
+** in the COPY format the statement names (text: tab-separated, one line a
+** row). If source raises, the COPY is aborted and the error re-raised. */
+static int conn_copy_from(lua_State *L) {
+  Conn *c = checkidle(L, 1);
+  const char *sql = luaL_checkstring(L, 2);
+  int is_fn = lua_isfunction(L, 3);
+  if (!is_fn) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  PGresult *res = PQexec(c->pg, sql);
+  if (res == NULL) {
+    push_conn_error(L, c->pg, "out of memory");
+    return fail_with_top(L);
+  }
+  if (PQresultStatus(res) != PGRES_COPY_IN) {
+    int failed = PQresultStatus(res) == PGRES_FATAL_ERROR || PQresultStatus(res) == PGRES_NONFATAL_ERROR;
+    if (failed) push_result_error(L, res);
+    PQclear(res);
+    while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+    if (failed) return fail_with_top(L);
+    return luaL_error(L, "conn:copy_from needs a COPY ... FROM STDIN statement");
+  }
+  PQclear(res);
+  int ok = 1, raised = 0;
+  for (lua_Integer i = 1; ok; i++) {
+    if (is_fn) {
+      lua_pushvalue(L, 3);
+      if (lua_pcall(L, 0, 1, 0) != LUA_OK) { raised = 1; break; }
+    } else {
+      lua_rawgeti(L, 3, i);
+    }
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (s == NULL) {
+      const char *tn = luaL_typename(L, -1);
+      lua_pushfstring(L, "conn:copy_from: chunk %I is a %s, not a string", (LUAI_UACINT)i, tn);
+      lua_remove(L, -2);
+      raised = 1;
+      break;
+    }
+    if (n > 0) ok = put_chunk(L, c, s, n);
+    if (ok) lua_pop(L, 1);
+    else lua_remove(L, -2);               /* keep only the error */
+  }
+  if (raised || !ok) {
+    /* abort the COPY, drain, then report: the Lua error or the send error */
+    PQputCopyEnd(c->pg, raised ? "aborted: the Lua data source raised an error" : "aborted");
+    while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+    if (raised) return lua_error(L);
+    return fail_with_top(L);
+  }
+  if (PQputCopyEnd(c->pg, NULL) != 1) {
+    push_conn_error(L, c->pg, "could not end COPY");
+    while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+    return fail_with_top(L);
+  }
+  if (!drain_results(L, c)) return fail_with_top(L);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** Small methods
+** ------------------------------------------------------------------ */
+
+/* conn:escape_identifier(s) -> quoted identifier */
+static int conn_escape_identifier(lua_State *L) {
+  Conn *c = checkconn(L, 1);
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  char *q = PQescapeIdentifier(c->pg, s, n);
+  if (q == NULL) return luaL_error(L, "cannot quote identifier: %s", PQerrorMessage(c->pg));
+  lua_pushstring(L, q);
+  PQfreemem(q);
+  return 1;
+}
+
+/* conn:escape_literal(s) -> quoted literal */
+static int conn_escape_literal(lua_State *L) {
+  Conn *c = checkconn(L, 1);
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  char *q = PQescapeLiteral(c->pg, s, n);
+  if (q == NULL) return luaL_error(L, "cannot quote literal: %s", PQerrorMessage(c->pg));
+  lua_pushstring(L, q);
+  PQfreemem(q);
+  return 1;
+}
+
+/* conn:notices() -> array of {severity, sqlstate, message, detail, hint},
+** the notices received since the last call, oldest first. */
+static int conn_notices(lua_State *L) {
+  Conn *c = luaL_checkudata(L, 1, CONN_MT);
+  lua_newtable(L);
+  int i = 0;
+  for (Notice *n = c->notices; n != NULL; n = n->next) {
+    lua_createtable(L, 0, 5);
+    setfield_str(L, "severity", n->severity);
+    setfield_str(L, "sqlstate", n->sqlstate);
+    setfield_str(L, "message", n->message);
+    setfield_str(L, "detail", n->detail);
+    setfield_str(L, "hint", n->hint);
+    lua_rawseti(L, -2, ++i);
+  }
+  free_notices(c);
+  return 1;
+}
+
+/* conn:info() -> {server_version=, user=, database=, host=, port=, pid=,
+**                 transaction=} ; never the password */
+static int conn_info(lua_State *L) {
+  Conn *c = checkconn(L, 1);
+  static const char *const tx[] = {"idle", "active", "intrans", "inerror", "unknown"};
+  PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, PQserverVersion(c->pg));
+  lua_setfield(L, -2, "server_version_num");
+  setfield_str(L, "server_version", PQparameterStatus(c->pg, "server_version"));
+  setfield_str(L, "user", PQuser(c->pg));
+  setfield_str(L, "database", PQdb(c->pg));
+  setfield_str(L, "host", PQhost(c->pg));
+  setfield_str(L, "port", PQport(c->pg));
+  lua_pushinteger(L, PQbackendPID(c->pg));
+  lua_setfield(L, -2, "pid");
+  lua_pushstring(L, tx[ts <= PQTRANS_UNKNOWN ? ts : PQTRANS_UNKNOWN]);
+  lua_setfield(L, -2, "transaction");
+  return 1;
+}
+
+/* conn:is_closed() -> boolean */
+static int conn_is_closed(lua_State *L) {
+  Conn *c = luaL_checkudata(L, 1, CONN_MT);
+  lua_pushboolean(L, c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD);
+  return 1;
+}
+
+static const luaL_Reg conn_methods[] = {
+  {"exec", conn_exec},
+  {"query", conn_query},
+  {"rows", conn_rows},
+  {"copy_from", conn_copy_from},
+  {"escape_identifier", conn_escape_identifier},
+  {"escape_literal", conn_escape_literal},
+  {"notices", conn_notices},
+  {"info", conn_info},
+  {"is_closed", conn_is_closed},
+  {"close", conn_close},
+  {NULL, NULL}
+};
+
+static const luaL_Reg conn_meta[] = {
+  {"__gc", conn_close},
+  {"__close", conn_close},
+  {"__tostring", conn_tostring},
+  {"__index", NULL},
+  {NULL, NULL}
+};
+
+static const luaL_Reg rows_meta[] = {
+  {"__gc", rows_close},
+  {"__close", rows_close},
+  {NULL, NULL}
+};
+
+/* pg.is_error(v) -> boolean */
+static int l_is_error(lua_State *L) {
+  int r = 0;
+  if (lua_getmetatable(L, 1)) {
+    luaL_getmetatable(L, ERROR_MT);
+    r = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+  }
+  lua_pushboolean(L, r);
+  return 1;
+}
+
+static int null_tostring(lua_State *L) {
+  lua_pushliteral(L, "pg.null");
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {
+  {"connect", l_connect},
+  {"is_error", l_is_error},
+  {NULL, NULL}
+};
+
+LUMI_API int luaopen_lumi_pg(lua_State *L) {
+  luaL_newlib(L, funcs);
+
+  luaL_newmetatable(L, CONN_MT);
+  luaL_setfuncs(L, conn_meta, 0);
+  luaL_newlib(L, conn_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+
+  luaL_newmetatable(L, ROWS_MT);
+  luaL_setfuncs(L, rows_meta, 0);
+  lua_pop(L, 1);
+
+  luaL_newmetatable(L, ERROR_MT);
+  lua_pushcfunction(L, error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setfield(L, -2, "Error");           /* pg.Error: the error metatable */
+
+  /* pg.null: one sentinel for SQL NULL, a unique empty table */
+  lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, null_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "pg.null");
+    lua_setfield(L, -2, "__name");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, NULL_KEY);
+  }
+  lua_setfield(L, -2, "null");
+
+  lua_pushstring(L, PQlibVersion() >= 100000 ? "libpq" : "libpq (old)");
+  lua_setfield(L, -2, "client");
+  lua_pushinteger(L, PQlibVersion());
+  lua_setfield(L, -2, "libpq_version");
+  return 1;
+}
