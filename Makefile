@@ -59,12 +59,12 @@ $(BUILD)/%.o: src/%.c src/lumi.h | $(BUILD)/.deps
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LUMI): $(BUILD)/main.o $(OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) $(PQ_LIBS) $(SSL_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) $(PQ_LIBS) $(SSL_LIBS) -lpthread -lm
 
 # The same objects as loadable modules for stock lua5.4: require "lumi.pg".
 $(BUILD)/lumi/%.so: $(BUILD)/%.o
 	@mkdir -p $(BUILD)/lumi
-	$(CC) -shared -o $@ $< $(LDFLAGS) $(PQ_LIBS) $(SSL_LIBS) -lm
+	$(CC) -shared -o $@ $< $(LDFLAGS) $(PQ_LIBS) $(SSL_LIBS) -lpthread -lm
 
 demo: all
 	@scripts/demo

@@ -16,6 +16,8 @@
 */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,8 @@ typedef struct Rows Rows;
 
 typedef struct Conn {
   PGconn *pg;           /* NULL once closed */
+  int connecting;       /* started by pg.connect_start, not yet finished */
+  PostgresPollingStatusType poll_state;   /* where that handshake stands */
   Notice *notices;      /* collected by the receiver, oldest first */
   Notice **tail;
   Rows *streaming;      /* the open row iterator, if any */
@@ -102,6 +106,8 @@ static void on_notice(void *arg, const PGresult *res) {
 static Conn *checkconn(lua_State *L, int idx) {
   Conn *c = luaL_checkudata(L, idx, CONN_MT);
   if (c->pg == NULL) luaL_error(L, "attempt to use a closed connection");
+  if (c->connecting)
+    luaL_error(L, "connection is still being established: call conn:wait_connected() first");
   return c;
 }
 
@@ -333,11 +339,9 @@ static const char *const *collect_params(lua_State *L, int first, int last, int 
 ** pg.connect
 ** ------------------------------------------------------------------ */
 
-/* pg.connect([conninfo]) -> conn | nil, err
-** conninfo is a URL (postgres://...) or "key=value ..." string; what it
-** leaves out comes from the PG* environment variables, as with psql. */
-static int l_connect(lua_State *L) {
-  const char *info = luaL_optstring(L, 1, NULL);
+/* Start connecting (blocking or not); leaves the connection userdata on
+** the stack and returns it, or pushes an error table and returns NULL. */
+static Conn *start_connect(lua_State *L, const char *info, int async) {
   const char *keys[5], *vals[5];
   int k = 0;
   keys[k] = "fallback_application_name"; vals[k++] = "lumi";
@@ -348,23 +352,107 @@ static int l_connect(lua_State *L) {
 
   Conn *c = lua_newuserdatauv(L, sizeof *c, 1);
   c->pg = NULL;
+  c->connecting = 0;
+  c->poll_state = PGRES_POLLING_WRITING;
   c->notices = NULL;
   c->tail = &c->notices;
   c->streaming = NULL;
   luaL_setmetatable(L, CONN_MT);
 
-  PGconn *pg = PQconnectdbParams(keys, vals, 1);
+  PGconn *pg = async ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
   if (pg == NULL) {
     push_conn_error(L, NULL, "out of memory while connecting");
-    return fail_with_top(L);
+    return NULL;
   }
-  if (PQstatus(pg) != CONNECTION_OK) {
+  if (PQstatus(pg) == CONNECTION_BAD) {
     push_conn_error(L, pg, "could not connect");
     PQfinish(pg);
-    return fail_with_top(L);
+    return NULL;
   }
   PQsetNoticeReceiver(pg, on_notice, c);
   c->pg = pg;
+  c->connecting = async;
+  if (async) {
+    /* Drive the handshake as far as it goes without waiting, so that the
+    ** startup packet is on its way and the server works while we do. */
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    for (int i = 0; i < 4 && st == PGRES_POLLING_WRITING; i++) {
+      struct pollfd p;
+      p.fd = PQsocket(pg);
+      p.events = POLLOUT;
+      p.revents = 0;
+      if (poll(&p, 1, 0) != 1) break;
+      st = PQconnectPoll(pg);
+    }
+    c->poll_state = st;
+  }
+  return c;
+}
+
+/* pg.connect([conninfo]) -> conn | nil, err
+** conninfo is a URL (postgres://...) or "key=value ..." string; what it
+** leaves out comes from the PG* environment variables, as with psql. */
+static int l_connect(lua_State *L) {
+  const char *info = luaL_optstring(L, 1, NULL);
+  if (start_connect(L, info, 0) == NULL) return fail_with_top(L);
+  return 1;
+}
+
+/* pg.connect_start([conninfo]) -> conn | nil, err
+** Starts connecting and returns at once, so that the caller can do other
+** work (scan and hash files) while the server sets up the session. The
+** connection must be finished with conn:wait_connected() before use. */
+static int l_connect_start(lua_State *L) {
+  const char *info = luaL_optstring(L, 1, NULL);
+  if (start_connect(L, info, 1) == NULL) return fail_with_top(L);
+  return 1;
+}
+
+/* Seconds of connect_timeout in force for pg (0: none). */
+static int connect_timeout_of(PGconn *pg) {
+  int t = 0;
+  PQconninfoOption *opts = PQconninfo(pg);
+  if (opts == NULL) return 0;
+  for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+    if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL) t = atoi(o->val);
+  PQconninfoFree(opts);
+  return t;
+}
+
+/* conn:wait_connected() -> conn | nil, err
+** Finish a connection begun by pg.connect_start (a no-op otherwise). */
+static int conn_wait_connected(lua_State *L) {
+  Conn *c = luaL_checkudata(L, 1, CONN_MT);
+  if (c->pg == NULL) return luaL_error(L, "attempt to use a closed connection");
+  lua_settop(L, 1);
+  if (!c->connecting) return 1;
+  int timeout = connect_timeout_of(c->pg);
+  time_t deadline = timeout > 0 ? time(NULL) + timeout : 0;
+  PostgresPollingStatusType st = c->poll_state;
+  while (st != PGRES_POLLING_OK) {
+    if (st == PGRES_POLLING_FAILED) break;
+    struct pollfd p;
+    p.fd = PQsocket(c->pg);
+    p.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    p.revents = 0;
+    int wait_ms = -1;
+    if (deadline) {
+      time_t left = deadline - time(NULL);
+      if (left <= 0) break;
+      wait_ms = (int)left * 1000;
+    }
+    int r = poll(&p, 1, wait_ms);
+    if (r < 0 && errno != EINTR) break;
+    if (r == 0) break;                    /* timed out */
+    st = PQconnectPoll(c->pg);
+  }
+  c->connecting = 0;
+  if (st != PGRES_POLLING_OK || PQstatus(c->pg) != CONNECTION_OK) {
+    push_conn_error(L, c->pg, "timeout expired while connecting");
+    PQfinish(c->pg);
+    c->pg = NULL;
+    return fail_with_top(L);
+  }
   return 1;
 }
 
@@ -752,6 +840,7 @@ static const luaL_Reg conn_methods[] = {
   {"notices", conn_notices},
   {"info", conn_info},
   {"is_closed", conn_is_closed},
+  {"wait_connected", conn_wait_connected},
   {"close", conn_close},
   {NULL, NULL}
 };
@@ -789,6 +878,7 @@ static int null_tostring(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
   {"connect", l_connect},
+  {"connect_start", l_connect_start},
   {"is_error", l_is_error},
   {NULL, NULL}
 };

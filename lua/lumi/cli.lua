@@ -177,6 +177,7 @@ function M.run(parsed)
       flags = { database = o.database, dir = o.dir, table = o.table, lock_timeout = timeout },
       on_event = function(ev) report:event(ev) end,
     })
+    if not cmd.offline then project:connect_early() end
     local opts = { args = parsed.args }
     for k, v in pairs(o) do opts[k] = v end
     local result = cmd.run(project, opts)
@@ -203,6 +204,8 @@ end
 
 --- Entry point called by the lumi executable with the `arg` table.
 function M.main(argv)
+  -- a command line run is short and allocation-heavy: generational GC
+  collectgarbage("generational")
   for i = 1, #argv do
     local a = argv[i]
     if a == "--version" or a == "-V" then

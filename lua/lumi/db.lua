@@ -45,6 +45,25 @@ function M.connect(url, opts)
   return M.wrap(conn, opts)
 end
 
+--- Start connecting without waiting (see pg.connect_start); returns the raw
+--- connection, or raises a `connection` error. Finish with M.finish_connect.
+function M.connect_start(url)
+  local conn, err = pg.connect_start(url)
+  if not conn then
+    errors.raise("connection", "cannot connect to the database: " .. err.message, { cause = err })
+  end
+  return conn
+end
+
+--- Wait for a connection begun by M.connect_start; returns a db handle.
+function M.finish_connect(conn, opts)
+  local ok, err = conn:wait_connected()
+  if not ok then
+    errors.raise("connection", "cannot connect to the database: " .. err.message, { cause = err })
+  end
+  return M.wrap(conn, opts)
+end
+
 --- Wrap an open lumi.pg connection.
 function M.wrap(conn, opts)
   opts = opts or {}

@@ -35,8 +35,9 @@ end
 function M.read(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
-  local s = f:read("a")
+  local s, rerr = f:read("a")
   f:close()
+  if not s then return nil, path .. ": " .. tostring(rerr) end
   return s
 end
 

@@ -48,10 +48,12 @@ function M.build(migrations, records, scheme, checksums)
       if not newest_applied or scheme.compare(newest_applied, r.version) then newest_applied = r.version end
     end
   end
-  table.sort(p.entries, function(a, b)
-    if scheme.key(a.version) == scheme.key(b.version) then return false end
-    return scheme.compare(a.version, b.version)
-  end)
+  if #p.missing > 0 then    -- entries are in version order but for the missing ones
+    table.sort(p.entries, function(a, b)
+      if scheme.key(a.version) == scheme.key(b.version) then return false end
+      return scheme.compare(a.version, b.version)
+    end)
+  end
   if newest_applied then
     for _, m in ipairs(p.pending) do
       if scheme.compare(m.version, newest_applied) then

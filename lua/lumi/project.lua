@@ -37,12 +37,24 @@ function Project:scan()
   return self._scan
 end
 
+--- Start connecting in the background: the server sets up the session
+--- while lumi scans and hashes files. Project:db() finishes it.
+function Project:connect_early()
+  if not self._db and not self._pending then
+    self._pending = db.connect_start(self.config.database)
+  end
+end
+
 --- The database handle, connected on first use.
 function Project:db()
   if not self._db then
-    self._db = db.connect(self.config.database, {
-      on_notice = function(n) self:emit({ type = "notice", notice = n }) end,
-    })
+    local opts = { on_notice = function(n) self:emit({ type = "notice", notice = n }) end }
+    if self._pending then
+      self._db = db.finish_connect(self._pending, opts)
+      self._pending = nil
+    else
+      self._db = db.connect(self.config.database, opts)
+    end
   end
   return self._db
 end
@@ -53,24 +65,29 @@ function Project:store()
   return self._store
 end
 
---- SHA-256 of every migration file, keyed by path.
+--- Start hashing every migration file on worker threads; :wait() on the
+--- result gives {path = sha256 hex}.
 function Project:checksums(migrations)
-  local sums = {}
-  for _, m in ipairs(migrations) do
-    sums[m.path] = hash.sha256_file(m.path)
-  end
-  return sums
+  local paths = {}
+  for i, m in ipairs(migrations) do paths[i] = m.path end
+  return hash.start(paths)
 end
 
---- The plan: files × tracking records, with checksums compared.
+--- The plan: files × tracking records, with checksums compared. The files
+--- are hashed while the tracking table is read. Returns plan, scan, and
+--- whether the tracking table exists.
 function Project:plan(records)
   local scan = self:scan()
-  records = records or self:store():applied()
-  return plan.build(scan.migrations, records, self.scheme, self:checksums(scan.migrations)), scan
+  local job = self:checksums(scan.migrations)
+  local exists = true
+  if not records then records, exists = self:store():applied() end
+  local sums = job:wait()
+  return plan.build(scan.migrations, records, self.scheme, sums), scan, exists
 end
 
 function Project:close()
   if self._db then self._db:close(); self._db = nil end
+  if self._pending then self._pending:close(); self._pending = nil end
   self._store = nil
 end
 

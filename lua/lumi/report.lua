@@ -30,7 +30,6 @@ end
 function Report:say(fmt, ...)
   if self.json then return end
   self.out:write(string.format(fmt, ...), "\n")
-  self.out:flush()
 end
 
 function Report:warn(fmt, ...)
@@ -52,6 +51,11 @@ end
 --- Render one event of a running command (streamed, one line per migration).
 function Report:event(ev)
   if self.json then return end
+  self:render_event(ev)
+  self.out:flush()
+end
+
+function Report:render_event(ev)
   if ev.type == "applied" then
     self:say("  %s  %s  %s", self:paint("green", "applied"), ev.migration.file,
       self:paint("dim", "(" .. clock.format(ev.seconds) .. ")"))

@@ -84,7 +84,7 @@ local function apply_one(project, st, item)
   local m = item.migration
   local t0 = clock.now()
   local ok, err = pcall(function()
-    db:exec("BEGIN")
+    db:exec(item.durable and "BEGIN" or "BEGIN; SET LOCAL synchronous_commit TO off")
     db:exec(item.sql)
     st:record(m, item.checksum, (clock.now() - t0) * 1000)
     db:exec("COMMIT")
@@ -129,6 +129,7 @@ function M.up(project, opts)
     local todo = plan_mod.up_to(p, project.scheme, opts.to)
     result.pending = #p.pending
     local items = load_all(todo)
+    if #items > 0 then items[#items].durable = true end
     for _, item in ipairs(items) do
       project:emit({ type = "start", migration = item.migration })
       local seconds, merr = apply_one(project, st, item)

@@ -19,11 +19,9 @@ function M.scan(dir, scheme)
   local out = { migrations = {}, ignored = {}, duplicates = {}, dir = dir }
   local by_key = {}
   for _, file in ipairs(names) do
-    local path = fs.join(dir, file)
+    local path = dir .. "/" .. file
     if file:sub(1, 1) == "." then
       -- hidden files (editor swap files, .gitkeep) are not listed at all
-    elseif fs.kind(path) ~= "file" then
-      out.ignored[#out.ignored + 1] = { file = file, reason = "not a regular file" }
     else
       local m, why = scheme.parse(file)
       if m then
@@ -48,7 +46,15 @@ function M.scan(dir, scheme)
     end
   end
   table.sort(out.duplicates, function(a, b) return a.files[1] < b.files[1] end)
-  table.sort(out.migrations, function(a, b) return scheme.compare(a.version, b.version) end)
+  -- names are listed in byte order, which is version order for most schemes
+  -- (zero-padded numbers, ISO dates): check in one pass, sort only if not
+  local ms = out.migrations
+  for i = 2, #ms do
+    if scheme.compare(ms[i].version, ms[i - 1].version) then
+      table.sort(ms, function(a, b) return scheme.compare(a.version, b.version) end)
+      break
+    end
+  end
   return out
 end
 

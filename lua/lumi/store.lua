@@ -43,14 +43,18 @@ function Store:ensure()
   return true
 end
 
---- Applied records in the order they were applied; {} when no table yet.
+--- Applied records (in no particular order), and whether the table
+--- exists ({}, false when it does not yet). One round trip.
 function Store:applied()
-  if not self:exists() then return {} end
-  local rows = self.db:query("SELECT version, name, file, checksum, "
+  local ok, rows = pcall(self.db.query, self.db, "SELECT version, name, file, checksum, "
     .. "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at, "
-    .. "execution_ms::float8 AS execution_ms, applied_by FROM " .. self.ident
-    .. " ORDER BY applied_at, version")
-  return rows
+    .. "execution_ms::float8 AS execution_ms, applied_by FROM " .. self.ident)
+  if not ok then
+    -- 42P01 undefined_table, 3F000 invalid_schema_name: not created yet
+    if type(rows) == "table" and (rows.sqlstate == "42P01" or rows.sqlstate == "3F000") then return {}, false end
+    error(rows, 0)
+  end
+  return rows, true
 end
 
 --- How many rows the table holds (nil when it does not exist).

@@ -93,4 +93,54 @@ function M.sha256sum(path)
   return out:match("^(%x+)")
 end
 
+--- Run fn(conn) on a new connection to url, closed afterwards; returns fn's results.
+function M.with_conn(url, fn)
+  local c <close> = M.connect(url)
+  return fn(c)
+end
+
+--- Rows of one query on url (raises on a database error).
+function M.query(url, sql, ...)
+  local args = table.pack(...)
+  return M.with_conn(url, function(c)
+    return assert(c:query(sql, table.unpack(args, 1, args.n)))
+  end)
+end
+
+--- First column of the first row of one query on url, or nil when no row.
+function M.value(url, sql, ...)
+  local rows = M.query(url, sql, ...)
+  local r = rows[1]
+  return r and r[rows.columns[1]]
+end
+
+--- Does relation `name` ("t" or "schema.t") exist in the database at url?
+function M.table_exists(url, name)
+  return M.value(url, "SELECT to_regclass($1) IS NOT NULL", name)
+end
+
+--- Versions recorded in a tracking table, in version order.
+function M.versions(url, tbl)
+  local out = {}
+  for _, r in ipairs(M.query(url, "SELECT version FROM " .. (tbl or "schema_migrations") .. " ORDER BY version")) do
+    out[#out + 1] = r.version
+  end
+  return out
+end
+
+--- Does `s` contain `needle` as plain text?
+function M.has(s, needle)
+  return s ~= nil and s:find(needle, 1, true) ~= nil
+end
+
+--- Three small migrations: users, posts, a column on users.
+function M.three_files()
+  return {
+    ["migrations/001_create_users.sql"] = "CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL);\n",
+    ["migrations/002_create_posts.sql"] = "CREATE TABLE posts (id bigserial PRIMARY KEY, user_id bigint REFERENCES users);\n"
+      .. "CREATE INDEX posts_user ON posts (user_id);\n",
+    ["migrations/003_add_name.sql"] = "ALTER TABLE users ADD COLUMN name text;\n",
+  }
+end
+
 return M

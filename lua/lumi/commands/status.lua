@@ -8,9 +8,7 @@ how long), pending, changed (the file's SHA-256 differs from the one recorded
 when it was applied) and missing (recorded, but the file is gone).]],
   options = {},
   run = function(project)
-    local st = project:store()
-    local exists = st:exists()
-    local p, scan = project:plan(exists and st:applied() or {})
+    local p, scan, exists = project:plan()
     local totals = { total = 0, applied = 0, pending = 0, changed = 0, missing = 0 }
     local entries = {}
     for _, e in ipairs(p.entries) do

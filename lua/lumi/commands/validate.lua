@@ -10,8 +10,7 @@ has changed or gone missing. Exits 3 when anything is wrong, so it can gate a
 CI pipeline.]],
   options = {},
   run = function(project)
-    local st = project:store()
-    local p, scan = project:plan(st:exists() and st:applied() or {})
+    local p, scan = project:plan()
     local problems = {}
     local ext = project.scheme.extension or ".sql"
     for _, ig in ipairs(scan.ignored) do

@@ -14,9 +14,15 @@ function M.new(opts)
   local ext = opts.extension or ".sql"
   local s = { name = "dated", width = width, extension = ext }
 
+  local dates, seqs = {}, {}
   local function split(version)
-    local date, seq = version:match("^(%d%d%d%d%-%d%d%-%d%d)_(%d+)$")
-    return date, tonumber(seq)
+    local date = dates[version]
+    if date == nil then
+      local d, q = version:match("^(%d%d%d%d%-%d%d%-%d%d)_(%d+)$")
+      date = d or false
+      dates[version], seqs[version] = date, tonumber(q)
+    end
+    return date or nil, seqs[version]
   end
 
   function s.parse(filename)

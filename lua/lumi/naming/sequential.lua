@@ -13,8 +13,15 @@
 -- "007" is the same version as "7".
 local M = {}
 
+-- versions are compared often while sorting: normalise each one once
+local normal = setmetatable({}, { __mode = "k" })
 local function strip_zeros(v)
-  return (v:gsub("^0+(%d)", "%1"))
+  local n = normal[v]
+  if not n then
+    n = v:gsub("^0+(%d)", "%1")
+    normal[v] = n
+  end
+  return n
 end
 
 --- A sequential scheme. opts.width: digits of new versions (default 3).

@@ -1,0 +1,206 @@
+local h = require "support.helper"
+local config = require "lumi.config"
+local errors = require "lumi.errors"
+
+-- config.load on a project directory holding migrate.lua `src` (if any),
+-- with the environment `env` instead of the process's.
+local function load(src, env, flags)
+  local dir = h.project(src and { ["migrate.lua"] = src } or {})
+  return config.load({ cwd = dir, flags = flags, getenv = function(k) return (env or {})[k] end }), dir
+end
+
+local function load_error(src, env, flags)
+  local ok, e = pcall(load, src, env, flags)
+  assert.is_false(ok, "expected a configuration error")
+  assert.is_true(errors.is(e), "expected a lumi error, got " .. tostring(e))
+  return e
+end
+
+describe("config", function()
+  describe("defaults", function()
+    it("apply when there is no migrate.lua", function()
+      local cfg, dir = load(nil)
+      assert.are.equal("migrations", cfg.dir)
+      assert.are.equal("sequential", cfg.naming)
+      assert.are.equal("schema_migrations", cfg.table)
+      assert.are.equal(60, cfg.lock_timeout)
+      assert.are.equal("stop", cfg.out_of_order)
+      assert.are.equal("stop", cfg.on_changed)
+      assert.is_nil(cfg.database)
+      assert.is_nil(cfg.file)
+      assert.are.equal(dir .. "/migrations", cfg.migrations_dir)
+    end)
+
+    it("are overridden by migrate.lua", function()
+      local cfg, dir = load('return { dir = "db/migrate", naming = "dated", table = "ops.migrations", lock_timeout = 5 }')
+      assert.are.equal("db/migrate", cfg.dir)
+      assert.are.equal("dated", cfg.naming)
+      assert.are.equal("ops.migrations", cfg.table)
+      assert.are.equal(5, cfg.lock_timeout)
+      assert.are.equal(dir .. "/migrate.lua", cfg.file)
+      assert.are.equal(dir .. "/db/migrate", cfg.migrations_dir)
+    end)
+  end)
+
+  describe("unknown keys", function()
+    it("are an error that suggests the nearest known key", function()
+      local e = load_error('return { tabel = "x" }')
+      assert.are.equal("config", e.kind)
+      assert.are.equal(2, e.exit_code)
+      assert.truthy(e.message:find('unknown key "tabel" (did you mean "table"?)', 1, true), e.message)
+      assert.truthy(e.message:find("migrate.lua", 1, true), e.message)
+      assert.are.equal("tabel", e.key)
+      assert.are.equal("table", e.suggestion)
+    end)
+
+    it("suggest lock_timeout for lock_timout", function()
+      local e = load_error("return { lock_timout = 3 }")
+      assert.truthy(e.message:find('(did you mean "lock_timeout"?)', 1, true), e.message)
+    end)
+
+    it("have no suggestion when nothing is close", function()
+      local e = load_error("return { frobnicate_everything = true }")
+      assert.truthy(e.message:find('unknown key "frobnicate_everything"', 1, true), e.message)
+      assert.is_nil(e.message:find("did you mean", 1, true), e.message)
+    end)
+  end)
+
+  describe("wrong types", function()
+    it("name the key, the expected type and the type given", function()
+      local e = load_error("return { dir = 5 }")
+      assert.are.equal("config", e.kind)
+      assert.are.equal("dir", e.key)
+      assert.truthy(e.message:find('key "dir" must be a string', 1, true), e.message)
+      assert.truthy(e.message:find("got number", 1, true), e.message)
+    end)
+
+    it("list every accepted type", function()
+      local e = load_error("return { naming = 3 }")
+      assert.truthy(e.message:find('key "naming" must be a string or table', 1, true), e.message)
+    end)
+
+    it("reject a lock_timeout given as a string", function()
+      local e = load_error('return { lock_timeout = "10" }')
+      assert.truthy(e.message:find('key "lock_timeout" must be a number', 1, true), e.message)
+      assert.truthy(e.message:find("got string", 1, true), e.message)
+    end)
+  end)
+
+  describe("values", function()
+    it("reject a table name that is not name or schema.name", function()
+      for _, bad in ipairs({ "a.b.c", "bad name", "x;drop table y", "1abc", "" }) do
+        local e = load_error(string.format("return { table = %q }", bad))
+        assert.are.equal("table", e.key)
+        assert.truthy(e.message:find('key "table" must be "name" or "schema.name" made of letters, digits and underscores', 1, true), e.message)
+        assert.truthy(e.message:find(string.format("got %q", bad), 1, true), e.message)
+      end
+    end)
+
+    it("accept name and schema.name", function()
+      assert.are.equal("lumi_log", load('return { table = "lumi_log" }').table)
+      assert.are.equal("system.schema_migrations", load('return { table = "system.schema_migrations" }').table)
+    end)
+
+    it("reject a negative lock_timeout", function()
+      local e = load_error("return { lock_timeout = -1 }")
+      assert.truthy(e.message:find('key "lock_timeout" must be zero or more seconds, got -1', 1, true), e.message)
+    end)
+
+    it("reject other out_of_order and on_changed values", function()
+      local e = load_error('return { out_of_order = "yes" }')
+      assert.truthy(e.message:find('key "out_of_order" must be "stop" or "apply", got "yes"', 1, true), e.message)
+      e = load_error('return { on_changed = "ignore" }')
+      assert.truthy(e.message:find('key "on_changed" must be "stop" or "warn", got "ignore"', 1, true), e.message)
+    end)
+  end)
+
+  describe("migrate.lua itself", function()
+    it("must return a table", function()
+      local e = load_error('return "hello"')
+      assert.truthy(e.message:find("must return a table of settings, returned string", 1, true), e.message)
+    end)
+
+    it("reports a syntax error", function()
+      local e = load_error("return { dir = ")
+      assert.are.equal("config", e.kind)
+      assert.truthy(e.message:find("cannot load", 1, true), e.message)
+    end)
+
+    it("reports an error it raises", function()
+      local e = load_error('error("no way")')
+      assert.are.equal("config", e.kind)
+      assert.truthy(e.message:find("raised an error", 1, true), e.message)
+      assert.truthy(e.message:find("no way", 1, true), e.message)
+    end)
+
+    it("may compute the database with a function", function()
+      local cfg = load('return { database = function(cfg) return "dbname=from_fn_" .. cfg.table end }')
+      assert.are.equal("dbname=from_fn_schema_migrations", cfg.database)
+    end)
+
+    it("a config file given explicitly must exist", function()
+      local ok, e = pcall(config.load, { config = "/nonexistent/migrate.lua", getenv = function() end })
+      assert.is_false(ok)
+      assert.are.equal("config file /nonexistent/migrate.lua does not exist", e.message)
+    end)
+  end)
+
+  describe("precedence", function()
+    it("DATABASE_URL overrides database in migrate.lua", function()
+      local cfg = load('return { database = "postgresql:///from_file" }', { DATABASE_URL = "postgresql:///from_env" })
+      assert.are.equal("postgresql:///from_env", cfg.database)
+    end)
+
+    it("an empty DATABASE_URL does not override migrate.lua", function()
+      local cfg = load('return { database = "postgresql:///from_file" }', { DATABASE_URL = "" })
+      assert.are.equal("postgresql:///from_file", cfg.database)
+    end)
+
+    it("command-line flags override DATABASE_URL and migrate.lua", function()
+      local cfg = load('return { database = "postgresql:///from_file", table = "t_file" }',
+        { DATABASE_URL = "postgresql:///from_env" },
+        { database = "postgresql:///from_flag", table = "t_flag", lock_timeout = 1 })
+      assert.are.equal("postgresql:///from_flag", cfg.database)
+      assert.are.equal("t_flag", cfg.table)
+      assert.are.equal(1, cfg.lock_timeout)
+    end)
+
+    it("flags are checked like migrate.lua", function()
+      local e = load_error(nil, nil, { table = "bad name" })
+      assert.are.equal(2, e.exit_code)
+      assert.truthy(e.message:find('command line: key "table" must be', 1, true), e.message)
+    end)
+  end)
+
+  describe("redact", function()
+    it("hides the password of a URL", function()
+      assert.are.equal("postgresql://u:***@db.example.com/app", config.redact("postgresql://u:s3cretpw@db.example.com/app"))
+      assert.are.equal("postgres://u:***@h:5432/app?sslmode=require",
+        config.redact("postgres://u:s3cretpw@h:5432/app?sslmode=require"))
+      assert.are.equal("postgresql://u:***@/db?host=/nonexistent", config.redact("postgresql://u:s3cretpw@/db?host=/nonexistent"))
+    end)
+
+    it("hides a password given as a URL parameter", function()
+      assert.are.equal("postgresql://h/db?user=u&password=***", config.redact("postgresql://h/db?user=u&password=s3cretpw"))
+      assert.are.equal("postgresql:///db?password=***&host=/tmp", config.redact("postgresql:///db?password=s3cretpw&host=/tmp"))
+    end)
+
+    it("hides the password of a conninfo string", function()
+      assert.are.equal("host=h password=*** user=u", config.redact("host=h password=s3cretpw user=u"))
+      assert.are.equal("host=h password = *** user=u", config.redact("host=h password = 's3cret pw' user=u"))
+    end)
+
+    it("hides a quoted conninfo password holding an escaped quote", function()
+      local out = config.redact([[host=h password='pa\'ss word' user=u]])
+      assert.is_nil(out:find("word", 1, true), out)
+      assert.is_nil(out:find("ss", 1, true), out)
+      assert.truthy(out:find("user=u", 1, true), out)
+    end)
+
+    it("leaves strings without a password alone", function()
+      assert.are.equal("postgresql://u@h/db", config.redact("postgresql://u@h/db"))
+      assert.are.equal("host=/tmp dbname=app", config.redact("host=/tmp dbname=app"))
+      assert.is_nil(config.redact(nil))
+    end)
+  end)
+end)

@@ -1,0 +1,95 @@
+local sequential = require "lumi.naming.sequential"
+
+describe("naming.sequential", function()
+  local s
+  before_each(function() s = sequential.new() end)
+
+  describe("parse", function()
+    it("splits NNN_name.sql into version and name", function()
+      assert.are.same({ version = "001", name = "create_users" }, s.parse("001_create_users.sql"))
+      assert.are.same({ version = "42", name = "x" }, s.parse("42_x.sql"))
+      assert.are.same({ version = "0100", name = "a_b_c" }, s.parse("0100_a_b_c.sql"))
+    end)
+
+    it("rejects a file of another extension", function()
+      local m, why = s.parse("001_create_users.txt")
+      assert.is_nil(m)
+      assert.are.equal("not a .sql file", why)
+    end)
+
+    it("rejects a name without a version number", function()
+      local m, why = s.parse("create_users.sql")
+      assert.is_nil(m)
+      assert.are.equal("does not start with a version number (expected NNN_name.sql)", why)
+    end)
+
+    it("rejects a version with no name", function()
+      local m, why = s.parse("001.sql")
+      assert.is_nil(m)
+      assert.are.equal("no name after the version (expected NNN_name.sql)", why)
+    end)
+
+    it("says 'no name after the version' for NNN_.sql too", function()
+      local m, why = s.parse("001_.sql")
+      assert.is_nil(m)
+      assert.are.equal("no name after the version (expected NNN_name.sql)", why)
+    end)
+
+    it("honours another extension", function()
+      local lua = sequential.new({ extension = ".lua" })
+      assert.are.same({ version = "003", name = "backfill" }, lua.parse("003_backfill.lua"))
+      assert.are.equal("not a .lua file", select(2, lua.parse("003_backfill.sql")))
+    end)
+  end)
+
+  describe("compare and key", function()
+    it("orders versions as numbers: 9 < 10 < 100", function()
+      assert.is_true(s.compare("9", "10"))
+      assert.is_true(s.compare("10", "100"))
+      assert.is_true(s.compare("9", "100"))
+      assert.is_false(s.compare("100", "9"))
+      assert.is_false(s.compare("10", "9"))
+      assert.is_true(s.compare("009", "10"))
+      assert.is_true(s.compare("099", "0100"))
+    end)
+
+    it("treats zero padding as the same version", function()
+      assert.are.equal(s.key("7"), s.key("007"))
+      assert.are.equal("7", s.key("007"))
+      assert.are.equal("0", s.key("000"))
+      assert.is_false(s.compare("007", "7"))
+      assert.is_false(s.compare("7", "007"))
+    end)
+
+    it("sorts a shuffled list into numeric order", function()
+      local vs = { "100", "10", "9", "002", "1" }
+      table.sort(vs, s.compare)
+      assert.are.same({ "1", "002", "9", "10", "100" }, vs)
+    end)
+  end)
+
+  describe("next", function()
+    it("starts at 001 with the default width of 3", function()
+      assert.are.equal("001_add_users.sql", s.next({}, "add_users"))
+    end)
+
+    it("continues after the last migration", function()
+      assert.are.equal("003_x.sql", s.next({ { version = "001" }, { version = "002" } }, "x"))
+      assert.are.equal("010_x.sql", s.next({ { version = "009" } }, "x"))
+    end)
+
+    it("keeps at least the configured width", function()
+      assert.are.equal("010_x.sql", s.next({ { version = "9" } }, "x"))
+      assert.are.equal("0001_x.sql", sequential.new({ width = 4 }).next({}, "x"))
+      assert.are.equal("0008_x.sql", sequential.new({ width = 4 }).next({ { version = "7" } }, "x"))
+    end)
+
+    it("keeps the width of the existing files", function()
+      assert.are.equal("00043_x.sql", s.next({ { version = "00042" } }, "x"))
+    end)
+
+    it("grows past the width instead of wrapping", function()
+      assert.are.equal("1000_x.sql", s.next({ { version = "999" } }, "x"))
+    end)
+  end)
+end)

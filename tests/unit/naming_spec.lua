@@ -1,0 +1,50 @@
+local naming = require "lumi.naming"
+local errors = require "lumi.errors"
+
+describe("naming.sanitize", function()
+  it("turns what the user typed into snake_case", function()
+    assert.are.equal("add_users", naming.sanitize("Add users!"))
+    assert.are.equal("add_users_table", naming.sanitize("  add   Users--table  "))
+    assert.are.equal("v2_backfill", naming.sanitize("V2 backfill"))
+  end)
+
+  it("never yields a path", function()
+    assert.are.equal("etc_passwd", naming.sanitize("../../etc/passwd"))
+    assert.are.equal("tmp_x", naming.sanitize("/tmp/x"))
+    assert.are.equal("a_b", naming.sanitize("a\\b"))
+  end)
+
+  it("returns nil when nothing usable is left", function()
+    assert.is_nil(naming.sanitize("!!!"))
+    assert.is_nil(naming.sanitize(""))
+    assert.is_nil(naming.sanitize("../.."))
+  end)
+end)
+
+describe("naming.resolve", function()
+  it("returns the built-in schemes by name", function()
+    assert.are.equal("sequential", naming.resolve("sequential").name)
+    assert.are.equal("dated", naming.resolve("dated").name)
+  end)
+
+  it("rejects an unknown scheme name", function()
+    local ok, e = pcall(naming.resolve, "hourly")
+    assert.is_false(ok)
+    assert.is_true(errors.is(e, "config"))
+    assert.are.equal(2, e.exit_code)
+    assert.are.equal('naming: unknown naming scheme "hourly" (built-in: sequential, dated)', e.message)
+  end)
+
+  it("names the function a custom scheme lacks", function()
+    local ok, e = pcall(naming.resolve, { parse = function() end, compare = function() end })
+    assert.is_false(ok)
+    assert.is_true(errors.is(e, "config"))
+    assert.truthy(e.message:find("naming.next: a naming scheme needs a function `next`", 1, true))
+  end)
+
+  it("gives a custom scheme a name and an identity key", function()
+    local s = naming.resolve({ parse = function() end, compare = function(a, b) return a < b end, next = function() end })
+    assert.are.equal("custom", s.name)
+    assert.are.equal("v1", s.key("v1"))
+  end)
+end)

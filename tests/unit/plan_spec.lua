@@ -1,0 +1,115 @@
+local plan = require "lumi.plan"
+local sequential = require "lumi.naming.sequential"
+
+local scheme = sequential.new()
+
+local function mig(version, name)
+  local file = version .. "_" .. name .. ".sql"
+  return { version = version, name = name, file = file, path = "m/" .. file, key = scheme.key(version) }
+end
+
+local function rec(version, name, checksum)
+  return { version = version, name = name, file = version .. "_" .. name .. ".sql", checksum = checksum or ("sum" .. version) }
+end
+
+local function sums(ms, over)
+  local t = {}
+  for _, m in ipairs(ms) do t[m.path] = "sum" .. m.version end
+  for k, v in pairs(over or {}) do t[k] = v end
+  return t
+end
+
+local function states(p)
+  local out = {}
+  for _, e in ipairs(p.entries) do out[#out + 1] = e.version .. "=" .. e.state end
+  return table.concat(out, " ")
+end
+
+describe("plan.build", function()
+  it("everything pending when nothing is recorded", function()
+    local ms = { mig("001", "a"), mig("002", "b") }
+    local p = plan.build(ms, {}, scheme, sums(ms))
+    assert.are.equal("001=pending 002=pending", states(p))
+    assert.are.equal(2, #p.pending)
+    assert.are.equal(0, #p.applied)
+    assert.are.equal(0, #p.out_of_order)
+    assert.is_nil(p.newest_applied)
+  end)
+
+  it("applied and pending", function()
+    local ms = { mig("001", "a"), mig("002", "b"), mig("003", "c") }
+    local p = plan.build(ms, { rec("001", "a"), rec("002", "b") }, scheme, sums(ms))
+    assert.are.equal("001=applied 002=applied 003=pending", states(p))
+    assert.are.same({ ms[3] }, p.pending)
+    assert.are.equal("002", p.newest_applied)
+  end)
+
+  it("matches records to files by key, so 7 is 007", function()
+    local ms = { mig("007", "a") }
+    local p = plan.build(ms, { rec("7", "a", "sum007") }, scheme, sums(ms))
+    assert.are.equal("007=applied", states(p))
+    assert.are.equal(0, #p.missing)
+  end)
+
+  it("changed: the file's checksum differs from the record's", function()
+    local ms = { mig("001", "a"), mig("002", "b") }
+    local p = plan.build(ms, { rec("001", "a"), rec("002", "b") }, scheme, sums(ms, { ["m/002_b.sql"] = "edited" }))
+    assert.are.equal("001=applied 002=changed", states(p))
+    assert.are.equal(1, #p.changed)
+    assert.are.equal("edited", p.changed[1].checksum)
+    assert.are.equal("sum002", p.changed[1].record.checksum)
+    assert.are.equal(0, #p.pending)
+  end)
+
+  it("missing: recorded, but no file", function()
+    local ms = { mig("001", "a"), mig("003", "c") }
+    local p = plan.build(ms, { rec("001", "a"), rec("002", "b"), rec("003", "c") }, scheme, sums(ms))
+    assert.are.equal("001=applied 002=missing 003=applied", states(p))
+    assert.are.equal(1, #p.missing)
+    assert.are.equal("002_b.sql", p.missing[1].record.file)
+  end)
+
+  it("out of order: pending and older than the newest applied", function()
+    local ms = { mig("001", "a"), mig("002", "b"), mig("003", "c"), mig("004", "d") }
+    local p = plan.build(ms, { rec("001", "a"), rec("003", "c") }, scheme, sums(ms))
+    assert.are.equal("001=applied 002=pending 003=applied 004=pending", states(p))
+    assert.are.equal(1, #p.out_of_order)
+    assert.are.equal("002", p.out_of_order[1].version)
+    assert.is_true(ms[2].out_of_order)
+    assert.is_nil(ms[4].out_of_order)
+    assert.are.equal("003", p.newest_applied)
+  end)
+
+  it("a missing record counts as the newest applied", function()
+    local ms = { mig("001", "a"), mig("002", "b") }
+    local p = plan.build(ms, { rec("001", "a"), rec("010", "gone") }, scheme, sums(ms))
+    assert.are.equal("001=applied 002=pending 010=missing", states(p))
+    assert.are.equal("010", p.newest_applied)
+    assert.are.equal(1, #p.out_of_order)
+  end)
+
+  it("orders entries numerically: 9 < 10 < 100", function()
+    local ms = { mig("9", "a"), mig("10", "b"), mig("100", "c") }
+    local p = plan.build(ms, { rec("100", "c", "sum100"), rec("9", "a") }, scheme, sums(ms))
+    assert.are.equal("9=applied 10=pending 100=applied", states(p))
+    assert.are.equal("100", p.newest_applied)
+  end)
+
+  it("without checksums nothing is reported changed", function()
+    local ms = { mig("001", "a") }
+    local p = plan.build(ms, { rec("001", "a", "whatever") }, scheme, nil)
+    assert.are.equal("001=applied", states(p))
+  end)
+end)
+
+describe("plan.up_to", function()
+  it("stops at the given version, inclusive, compared by the scheme", function()
+    local ms = { mig("001", "a"), mig("002", "b"), mig("010", "c") }
+    local p = plan.build(ms, {}, scheme, sums(ms))
+    local function files(list) local t = {} for i, m in ipairs(list) do t[i] = m.version end return t end
+    assert.are.same({ "001", "002" }, files(plan.up_to(p, scheme, "002")))
+    assert.are.same({ "001", "002" }, files(plan.up_to(p, scheme, "2")))
+    assert.are.same({ "001", "002" }, files(plan.up_to(p, scheme, "9")))
+    assert.are.same({ "001", "002", "010" }, files(plan.up_to(p, scheme, nil)))
+  end)
+end)
