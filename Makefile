@@ -58,6 +58,13 @@ $(BUILD)/%.o: src/%.c src/lumi.h | $(BUILD)/.deps
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# main.o has the install directories compiled in: rebuild it when they change
+$(BUILD)/paths: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(LUADIR) $(LIBDIR)' | cmp -s - $@ || echo '$(LUADIR) $(LIBDIR)' > $@
+$(BUILD)/main.o: $(BUILD)/paths
+.PHONY: FORCE
+
 $(LUMI): $(BUILD)/main.o $(OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) $(PQ_LIBS) $(SSL_LIBS) -lpthread -lm
 
@@ -75,7 +82,7 @@ test: all
 # ASan + UBSan: a separate build tree; the suite drives both the sanitized
 # binary and the sanitized modules (loaded into lua5.4 with libasan preloaded).
 test-sanitize:
-	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all
 	@LUMI_SANITIZE=1 LUMI_BUILD=build-san tests/run
 
@@ -89,10 +96,10 @@ install: all
 	install -m 644 lua/lumi/naming/*.lua $(DESTDIR)$(LUADIR)/lumi/naming/
 	install -m 644 lua/lumi/commands/*.lua $(DESTDIR)$(LUADIR)/lumi/commands/
 	install -m 755 $(SOS) $(DESTDIR)$(LIBDIR)/lumi/
-	@if [ -d deps/lib/lua/5.4/posix ]; then
-	  echo "installing the bundled luaposix into $(LIBDIR) and $(LUADIR)";
-	  cp -r deps/lib/lua/5.4/posix $(DESTDIR)$(LIBDIR)/;
-	  cp -r deps/share/lua/5.4/posix $(DESTDIR)$(LUADIR)/;
+	@if [ -d deps/lib/lua/5.4/posix ]; then \
+	  echo "installing the bundled luaposix into $(LIBDIR) and $(LUADIR)"; \
+	  cp -r deps/lib/lua/5.4/posix $(DESTDIR)$(LIBDIR)/; \
+	  cp -r deps/share/lua/5.4/posix $(DESTDIR)$(LUADIR)/; \
 	fi
 
 uninstall:

@@ -46,38 +46,56 @@ static void prepend_path(lua_State *L, const char *field, const char *dirs) {
   lua_pop(L, 2);
 }
 
-/* Point package.path/cpath at lumi's Lua sources and bundled luaposix. */
-static void set_paths(lua_State *L) {
-  char root[PATH_MAX];
-  const char *home = getenv("LUMI_HOME");
+/* Use root's layout if lumi's Lua sources are there: `lua` is the Lua
+** directory (relative to root), `c` the C-module one. Returns 1 if used. */
+static int try_layout(lua_State *L, const char *root, const char *lua, const char *c) {
   char probe[PATH_MAX + 64];
-  int found = 0;
+  snprintf(probe, sizeof probe, "%s/%s/lumi/cli.lua", root, lua);
+  if (!file_exists(probe)) return 0;
+  lua_pushfstring(L, "%s/%s/?.lua;%s/%s/?/init.lua", root, lua, root, lua);
+  prepend_path(L, "path", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_pushfstring(L, "%s/%s/?.so", root, c);
+  prepend_path(L, "cpath", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* The luaposix that scripts/deps bundles into a checkout's deps/. */
+static void add_deps(lua_State *L, const char *root) {
+  lua_pushfstring(L, "%s/deps/share/lua/5.4/?.lua;%s/deps/share/lua/5.4/?/init.lua", root, root);
+  prepend_path(L, "path", lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_pushfstring(L, "%s/deps/lib/lua/5.4/?.so", root);
+  prepend_path(L, "cpath", lua_tostring(L, -1));
+  lua_pop(L, 1);
+}
+
+/* Point package.path/cpath at lumi's Lua sources and bundled luaposix:
+**   $LUMI_HOME                      a source checkout or install prefix
+**   <exe dir>                       running from a source checkout
+**   <exe dir>/..                    `make install` or LuaRocks tree, wherever it was moved
+**   LUMI_LUADIR/LUMI_CDIR           compiled in
+** then Lua's own default paths. */
+static void set_paths(lua_State *L) {
+  char exe[PATH_MAX];
+  const char *home = getenv("LUMI_HOME");
   if (home != NULL && *home) {
-    snprintf(root, sizeof root, "%s", home);
-    found = 1;
-  } else {
-    ssize_t n = readlink("/proc/self/exe", root, sizeof root - 1);
-    if (n > 0) {
-      root[n] = '\0';
-      char *slash = strrchr(root, '/');
-      if (slash != NULL) *slash = '\0';
-      snprintf(probe, sizeof probe, "%s/lua/lumi/cli.lua", root);
-      found = file_exists(probe);
-    }
+    if (try_layout(L, home, "lua", "build")) { add_deps(L, home); return; }
+    if (try_layout(L, home, "share/lumi/lua", "lib/lumi")) return;
+    if (try_layout(L, home, "share/lua/5.4", "lib/lua/5.4")) return;
   }
-  if (found) {
-    lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;"
-                       "%s/deps/share/lua/5.4/?.lua;%s/deps/share/lua/5.4/?/init.lua",
-                    root, root, root, root);
-    prepend_path(L, "path", lua_tostring(L, -1));
-    lua_pop(L, 1);
-    lua_pushfstring(L, "%s/deps/lib/lua/5.4/?.so", root);
-    prepend_path(L, "cpath", lua_tostring(L, -1));
-    lua_pop(L, 1);
-  } else {
-    prepend_path(L, "path", LUMI_LUADIR "/?.lua;" LUMI_LUADIR "/?/init.lua");
-    prepend_path(L, "cpath", LUMI_CDIR "/?.so");
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash != NULL) *slash = '\0';
+    if (try_layout(L, exe, "lua", "build")) { add_deps(L, exe); return; }
+    if (try_layout(L, exe, "../share/lumi/lua", "../lib/lumi")) return;
+    if (try_layout(L, exe, "../share/lua/5.4", "../lib/lua/5.4")) return;
   }
+  prepend_path(L, "path", LUMI_LUADIR "/?.lua;" LUMI_LUADIR "/?/init.lua");
+  prepend_path(L, "cpath", LUMI_CDIR "/?.so");
 }
 
 static void preload(lua_State *L, const char *name, lua_CFunction open) {
