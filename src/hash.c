@@ -35,23 +35,31 @@ static void to_hex(const unsigned char *md, unsigned int n, char *out) {
   out[2 * n] = '\0';
 }
 
-/* The SHA-256 implementation, fetched once (an implicit fetch on every
-** EVP_DigestInit_ex costs more than hashing a small file). */
-static EVP_MD *sha256_md(void) {
-  static EVP_MD *md = NULL;
-  if (md == NULL) md = EVP_MD_fetch(NULL, "SHA256", NULL);
-  return md;
+/* The SHA-256 implementation is fetched once per Lua state (an implicit
+** fetch on every EVP_DigestInit_ex costs more than hashing a small file)
+** and kept in a userdata, upvalue 1 of every function here, whose __gc
+** frees it. A job takes its own reference for its worker threads. */
+#define MD_MT "lumi.hash.MD"
+
+static EVP_MD *md_of(lua_State *L) {
+  EVP_MD **box = lua_touserdata(L, lua_upvalueindex(1));
+  if (box == NULL || *box == NULL) luaL_error(L, "lumi.hash: OpenSSL has no SHA-256");
+  return *box;
+}
+
+static int md_gc(lua_State *L) {
+  EVP_MD **box = luaL_checkudata(L, 1, MD_MT);
+  if (*box != NULL) { EVP_MD_free(*box); *box = NULL; }
+  return 0;
 }
 
 /* Digest `len` bytes at `data` (or, when fd >= 0, everything read from fd)
 ** into hex. Returns 1 on success, 0 on an OpenSSL failure, -1 on a read
 ** error (errno set). */
-static int digest(const char *data, size_t len, int fd, char *hex) {
+static int digest(EVP_MD *alg, const char *data, size_t len, int fd, char *hex) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   int ok = 0;
-  EVP_MD *alg = sha256_md();
-  if (alg == NULL) return 0;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   if (ctx == NULL) return 0;
   if (EVP_DigestInit_ex(ctx, alg, NULL) != 1) goto done;
@@ -83,7 +91,7 @@ static int l_sha256(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   char hex[2 * EVP_MAX_MD_SIZE + 1];
-  if (digest(s, len, -1, hex) != 1)
+  if (digest(md_of(L), s, len, -1, hex) != 1)
     return luaL_error(L, "lumi.hash: OpenSSL could not compute SHA-256");
   lua_pushstring(L, hex);
   return 1;
@@ -101,7 +109,7 @@ static int l_sha256_file(lua_State *L) {
     lua_pushinteger(L, e);
     return 3;
   }
-  int r = digest(NULL, 0, fd, hex);
+  int r = digest(md_of(L), NULL, 0, fd, hex);
   int e = errno;
   close(fd);
   if (r == 0) return luaL_error(L, "lumi.hash: OpenSSL could not compute SHA-256");
@@ -123,6 +131,7 @@ static int l_sha256_file(lua_State *L) {
 #define MAX_WORKERS 2
 
 typedef struct Job {
+  EVP_MD *md;             /* this job's reference to SHA-256 */
   int n;                  /* number of paths */
   char **paths;           /* C copies */
   char (*hex)[2 * EVP_MAX_MD_SIZE + 1];
@@ -141,7 +150,7 @@ static void *worker(void *arg) {
   for (int i = from; i < to; i++) {
     int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC);
     if (fd < 0) { j->err[i] = errno ? errno : EIO; continue; }
-    int r = digest(NULL, 0, fd, j->hex[i]);
+    int r = digest(j->md, NULL, 0, fd, j->hex[i]);
     if (r != 1) j->err[i] = r < 0 ? (errno ? errno : EIO) : EPROTO;
     close(fd);
   }
@@ -161,7 +170,8 @@ static void job_free(Job *j) {
   }
   free(j->hex);
   free(j->err);
-  j->paths = NULL; j->hex = NULL; j->err = NULL; j->n = 0;
+  if (j->md != NULL) EVP_MD_free(j->md);
+  j->paths = NULL; j->hex = NULL; j->err = NULL; j->n = 0; j->md = NULL;
 }
 
 static int job_gc(lua_State *L) {
@@ -181,6 +191,9 @@ static int l_start(lua_State *L) {
   memset(j, 0, sizeof *j);
   luaL_setmetatable(L, JOB_MT);
   if (n == 0) return 1;
+  EVP_MD *md = md_of(L);
+  if (EVP_MD_up_ref(md) != 1) return luaL_error(L, "hash.start: OpenSSL refused a reference to SHA-256");
+  j->md = md;
   j->paths = calloc((size_t)n, sizeof *j->paths);
   j->hex = calloc((size_t)n, sizeof *j->hex);
   j->err = calloc((size_t)n, sizeof *j->err);
@@ -261,6 +274,16 @@ LUMI_API int luaopen_lumi_hash(lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
-  luaL_newlib(L, funcs);
+  luaL_newlibtable(L, funcs);
+  EVP_MD **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  if (luaL_newmetatable(L, MD_MT)) {
+    lua_pushcfunction(L, md_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  *box = EVP_MD_fetch(NULL, "SHA256", NULL);
+  if (*box == NULL) return luaL_error(L, "lumi.hash: OpenSSL has no SHA-256 implementation");
+  luaL_setfuncs(L, funcs, 1);
   return 1;
 }
