@@ -194,14 +194,38 @@ function M.load(opts)
   return cfg
 end
 
---- A connection string with any password replaced by ***, for output.
+--- Text (a connection string, or a message quoting one) with every
+--- password replaced by ***, for output: URL user:password@, URL
+--- ?password=, and conninfo password=value or password='quoted value'.
 function M.redact(s)
   if s == nil then return nil end
-  s = s:gsub("^(%a[%w+.-]*://[^/@:]*):[^@/]*@", "%1:***@")        -- URL user:password@
-  s = s:gsub("([?&]password=)[^&]*", "%1***")                      -- URL ?password=
-  s = s:gsub("(password%s*=%s*)'[^']*'", "%1***")                  -- conninfo password='...'
-  s = s:gsub("(password%s*=%s*)[^%s']+", "%1***")                  -- conninfo password=...
-  return s
+  s = s:gsub("(%a[%w+.-]*://[^/@:%s\"']*):[^@/%s\"']*@", "%1:***@")   -- URL user:password@
+  s = s:gsub("([?&]password=)[^&#%s\"']*", "%1***")                  -- URL ?password=
+  -- conninfo: password = value | 'value with \' escapes'
+  local out, i = {}, 1
+  while true do
+    local a, b = s:find("%f[%w_]password%s*=%s*", i)
+    if not a then break end
+    out[#out + 1] = s:sub(i, b)
+    local j = b + 1
+    if s:sub(j, j) == "'" then
+      j = j + 1
+      while j <= #s do
+        local c = s:sub(j, j)
+        if c == "\\" then j = j + 2
+        elseif c == "'" then j = j + 1; break
+        else j = j + 1 end
+      end
+    elseif s:sub(j, j + 2) == "***" then
+      j = j + 3
+    else
+      while j <= #s and not s:sub(j, j):match("[%s&]") do j = j + 1 end
+    end
+    out[#out + 1] = "***"
+    i = j
+  end
+  out[#out + 1] = s:sub(i)
+  return table.concat(out)
 end
 
 return M

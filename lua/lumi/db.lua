@@ -16,6 +16,7 @@
 --   db.null                      the SQL NULL sentinel in rows and parameters
 local pg = require "lumi.pg"
 local errors = require "lumi.errors"
+local redact = require("lumi.config").redact
 
 local M = {}
 
@@ -40,7 +41,8 @@ end
 function M.connect(url, opts)
   local conn, err = pg.connect(url)
   if not conn then
-    errors.raise("connection", "cannot connect to the database: " .. err.message, { cause = err })
+    errors.raise("connection", "cannot connect to the database: " .. redact(err.message),
+      { sqlstate = err.sqlstate })
   end
   return M.wrap(conn, opts)
 end
@@ -50,7 +52,8 @@ end
 function M.connect_start(url)
   local conn, err = pg.connect_start(url)
   if not conn then
-    errors.raise("connection", "cannot connect to the database: " .. err.message, { cause = err })
+    errors.raise("connection", "cannot connect to the database: " .. redact(err.message),
+      { sqlstate = err.sqlstate })
   end
   return conn
 end
@@ -59,7 +62,8 @@ end
 function M.finish_connect(conn, opts)
   local ok, err = conn:wait_connected()
   if not ok then
-    errors.raise("connection", "cannot connect to the database: " .. err.message, { cause = err })
+    errors.raise("connection", "cannot connect to the database: " .. redact(err.message),
+      { sqlstate = err.sqlstate })
   end
   return M.wrap(conn, opts)
 end

@@ -56,9 +56,12 @@ function Report:event(ev)
 end
 
 function Report:render_event(ev)
-  if ev.type == "applied" then
-    self:say("  %s  %s  %s", self:paint("green", "applied"), ev.migration.file,
-      self:paint("dim", "(" .. clock.format(ev.seconds) .. ")"))
+  if ev.type == "plan" then
+    self.width = 0
+    for _, m in ipairs(ev.migrations) do self.width = math.max(self.width, #m.file) end
+  elseif ev.type == "applied" then
+    self:say("  %s  %-" .. (self.width or 0) .. "s  %s", self:paint("green", "applied"), ev.migration.file,
+      self:paint("dim", clock.format(ev.seconds)))
   elseif ev.type == "would_apply" then
     self:say("  %s  %s", self:paint("cyan", "would apply"), ev.migration.file)
   elseif ev.type == "failed" then
@@ -68,6 +71,8 @@ function Report:render_event(ev)
     self.err:write(string.format("waiting up to %s for the migration lock, held by %s\n",
       clock.format(ev.timeout or 0),
       h and string.format("process %d (user %s, %s)", h.pid, h.user, h.client) or "another session"))
+  elseif ev.type == "warning" then
+    self:warn("%s", ev.message)
   elseif ev.type == "notice" then
     local n = ev.notice
     self.err:write(self:paint("dim", string.format("  %s: %s\n", n.severity or "NOTICE", n.message or "")))
@@ -135,6 +140,9 @@ function render.status(self, r)
   if #r.entries > 0 then self:say("") end
   local width = 0
   for _, e in ipairs(r.entries) do width = math.max(width, #e.file) end
+  local buf, fmt = {}, "  %s  %-" .. width .. "s  %s"
+  local painted = {}
+  for state, color in pairs(state_color) do painted[state] = self:paint(color, string.format("%-7s", state)) end
   for _, e in ipairs(r.entries) do
     local extra = ""
     if e.state == "applied" or e.state == "changed" then
@@ -143,8 +151,11 @@ function render.status(self, r)
     if e.state == "changed" then extra = extra .. "  file differs from the applied one" end
     if e.state == "missing" then extra = "applied " .. (e.applied_at or ""):gsub("T", " "):gsub("Z$", " UTC") .. ", file not found" end
     if e.out_of_order then extra = "older than the newest applied migration" end
-    self:say("  %s  %-" .. width .. "s  %s", self:paint(state_color[e.state], string.format("%-7s", e.state)),
-      e.file, self:paint("dim", extra))
+    buf[#buf + 1] = string.format(fmt, painted[e.state], e.file, extra ~= "" and self:paint("dim", extra) or "")
+  end
+  if #buf > 0 and not self.json then
+    buf[#buf + 1] = ""
+    self.out:write(table.concat(buf, "\n"))
   end
   for _, d in ipairs(r.duplicates) do
     self:say("  %s  %s share version %s", self:paint("red", "dup    "), table.concat(d.files, ", "), d.key)

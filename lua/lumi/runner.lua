@@ -40,6 +40,12 @@ local function check_plan(project, p, scan, to)
     errors.raise("validation", string.format("two files share version %s: %s", d.key, table.concat(d.files, ", ")),
       { duplicates = scan.duplicates, hint = "renumber one of them (lumi list shows every file)" })
   end
+  if #p.changed > 0 and cfg.on_changed == "warn" then
+    for _, e in ipairs(p.changed) do
+      project:emit({ type = "warning", message = e.migration.file
+        .. " has changed since it was applied (on_changed = \"warn\": going on)" })
+    end
+  end
   if #p.changed > 0 and cfg.on_changed == "stop" then
     local files = {}
     for i, e in ipairs(p.changed) do files[i] = e.migration.file end
@@ -110,6 +116,7 @@ function M.up(project, opts)
     check_plan(project, p, scan, opts.to)
     local todo = plan_mod.up_to(p, project.scheme, opts.to)
     load_all(todo)
+    project:emit({ type = "plan", migrations = todo, dry_run = true })
     for _, m in ipairs(todo) do
       result.applied[#result.applied + 1] = { migration = m, would = true }
       project:emit({ type = "would_apply", migration = m })
@@ -130,12 +137,18 @@ function M.up(project, opts)
     result.pending = #p.pending
     local items = load_all(todo)
     if #items > 0 then items[#items].durable = true end
+    project:emit({ type = "plan", migrations = todo })
     for _, item in ipairs(items) do
       project:emit({ type = "start", migration = item.migration })
       local seconds, merr = apply_one(project, st, item)
       if not seconds then
         result.failed = { migration = item.migration, error = merr }
         result.error = merr
+        if #result.applied > 0 and not db.conn:is_closed() then
+          -- those before it committed without waiting for the WAL flush:
+          -- one durable commit (it gets a transaction id) flushes them all
+          pcall(db.value, db, "SELECT txid_current()")
+        end
         project:emit({ type = "failed", migration = item.migration, error = merr })
         break
       end

@@ -7,6 +7,7 @@
 -- } or raises a config error when dir cannot be read.
 local errors = require "lumi.errors"
 local fs = require "lumi.fs"
+local glob = require "posix.glob"
 
 local M = {}
 
@@ -18,10 +19,17 @@ function M.scan(dir, scheme)
   end
   local out = { migrations = {}, ignored = {}, duplicates = {}, dir = dir }
   local by_key = {}
+  -- subdirectories in one call (glob learns types from readdir: no stat per file)
+  local subdirs = {}
+  for _, d in ipairs(glob.glob(dir .. "/*/", 0) or {}) do
+    subdirs[d:match("([^/]+)/$")] = true
+  end
   for _, file in ipairs(names) do
     local path = dir .. "/" .. file
     if file:sub(1, 1) == "." then
       -- hidden files (editor swap files, .gitkeep) are not listed at all
+    elseif subdirs[file] then
+      out.ignored[#out.ignored + 1] = { file = file, reason = "not a regular file" }
     else
       local m, why = scheme.parse(file)
       if m then

@@ -48,6 +48,39 @@ describe("lumi up (end to end)", function()
     assert.are.same({ "001", "002", "003", "004" }, h.versions(url))
   end)
 
+  it("with --json, prints one JSON document of what it applied", function()
+    local cjson = require "cjson"
+    local out, err, code = lumi("up --json")
+    assert.are.equal(0, code, err)
+    local doc = cjson.decode(out)
+    assert.are.equal("up", doc.command)
+    assert.are.equal(3, #doc.applied)
+    assert.are.equal("001", doc.applied[1].version)
+    assert.are.equal("003_add_name.sql", doc.applied[3].file)
+    assert.are.equal("number", type(doc.applied[1].ms))
+    assert.is_nil(doc.error)
+  end)
+
+  it("ignores a directory whose name looks like a migration", function()
+    os.execute("mkdir -p " .. h.q(dir .. "/migrations/004_archive.sql"))
+    local _, err, code = lumi("up")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "001", "002", "003" }, h.versions(url))
+  end)
+
+  it("records the checksum of every file when there are many", function()
+    for i = 4, 80 do
+      h.write(string.format("%s/migrations/%03d_t%d.sql", dir, i, i), string.format("CREATE TABLE t%d (id int);\n", i))
+    end
+    local _, err, code = lumi("up")
+    assert.are.equal(0, code, err)
+    local rows = h.query(url, "SELECT file, checksum FROM schema_migrations")
+    assert.are.equal(80, #rows)
+    for _, r in ipairs(rows) do
+      assert.are.equal(h.sha256sum(dir .. "/migrations/" .. r.file), r.checksum, r.file)
+    end
+  end)
+
   describe("--dry-run", function()
     it("changes nothing, not even the tracking table", function()
       local out, err, code = lumi("up --dry-run")

@@ -37,3 +37,40 @@ describe("lumi.hash", function()
     assert.are.equal(2, code)
   end)
 end)
+
+describe("lumi.hash.start (background hashing)", function()
+  local function files(n)
+    local dir = h.tmpdir()
+    local paths = {}
+    for i = 1, n do
+      paths[i] = string.format("%s/%03d_f.sql", dir, i)
+      h.write(paths[i], string.rep("row " .. i .. "\n", i * 100))
+    end
+    return paths
+  end
+
+  for _, n in ipairs({ 0, 1, 5, 100 }) do
+    it("gives the sha256sum of each of " .. n .. " files", function()
+      local paths = files(n)
+      local sums, failures = hash.start(paths):wait()
+      local count = 0
+      for _ in pairs(sums) do count = count + 1 end
+      assert.are.equal(n, count)
+      for _, p in ipairs(paths) do assert.are.equal(h.sha256sum(p), sums[p], p) end
+      assert.are.same({}, failures)
+    end)
+  end
+
+  it("marks an unreadable file false and says why", function()
+    local paths = files(2)
+    paths[3] = "/nonexistent/x.sql"
+    local sums, failures = hash.start(paths):wait()
+    assert.are.equal(h.sha256sum(paths[1]), sums[paths[1]])
+    assert.is_false(sums["/nonexistent/x.sql"])
+    assert.are.equal("/nonexistent/x.sql: No such file or directory", failures["/nonexistent/x.sql"])
+  end)
+
+  it("refuses a path that is not a string", function()
+    assert.has_error(function() hash.start({ "a", {} }) end, "hash.start: paths[2] is not a string")
+  end)
+end)

@@ -84,3 +84,34 @@ describe("lumi.pg connection", function()
     assert.are.equal(dbname, c:info().database)
   end)
 end)
+
+describe("lumi.pg connect_start", function()
+  local url
+  before_each(function() url = h.fresh_db() end)
+
+  it("connects in the background; wait_connected finishes it", function()
+    local c <close> = assert(pg.connect_start(url))
+    assert.are.equal(c, assert(c:wait_connected()))
+    assert.are.equal(1, assert(c:query("SELECT 1 AS x"))[1].x)
+    assert.are.equal(c, c:wait_connected())
+  end)
+
+  it("cannot be used before it is finished", function()
+    local c <close> = assert(pg.connect_start(url))
+    assert.has_error(function() c:query("SELECT 1") end,
+      "connection is still being established: call conn:wait_connected() first")
+    assert(c:wait_connected())
+  end)
+
+  it("reports a failure as nil, err from connect_start or wait_connected", function()
+    local c, err = pg.connect_start("postgresql:///nodb?host=/nonexistent")
+    if c then
+      local ok
+      ok, err = c:wait_connected()
+      assert.is_nil(ok)
+      c:close()
+    end
+    assert.is_true(pg.is_error(err))
+    assert.truthy(err.message:find("/nonexistent", 1, true), err.message)
+  end)
+end)

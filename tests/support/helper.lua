@@ -19,7 +19,8 @@ M.q = sh_quote
 --- Run a shell command; returns stdout, stderr, exit code.
 function M.sh(cmd)
   counter = counter + 1
-  local errf = string.format("%s/stderr.%d.%d", M.tmp, os.time(), counter)
+  -- unique even when two suites run at once in the same tests/.tmp
+  local errf = string.format("%s/stderr.%d.%d.%d", M.tmp, os.time(), math.random(1, 1e9), counter)
   local p = assert(io.popen(cmd .. " 2>" .. sh_quote(errf), "r"))
   local out = p:read("a")
   local _, _, code = p:close()

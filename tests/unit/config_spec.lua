@@ -192,9 +192,7 @@ describe("config", function()
 
     it("hides a quoted conninfo password holding an escaped quote", function()
       local out = config.redact([[host=h password='pa\'ss word' user=u]])
-      assert.is_nil(out:find("word", 1, true), out)
-      assert.is_nil(out:find("ss", 1, true), out)
-      assert.truthy(out:find("user=u", 1, true), out)
+      assert.are.equal("host=h password=*** user=u", out)
     end)
 
     it("leaves strings without a password alone", function()

@@ -35,7 +35,9 @@ function M.new(opts)
       return nil, "not named YYYY-MM-DD_####_name" .. ext
     end
     m, d = tonumber(m), tonumber(d)
-    if m < 1 or m > 12 or d < 1 or d > days_in[m] then
+    local year = tonumber(y)
+    local leap = year % 4 == 0 and (year % 100 ~= 0 or year % 400 == 0)
+    if m < 1 or m > 12 or d < 1 or d > days_in[m] or (m == 2 and d == 29 and not leap) then
       return nil, string.format("%s-%02d-%02d is not a calendar date", y, m, d)
     end
     return { version = string.format("%s-%02d-%02d_%s", y, m, d, seq), name = name }

@@ -38,7 +38,7 @@ function M.new(opts)
     local stem = filename:sub(1, -#ext - 1)
     local version, name = stem:match("^(%d+)_(.+)$")
     if not version then
-      if stem:match("^%d+$") then return nil, "no name after the version (expected NNN_name" .. ext .. ")" end
+      if stem:match("^%d+_?$") then return nil, "no name after the version (expected NNN_name" .. ext .. ")" end
       return nil, "does not start with a version number (expected NNN_name" .. ext .. ")"
     end
     return { version = version, name = name }

@@ -1,0 +1,82 @@
+local h = require "support.helper"
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+describe("lumi new (end to end)", function()
+  it("creates the next sequential file from a sanitized name", function()
+    local dir = h.project({ ["migrations/001_a.sql"] = "SELECT 1;\n", ["migrations/002_b.sql"] = "SELECT 1;\n" })
+    local out, err, code = h.lumi(dir, "new 'Add users!'")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("Created migrations/003_add_users.sql", 1, true), out)
+    local text = h.read(dir .. "/migrations/003_add_users.sql")
+    assert.truthy(text:find("-- Migration: add users", 1, true), text)
+  end)
+
+  it("joins several words", function()
+    local dir = h.project({})
+    local _, err, code = h.lumi(dir, "new Add Users Table")
+    assert.are.equal(0, code, err)
+    assert.is_true(exists(dir .. "/migrations/001_add_users_table.sql"))
+  end)
+
+  it("creates the migrations directory and starts at 001", function()
+    local dir = h.project({})
+    local out, err, code = h.lumi(dir, "new init")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("Created migrations/001_init.sql", 1, true), out)
+    assert.is_true(exists(dir .. "/migrations/001_init.sql"))
+  end)
+
+  it("numbers after 9 as 10, not after 10 as 2", function()
+    local dir = h.project({ ["migrations/009_a.sql"] = "", ["migrations/010_b.sql"] = "", ["migrations/002_c.sql"] = "" })
+    local _, err, code = h.lumi(dir, "new next")
+    assert.are.equal(0, code, err)
+    assert.is_true(exists(dir .. "/migrations/011_next.sql"))
+  end)
+
+  it("never takes the name as a path", function()
+    local dir = h.project({})
+    local out, err, code = h.lumi(dir, "new ../../etc/passwd")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("Created migrations/001_etc_passwd.sql", 1, true), out)
+    assert.is_true(exists(dir .. "/migrations/001_etc_passwd.sql"))
+    assert.are.equal("", (h.sh("ls " .. h.q(dir) .. " | grep -v '^migrations$'")))
+  end)
+
+  it("refuses a name with no letters or digits, exit 2", function()
+    local dir = h.project({})
+    local _, err, code = h.lumi(dir, "new '!!!'")
+    assert.are.equal(2, code)
+    assert.truthy(err:find('migration name "!!!" has no letters or digits', 1, true), err)
+  end)
+
+  it("needs a name, exit 2", function()
+    local _, err, code = h.lumi(h.project({}), "new")
+    assert.are.equal(2, code)
+    assert.truthy(err:find("new needs NAME (usage: lumi new NAME)", 1, true), err)
+  end)
+
+  it("uses the dated scheme from migrate.lua, with a same-day sequence", function()
+    local dir = h.project({ ["migrate.lua"] = 'return { naming = "dated" }\n' })
+    local before = os.date("%Y-%m-%d")
+    local out1, err1, code1 = h.lumi(dir, "new 'Add users'")
+    local out2, err2, code2 = h.lumi(dir, "new 'Add posts'")
+    local after = os.date("%Y-%m-%d")
+    assert.are.equal(0, code1, err1)
+    assert.are.equal(0, code2, err2)
+    local d1, f1 = out1:match("Created migrations/((%d%d%d%d%-%d%d%-%d%d)_0001_add_users%.sql)")
+    assert.truthy(d1, out1)
+    assert.truthy(f1 == before or f1 == after, f1)
+    assert.is_true(exists(dir .. "/migrations/" .. d1))
+    if before == after then
+      assert.truthy(out2:find("Created migrations/" .. before .. "_0002_add_posts.sql", 1, true), out2)
+    end
+    local list = h.lumi(dir, "list")
+    assert.truthy(list:find("naming: dated", 1, true), list)
+    assert.is_nil(list:find("Ignored:", 1, true), list)
+  end)
+end)

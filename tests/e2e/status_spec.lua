@@ -1,0 +1,119 @@
+local h = require "support.helper"
+local cjson = require "cjson"
+
+describe("lumi status (end to end)", function()
+  local url, dir
+  before_each(function()
+    url = h.fresh_db()
+    dir = h.project(h.three_files())
+  end)
+
+  local function lumi(args) return h.lumi(dir, args, { DATABASE_URL = url }) end
+
+  it("on a fresh database shows everything pending and creates nothing", function()
+    local out, err, code = lumi("status")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("tracked in schema_migrations (not created yet: nothing applied)", 1, true), out)
+    assert.truthy(out:find("pending  001_create_users.sql", 1, true), out)
+    assert.truthy(out:find("3 migrations: 0 applied, 3 pending", 1, true), out)
+    assert.is_false(h.table_exists(url, "schema_migrations"))
+  end)
+
+  it("shows applied and pending", function()
+    lumi("up --to 002")
+    local out, _, code = lumi("status")
+    assert.are.equal(0, code)
+    assert.truthy(out:find("applied  001_create_users.sql", 1, true), out)
+    assert.truthy(out:find("applied  002_create_posts.sql", 1, true), out)
+    assert.truthy(out:find("pending  003_add_name.sql", 1, true), out)
+    assert.truthy(out:find("3 migrations: 2 applied, 1 pending", 1, true), out)
+  end)
+
+  it("shows an edited applied file as changed", function()
+    lumi("up")
+    h.write(dir .. "/migrations/002_create_posts.sql", "CREATE TABLE posts (id int);\n")
+    local out, _, code = lumi("status")
+    assert.are.equal(0, code)
+    assert.truthy(out:find("changed  002_create_posts.sql", 1, true), out)
+    assert.truthy(out:find("file differs from the applied one", 1, true), out)
+    assert.truthy(out:find("3 migrations: 2 applied, 0 pending, 1 changed", 1, true), out)
+  end)
+
+  it("shows a deleted applied file as missing", function()
+    lumi("up")
+    os.remove(dir .. "/migrations/002_create_posts.sql")
+    local out, _, code = lumi("status")
+    assert.are.equal(0, code)
+    assert.truthy(out:find("missing  002_create_posts.sql", 1, true), out)
+    assert.truthy(out:find("file not found", 1, true), out)
+    assert.truthy(out:find("3 migrations: 2 applied, 0 pending, 1 missing", 1, true), out)
+  end)
+
+  it("marks a pending file older than the newest applied one", function()
+    os.rename(dir .. "/migrations/002_create_posts.sql", dir .. "/002_create_posts.sql")
+    lumi("up")
+    os.rename(dir .. "/002_create_posts.sql", dir .. "/migrations/002_create_posts.sql")
+    local out = lumi("status")
+    assert.truthy(out:find("pending  002_create_posts.sql  older than the newest applied migration", 1, true), out)
+  end)
+
+  it("finds the one changed file among many", function()
+    for i = 4, 90 do
+      h.write(string.format("%s/migrations/%03d_t%d.sql", dir, i, i), string.format("CREATE TABLE t%d (id int);\n", i))
+    end
+    lumi("up")
+    h.write(dir .. "/migrations/050_t50.sql", "CREATE TABLE t50 (id bigint);\n")
+    local out, err, code = lumi("status --json")
+    assert.are.equal(0, code, err)
+    local doc = require("cjson").decode(out)
+    assert.are.same({ total = 90, applied = 89, pending = 0, changed = 1, missing = 0 }, doc.totals)
+    for _, e in ipairs(doc.entries) do
+      if e.state == "changed" then assert.are.equal("050_t50.sql", e.file) end
+    end
+  end)
+
+  describe("--json", function()
+    it("has the same facts: entries with state, and totals", function()
+      lumi("up")
+      h.write(dir .. "/migrations/001_create_users.sql", "-- edited\n")
+      os.remove(dir .. "/migrations/002_create_posts.sql")
+      h.write(dir .. "/migrations/004_more.sql", "SELECT 1;\n")
+      local out, err, code = lumi("status --json")
+      assert.are.equal(0, code, err)
+      local doc = cjson.decode(out)
+      assert.are.equal("status", doc.command)
+      assert.are.equal("schema_migrations", doc.table)
+      assert.is_true(doc.table_exists)
+      assert.are.same({ total = 4, applied = 1, pending = 1, changed = 1, missing = 1 }, doc.totals)
+      local states = {}
+      for _, e in ipairs(doc.entries) do states[#states + 1] = e.version .. ":" .. e.file .. ":" .. e.state end
+      assert.are.same({
+        "001:001_create_users.sql:changed",
+        "002:002_create_posts.sql:missing",
+        "003:003_add_name.sql:applied",
+        "004:004_more.sql:pending",
+      }, states)
+      local e1 = doc.entries[1]
+      assert.are.equal(h.sha256sum(dir .. "/migrations/001_create_users.sql"), e1.file_checksum)
+      assert.are_not.equal(e1.checksum, e1.file_checksum)
+      local e3 = doc.entries[3]
+      assert.are.equal(h.sha256sum(dir .. "/migrations/003_add_name.sql"), e3.checksum)
+      assert.are.equal("postgres", e3.applied_by)
+      assert.truthy(e3.applied_at:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$"), e3.applied_at)
+      assert.are.equal("number", type(e3.execution_ms))
+      assert.is_nil(doc.entries[4].applied_at)
+      assert.are.equal("", err)
+    end)
+
+    it("on a fresh database, with empty lists as arrays", function()
+      local out, _, code = lumi("status --json")
+      assert.are.equal(0, code)
+      assert.truthy(out:find('"duplicates":[]', 1, true), out)
+      assert.truthy(out:find('"ignored":[]', 1, true), out)
+      local doc = cjson.decode(out)
+      assert.is_false(doc.table_exists)
+      assert.are.same({ total = 3, applied = 0, pending = 3, changed = 0, missing = 0 }, doc.totals)
+      assert.are.equal("pending", doc.entries[1].state)
+    end)
+  end)
+end)

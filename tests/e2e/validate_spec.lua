@@ -1,0 +1,67 @@
+local h = require "support.helper"
+local cjson = require "cjson"
+
+describe("lumi validate (end to end)", function()
+  local url, dir
+  before_each(function()
+    url = h.fresh_db()
+    dir = h.project(h.three_files())
+  end)
+
+  local function lumi(args) return h.lumi(dir, args, { DATABASE_URL = url }) end
+
+  it("exits 0 when all is well", function()
+    lumi("up")
+    local out, err, code = lumi("validate")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("OK: 3 migrations checked, no problems.", 1, true), out)
+  end)
+
+  it("exits 0 before anything is applied", function()
+    local _, err, code = lumi("validate")
+    assert.are.equal(0, code, err)
+    assert.is_false(h.table_exists(url, "schema_migrations"))
+  end)
+
+  it("exits 3 when an applied file changed", function()
+    lumi("up")
+    h.write(dir .. "/migrations/003_add_name.sql", "ALTER TABLE users ADD COLUMN full_name text;\n")
+    local _, err, code = lumi("validate")
+    assert.are.equal(3, code)
+    assert.truthy(err:find("changed: 003_add_name.sql: changed since it was applied", 1, true), err)
+    assert.truthy(err:find("1 problem found.", 1, true), err)
+  end)
+
+  it("exits 3 when an applied file is missing", function()
+    lumi("up")
+    os.remove(dir .. "/migrations/001_create_users.sql")
+    local _, err, code = lumi("validate")
+    assert.are.equal(3, code)
+    assert.truthy(err:find("missing: 001_create_users.sql: applied, but the file is gone", 1, true), err)
+  end)
+
+  it("exits 3 for a .sql file the naming scheme cannot parse, and for duplicates", function()
+    h.write(dir .. "/migrations/add_things.sql", "SELECT 1;\n")
+    h.write(dir .. "/migrations/02_again.sql", "SELECT 1;\n")
+    h.write(dir .. "/migrations/README.md", "notes\n")
+    local _, err, code = lumi("validate")
+    assert.are.equal(3, code)
+    assert.truthy(err:find("unparsable: add_things.sql: does not start with a version number", 1, true), err)
+    assert.truthy(err:find("duplicate: ", 1, true), err)
+    assert.truthy(err:find("files share version 2", 1, true), err)
+    assert.is_nil(err:find("README.md", 1, true), err)
+    assert.truthy(err:find("2 problems found.", 1, true), err)
+  end)
+
+  it("reports problems as JSON with --json", function()
+    lumi("up")
+    os.remove(dir .. "/migrations/001_create_users.sql")
+    local out, _, code = lumi("validate --json")
+    assert.are.equal(3, code)
+    local doc = cjson.decode(out)
+    assert.is_false(doc.ok)
+    assert.are.equal(1, #doc.problems)
+    assert.are.equal("missing", doc.problems[1].kind)
+    assert.are.equal("001_create_users.sql", doc.problems[1].file)
+  end)
+end)
