@@ -461,6 +461,7 @@ static int conn_wait_connected(lua_State *L) {
 ** ------------------------------------------------------------------ */
 
 static void finish_streaming(Conn *c);
+static void push_rows(lua_State *L, PGresult *res);
 
 /* conn:close() — idempotent; also __gc and __close. */
 static int conn_close(lua_State *L) {
@@ -573,6 +574,13 @@ static int conn_query(lua_State *L) {
     PQclear(res);
     return fail_with_top(L);
   }
+  push_rows(L, res);
+  PQclear(res);
+  return 1;
+}
+
+/* Push the rows table of a tuples/command result (as conn:query returns). */
+static void push_rows(lua_State *L, PGresult *res) {
   int nrows = PQntuples(res);
   lua_createtable(L, nrows, 3);
   for (int i = 0; i < nrows; i++) {
@@ -585,7 +593,98 @@ static int conn_query(lua_State *L) {
   lua_setfield(L, -2, "command");
   push_affected(L, res);
   lua_setfield(L, -2, "affected");
-  PQclear(res);
+}
+
+/* conn:pipeline({ {sql, p1, p2, ...}, {sql, ...}, ... }) -> results | nil, err, index
+** Sends every statement (one each, with parameters) in one round trip
+** through libpq's pipeline mode and returns the array of their rows tables.
+** On the first failure the rest are skipped by the server; err is that
+** failure and index the statement's position. In an explicit transaction
+** the statements run in it; otherwise the pipeline is one implicit
+** transaction. */
+static int conn_pipeline(lua_State *L) {
+  Conn *c = checkidle(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  int n = (int)luaL_len(L, 2);
+  if (n < 1) return luaL_error(L, "conn:pipeline needs at least one statement");
+  for (int i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, 2, i) != LUA_TTABLE)
+      return luaL_error(L, "conn:pipeline: statement %d is not a table {sql, params...}", i);
+    lua_rawgeti(L, -1, 1);
+    if (!lua_isstring(L, -1))
+      return luaL_error(L, "conn:pipeline: statement %d has no SQL string at [1]", i);
+    lua_pop(L, 2);
+  }
+  if (PQenterPipelineMode(c->pg) != 1) {
+    push_conn_error(L, c->pg, "could not enter pipeline mode");
+    return fail_with_top(L);
+  }
+  int sent_ok = 1;
+  for (int i = 1; i <= n && sent_ok; i++) {
+    int top = lua_gettop(L);
+    lua_rawgeti(L, 2, i);                 /* stmt */
+    int stmt = lua_gettop(L);
+    int np = (int)luaL_len(L, stmt) - 1;
+    lua_rawgeti(L, stmt, 1);
+    const char *sql = lua_tostring(L, -1);
+    for (int k = 2; k <= np + 1; k++) lua_rawgeti(L, stmt, k);
+    int nparams;
+    const char *const *params = collect_params(L, top + 3, top + 2 + np, &nparams);
+    if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) sent_ok = 0;
+    lua_settop(L, top);
+  }
+  if (!sent_ok || PQpipelineSync(c->pg) != 1) {
+    push_conn_error(L, c->pg, "could not send the pipeline");
+    PGresult *res;
+    /* leave pipeline mode as well as we can */
+    while (PQstatus(c->pg) == CONNECTION_OK && (res = PQgetResult(c->pg)) != NULL) PQclear(res);
+    PQexitPipelineMode(c->pg);
+    return fail_with_top(L);
+  }
+  int base = lua_gettop(L);
+  lua_createtable(L, n, 0);               /* results */
+  int failed_at = 0, done = 0, i = 1;
+  while (!done) {
+    PGresult *res = PQgetResult(c->pg);
+    if (res == NULL) {                    /* end of one statement's results */
+      if (PQstatus(c->pg) == CONNECTION_BAD) break;
+      i++;
+      continue;
+    }
+    switch (PQresultStatus(res)) {
+      case PGRES_PIPELINE_SYNC:
+        done = 1;
+        break;
+      case PGRES_PIPELINE_ABORTED:
+        break;
+      case PGRES_TUPLES_OK: case PGRES_COMMAND_OK: case PGRES_EMPTY_QUERY:
+        push_rows(L, res);
+        lua_rawseti(L, -2, i);
+        break;
+      default:
+        if (!failed_at) {
+          failed_at = i;
+          push_result_error(L, res);
+          lua_insert(L, -2);              /* err results */
+        }
+        break;
+    }
+    PQclear(res);
+  }
+  PQexitPipelineMode(c->pg);
+  if (!done) {
+    lua_settop(L, base);
+    push_conn_error(L, c->pg, "connection lost during a pipeline");
+    return fail_with_top(L);
+  }
+  if (failed_at) {
+    lua_pop(L, 1);                        /* err */
+    luaL_pushfail(L);
+    lua_insert(L, -2);                    /* nil err */
+    lua_pushinteger(L, failed_at);
+    return 3;
+  }
   return 1;
 }
 
@@ -835,6 +934,7 @@ static const luaL_Reg conn_methods[] = {
   {"query", conn_query},
   {"rows", conn_rows},
   {"copy_from", conn_copy_from},
+  {"pipeline", conn_pipeline},
   {"escape_identifier", conn_escape_identifier},
   {"escape_literal", conn_escape_literal},
   {"notices", conn_notices},

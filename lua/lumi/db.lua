@@ -10,6 +10,7 @@
 --   db:value(sql, ...)           the first column of the first row, or nil
 --   db:rows(sql, ...)            iterator over a large result, constant memory
 --   db:copy_from(sql, source)    COPY ... FROM STDIN fed from Lua
+--   db:pipeline(statements)      several {sql, params...} in one round trip
 --   db:transaction(fn)           BEGIN; fn(db); COMMIT (ROLLBACK on error)
 --   db:savepoint(fn)             the same with a savepoint, inside a transaction
 --   db:quote_ident(s), db:quote_literal(s)
@@ -95,6 +96,13 @@ end
 
 function DB:rows(sql, ...)
   return self.conn:rows(sql, ...)
+end
+
+--- Several statements {sql, params...} in one round trip; their rows.
+function DB:pipeline(statements)
+  local r, err, index = self.conn:pipeline(statements)
+  if r == nil and type(err) == "table" then err.statement = index end
+  return check(self, r, err)
 end
 
 function DB:copy_from(sql, source)

@@ -12,11 +12,11 @@ local sqlerror = require "lumi.sqlerror"
 local M = {}
 
 --- A `migration` error for a failed migration, located in its file.
-function M.migration_error(m, sql, err)
+function M.migration_error(m, sql, err, offset)
   local fields = { migration = m.file, file = m.path, cause = err }
   local where = m.path
   if type(err) == "table" and err.sqlstate then
-    local pos = sqlerror.position(sql, err)
+    local pos = sqlerror.position(sql, err, offset)
     if pos then
       for k, v in pairs(pos) do fields[k] = v end
       where = string.format("%s:%d:%d", m.path, pos.line, pos.column)
@@ -83,21 +83,27 @@ local function load_all(list)
   return loaded
 end
 
--- Apply one migration and its record in one transaction.
--- Returns seconds taken, or nil, error.
+-- What opens a migration's transaction. All but the last migration of a
+-- run commit without waiting for the WAL flush; the last one's commit
+-- flushes them all (README: "Durable at the end, consistent always").
+local BEGIN_ASYNC = "BEGIN; SET LOCAL synchronous_commit TO off;\n"
+local BEGIN_DURABLE = "BEGIN;\n"
+
+-- Apply one migration and its record in one transaction, in two round
+-- trips: the opening and the file as one script, then the tracking row and
+-- COMMIT as one pipeline. Returns seconds taken, or nil, error.
 local function apply_one(project, st, item)
   local db = project:db()
   local m = item.migration
+  local begin = item.durable and BEGIN_DURABLE or BEGIN_ASYNC
   local t0 = clock.now()
   local ok, err = pcall(function()
-    db:exec(item.durable and "BEGIN" or "BEGIN; SET LOCAL synchronous_commit TO off")
-    db:exec(item.sql)
-    st:record(m, item.checksum, (clock.now() - t0) * 1000)
-    db:exec("COMMIT")
+    db:exec(begin .. item.sql)
+    db:pipeline({ st:record_statement(m, item.checksum, (clock.now() - t0) * 1000), { "COMMIT" } })
   end)
   if not ok then
     if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
-    return nil, M.migration_error(m, item.sql, err)
+    return nil, M.migration_error(m, item.sql, err, #begin)
   end
   return clock.now() - t0
 end

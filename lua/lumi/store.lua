@@ -63,11 +63,17 @@ function Store:count()
   return self.db:value("SELECT count(*)::int FROM " .. self.ident)
 end
 
+--- The statement {sql, params...} that records an applied migration, for
+--- the runner to send inside the migration's transaction.
+function Store:record_statement(m, checksum, ms)
+  return { "INSERT INTO " .. self.ident
+    .. " (version, name, file, checksum, execution_ms) VALUES ($1, $2, $3, $4, $5)",
+    m.version, m.name, m.file, checksum, ms }
+end
+
 --- Record an applied migration (inside the migration's transaction).
 function Store:record(m, checksum, ms)
-  self.db:query("INSERT INTO " .. self.ident
-    .. " (version, name, file, checksum, execution_ms) VALUES ($1, $2, $3, $4, $5)",
-    m.version, m.name, m.file, checksum, ms)
+  self.db:query(table.unpack(self:record_statement(m, checksum, ms)))
 end
 
 --- A 60-bit advisory lock key derived from the tracking table's name, so
