@@ -61,6 +61,13 @@ static int try_layout(lua_State *L, const char *root, const char *lua, const cha
   return 1;
 }
 
+/* Is root a source checkout (lua/lumi/cli.lua in it)? */
+static int is_checkout(const char *root) {
+  char probe[PATH_MAX + 64];
+  snprintf(probe, sizeof probe, "%s/lua/lumi/cli.lua", root);
+  return file_exists(probe);
+}
+
 /* The luaposix that scripts/deps bundles into a checkout's deps/. */
 static void add_deps(lua_State *L, const char *root) {
   lua_pushfstring(L, "%s/deps/share/lua/5.4/?.lua;%s/deps/share/lua/5.4/?/init.lua", root, root);
@@ -81,7 +88,7 @@ static void set_paths(lua_State *L) {
   char exe[PATH_MAX];
   const char *home = getenv("LUMI_HOME");
   if (home != NULL && *home) {
-    if (try_layout(L, home, "lua", "build")) { add_deps(L, home); return; }
+    if (is_checkout(home)) { add_deps(L, home); try_layout(L, home, "lua", "build"); return; }
     if (try_layout(L, home, "share/lumi/lua", "lib/lumi")) return;
     if (try_layout(L, home, "share/lua/5.4", "lib/lua/5.4")) return;
   }
@@ -90,7 +97,7 @@ static void set_paths(lua_State *L) {
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
     if (slash != NULL) *slash = '\0';
-    if (try_layout(L, exe, "lua", "build")) { add_deps(L, exe); return; }
+    if (is_checkout(exe)) { add_deps(L, exe); try_layout(L, exe, "lua", "build"); return; }
     if (try_layout(L, exe, "../share/lumi/lua", "../lib/lumi")) return;
     if (try_layout(L, exe, "../share/lua/5.4", "../lib/lua/5.4")) return;
   }

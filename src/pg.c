@@ -61,6 +61,7 @@ typedef struct Conn {
   Notice *notices;      /* collected by the receiver, oldest first */
   Notice **tail;
   Rows *streaming;      /* the open row iterator, if any */
+  int awaiting;         /* a query sent by conn:send, result not yet taken */
 } Conn;
 
 struct Rows {
@@ -116,6 +117,8 @@ static Conn *checkidle(lua_State *L, int idx) {
   if (c->streaming != NULL)
     luaL_error(L, "connection is busy: a row iterator over it is still open "
                   "(finish the loop or close the iterator first)");
+  if (c->awaiting)
+    luaL_error(L, "connection is busy: take the result of conn:send with conn:receive first");
   return c;
 }
 
@@ -357,6 +360,7 @@ static Conn *start_connect(lua_State *L, const char *info, int async) {
   c->notices = NULL;
   c->tail = &c->notices;
   c->streaming = NULL;
+  c->awaiting = 0;
   luaL_setmetatable(L, CONN_MT);
 
   PGconn *pg = async ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
@@ -467,6 +471,7 @@ static void push_rows(lua_State *L, PGresult *res);
 static int conn_close(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, CONN_MT);
   if (c->streaming != NULL) finish_streaming(c);
+  c->awaiting = 0;
   if (c->pg != NULL) { PQfinish(c->pg); c->pg = NULL; }
   free_notices(c);
   return 0;
@@ -685,6 +690,49 @@ static int conn_pipeline(lua_State *L) {
     lua_pushinteger(L, failed_at);
     return 3;
   }
+  return 1;
+}
+
+/* conn:send(sql, ...) -> true | nil, err
+** Sends one statement with parameters and returns without waiting; the
+** server works on it while the caller does something else. Take the
+** result with conn:receive() before any other use of the connection. */
+static int conn_send(lua_State *L) {
+  Conn *c = checkidle(L, 1);
+  const char *sql = luaL_checkstring(L, 2);
+  int nparams;
+  const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
+  if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
+    push_conn_error(L, c->pg, "could not send query");
+    return fail_with_top(L);
+  }
+  c->awaiting = 1;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* conn:receive() -> rows | nil, err   (the result of conn:send) */
+static int conn_receive(lua_State *L) {
+  Conn *c = luaL_checkudata(L, 1, CONN_MT);
+  if (c->pg == NULL) return luaL_error(L, "attempt to use a closed connection");
+  if (!c->awaiting) return luaL_error(L, "conn:receive: nothing was sent with conn:send");
+  c->awaiting = 0;
+  PGresult *res, *keep = NULL;
+  while ((res = PQgetResult(c->pg)) != NULL) {
+    if (keep == NULL) keep = res; else PQclear(res);
+  }
+  if (keep == NULL) {
+    push_conn_error(L, c->pg, "connection lost while waiting for a result");
+    return fail_with_top(L);
+  }
+  ExecStatusType st = PQresultStatus(keep);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
+    push_result_error(L, keep);
+    PQclear(keep);
+    return fail_with_top(L);
+  }
+  push_rows(L, keep);
+  PQclear(keep);
   return 1;
 }
 
@@ -935,6 +983,8 @@ static const luaL_Reg conn_methods[] = {
   {"rows", conn_rows},
   {"copy_from", conn_copy_from},
   {"pipeline", conn_pipeline},
+  {"send", conn_send},
+  {"receive", conn_receive},
   {"escape_identifier", conn_escape_identifier},
   {"escape_literal", conn_escape_literal},
   {"notices", conn_notices},

@@ -4,6 +4,18 @@
 -- Options may come before or after the command.
 local M = {}
 
+-- luaposix's modules (posix.unistd, ...) are C modules: look for them on
+-- package.cpath straight away rather than after a dozen failed opens along
+-- package.path.
+table.insert(package.searchers, 2, function(name)
+  if name:sub(1, 6) ~= "posix." then return nil end
+  local path = package.searchpath(name, package.cpath)
+  if not path then return nil end
+  local open, err = package.loadlib(path, "luaopen_" .. name:gsub("%.", "_"))
+  if not open then error(err, 0) end
+  return open, path
+end)
+
 M.commands = { "up", "status", "list", "new", "verify", "validate" }
 
 local global_options = {
@@ -172,12 +184,16 @@ function M.run(parsed)
     local o = parsed.options
     local timeout = o.lock_timeout and tonumber(o.lock_timeout)
     if o.lock_timeout and not timeout then usage_error("--lock-timeout needs a number of seconds") end
-    project = require("lumi.project").open({
+    local cfg = require("lumi.config").load({
       config = o.config,
       flags = { database = o.database, dir = o.dir, table = o.table, lock_timeout = timeout },
+    })
+    -- the server sets up the session while the rest of lumi loads
+    local pending = not cmd.offline and require("lumi.db").connect_start(cfg.database) or nil
+    project = require("lumi.project").open({
+      loaded = cfg, pending = pending,
       on_event = function(ev) report:event(ev) end,
     })
-    if not cmd.offline then project:connect_early() end
     local opts = { args = parsed.args }
     for k, v in pairs(o) do opts[k] = v end
     local result = cmd.run(project, opts)

@@ -15,13 +15,15 @@ Project.__index = Project
 
 --- Open a project.
 ---@param opts table {config=, cwd=, flags={database=, dir=, ...}, on_event=fn}
+---   or {loaded=config table, pending=connection begun by db.connect_start}
 function M.open(opts)
   opts = opts or {}
-  local cfg = config.load(opts)
+  local cfg = opts.loaded or config.load(opts)
   local self = setmetatable({
     config = cfg,
     scheme = naming.resolve(cfg.naming),
     on_event = opts.on_event or function() end,
+    _pending = opts.pending,
   }, Project)
   return self
 end
@@ -77,10 +79,11 @@ end
 --- are hashed while the tracking table is read. Returns plan, scan, and
 --- whether the tracking table exists.
 function Project:plan(records)
+  local take = not records and self:store():applied_later()
   local scan = self:scan()
   local job = self:checksums(scan.migrations)
   local exists = true
-  if not records then records, exists = self:store():applied() end
+  if take then records, exists = take() end
   local sums = job:wait()
   return plan.build(scan.migrations, records, self.scheme, sums), scan, exists
 end

@@ -43,18 +43,32 @@ function Store:ensure()
   return true
 end
 
+local APPLIED = "SELECT version, name, file, checksum, "
+  .. "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at, "
+  .. "execution_ms::float8 AS execution_ms, applied_by FROM "
+
+-- rows of the tracking table, or {}, false when it does not exist yet
+local function applied_result(rows, err)
+  if rows then return rows, true end
+  -- 42P01 undefined_table, 3F000 invalid_schema_name: not created yet
+  if type(err) == "table" and (err.sqlstate == "42P01" or err.sqlstate == "3F000") then return {}, false end
+  error(err, 0)
+end
+
 --- Applied records (in no particular order), and whether the table
 --- exists ({}, false when it does not yet). One round trip.
 function Store:applied()
-  local ok, rows = pcall(self.db.query, self.db, "SELECT version, name, file, checksum, "
-    .. "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at, "
-    .. "execution_ms::float8 AS execution_ms, applied_by FROM " .. self.ident)
-  if not ok then
-    -- 42P01 undefined_table, 3F000 invalid_schema_name: not created yet
-    if type(rows) == "table" and (rows.sqlstate == "42P01" or rows.sqlstate == "3F000") then return {}, false end
-    error(rows, 0)
-  end
-  return rows, true
+  return applied_result(self.db.conn:query(APPLIED .. self.ident))
+end
+
+--- The same, in two steps: the query is sent now and the server works on
+--- it while the caller does something else; call the returned function
+--- for the records.
+function Store:applied_later()
+  local conn = self.db.conn
+  local ok, err = conn:send(APPLIED .. self.ident)
+  if not ok then error(err, 0) end
+  return function() return applied_result(conn:receive()) end
 end
 
 --- How many rows the table holds (nil when it does not exist).

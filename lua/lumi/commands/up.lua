@@ -1,6 +1,4 @@
 --- lumi up: apply pending migrations in order.
-local runner = require "lumi.runner"
-
 return {
   summary = "apply pending migrations in order",
   usage = "lumi up [--to VERSION] [--dry-run]",
@@ -17,6 +15,6 @@ applied one.]],
     { "--dry-run", help = "change nothing; show what would be applied" },
   },
   run = function(project, opts)
-    return runner.up(project, { to = opts.to, dry_run = opts.dry_run })
+    return require("lumi.runner").up(project, { to = opts.to, dry_run = opts.dry_run })
   end,
 }
