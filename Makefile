@@ -39,13 +39,21 @@ ALL_LDFLAGS = -Wl,-E $(LDFLAGS)
 
 BUILD   ?= build
 MODULES = pg hash
+LUAC    ?= $(firstword $(shell command -v luac5.4 luac54 luac 2>/dev/null))
+LUA_SRC = $(wildcard lua/lumi/*.lua lua/lumi/*/*.lua)
+LUA_BC  = $(if $(LUAC),$(LUA_SRC:lua/%.lua=$(BUILD)/luac/%.luac))
 OBJS    = $(MODULES:%=$(BUILD)/%.o)
 SOS     = $(MODULES:%=$(BUILD)/lumi/%.so)
 LUMI    ?= lumi
 
 .PHONY: all deps demo test test-sanitize bench install uninstall clean
 
-all: $(LUMI) $(SOS) $(BUILD)/.deps
+all: $(LUMI) $(SOS) $(BUILD)/.deps $(LUA_BC)
+
+# precompiled twins of the Lua sources (main.c uses them when not stale)
+$(BUILD)/luac/%.luac: lua/%.lua
+	@mkdir -p $(dir $@)
+	@$(LUAC) -o $@ $<
 
 $(BUILD)/.deps: scripts/deps
 	@mkdir -p $(BUILD)
@@ -82,7 +90,7 @@ test: all
 # ASan + UBSan: a separate build tree; the suite drives both the sanitized
 # binary and the sanitized modules (loaded into lua5.4 with libasan preloaded).
 test-sanitize:
-	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DLUMI_CLOSE_STATE" \
 	  LDFLAGS="-fsanitize=address,undefined" all
 	@LUMI_SANITIZE=1 LUMI_BUILD=build-san tests/run
 
@@ -96,6 +104,10 @@ install: all
 	install -m 644 lua/lumi/naming/*.lua $(DESTDIR)$(LUADIR)/lumi/naming/
 	install -m 644 lua/lumi/commands/*.lua $(DESTDIR)$(LUADIR)/lumi/commands/
 	install -m 755 $(SOS) $(DESTDIR)$(LIBDIR)/lumi/
+	@if [ -n "$(LUA_BC)" ]; then \
+	  for f in $(LUA_BC); do d=$(DESTDIR)$(LIBDIR)/luac/$${f#$(BUILD)/luac/}; \
+	    install -d $$(dirname $$d); install -m 644 $$f $$d; done; \
+	fi
 	@if [ -d deps/lib/lua/5.4/posix ]; then \
 	  echo "installing the bundled luaposix into $(LIBDIR) and $(LUADIR)"; \
 	  cp -r deps/lib/lua/5.4/posix $(DESTDIR)$(LIBDIR)/; \

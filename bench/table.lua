@@ -1,5 +1,5 @@
--- bench/table.lua DIR: summarise hyperfine JSON exports as a Markdown table.
-local dir = arg[1]
+-- bench/table.lua DIR N: the benchmark results in DIR as a Markdown table.
+local dir, n = arg[1], arg[2] or "1000"
 local cjson = require "cjson"
 
 local function load(name)
@@ -7,36 +7,48 @@ local function load(name)
   if not f then return nil end
   local t = cjson.decode(f:read("a"))
   f:close()
+  for _, r in ipairs(t.results) do
+    table.sort(r.times)
+    local sum = 0
+    for _, x in ipairs(r.times) do sum = sum + x end
+    r.mean = sum / #r.times
+    local var = 0
+    for _, x in ipairs(r.times) do var = var + (x - r.mean) ^ 2 end
+    r.stddev = #r.times > 1 and math.sqrt(var / (#r.times - 1)) or 0
+    local m = #r.times
+    r.median = m % 2 == 1 and r.times[(m + 1) // 2] or (r.times[m // 2] + r.times[m // 2 + 1]) / 2
+  end
   return t.results
 end
 
 local function label(cmd)
-  if cmd:find("lumi", 1, true) then
-    return "lumi " .. (cmd:match("lumi (%S+)") or "")
-  elseif cmd:find("dbmate", 1, true) then
-    return "dbmate up"
-  else
-    return "psql " .. (cmd:match("psql (.*)$") or ""):gsub("'[^']*'", "URL"):gsub("%-d URL ", "")
-  end
+  if cmd:find("dbmate", 1, true) then return "dbmate " .. (cmd:match("(%S+)$") or "") end
+  if cmd:find("lumi", 1, true) then return "lumi " .. (cmd:match("lumi (%S+)") or cmd:match("^lumi (.*)") or "") end
+  if cmd:find("select 1", 1, true) then return "psql -c 'select 1'" end
+  if cmd:find("%-%-version") then return "psql --version" end
+  return cmd
 end
 
-print("| benchmark | command | mean | ± σ | ratio to baseline |")
+local function fmt(x)
+  if x >= 1 then return string.format("%.2f s", x) end
+  return string.format("%.1f ms", x * 1000)
+end
+
+print(string.format("| benchmark (%s migrations) | command | median | mean ± σ | median vs baseline |", n))
 print("| --- | --- | ---: | ---: | ---: |")
 local groups = {
-  { "apply", "apply 1,000 migrations", function(c) return c:find("psql", 1, true) end },
-  { "status", "status / no-op up (1,000 applied)", function(c) return c:find("select 1", 1, true) end },
+  { "apply", "apply all", function(c) return c:find("psql", 1, true) end },
+  { "status", "status, no-op up", function(c) return c:find("select 1", 1, true) end },
   { "version", "start-up", function(c) return c:find("psql", 1, true) end },
 }
 for _, g in ipairs(groups) do
   local results = load(g[1])
   if results then
     local base
-    for _, r in ipairs(results) do if g[3](r.command) then base = r.mean end end
+    for _, r in ipairs(results) do if g[3](r.command) then base = r.median end end
     for _, r in ipairs(results) do
-      local fmt = r.mean >= 1 and "%.2f s" or "%.1f ms"
-      local scale = r.mean >= 1 and 1 or 1000
-      print(string.format("| %s | `%s` | " .. fmt .. " | " .. fmt .. " | %.2fx |", g[2], label(r.command),
-        r.mean * scale, r.stddev * scale, r.mean / base))
+      print(string.format("| %s | `%s` | %s | %s ± %s | %.2fx |", g[2], label(r.command),
+        fmt(r.median), fmt(r.mean), fmt(r.stddev), r.median / base))
     end
   end
 end

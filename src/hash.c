@@ -216,7 +216,7 @@ static int l_start(lua_State *L) {
       return luaL_error(L, "hash.start: not enough memory");
     }
   }
-  int workers = j->n >= 64 ? MAX_WORKERS : 1;
+  int workers = j->n >= 4096 ? MAX_WORKERS : 1;
   for (int t = 0; t < workers; t++) {
     Slice *s = malloc(sizeof *s);
     if (s == NULL) break;

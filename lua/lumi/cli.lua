@@ -190,10 +190,15 @@ function M.run(parsed)
     })
     -- the server sets up the session while the rest of lumi loads
     local pending = not cmd.offline and require("lumi.db").connect_start(cfg.database) or nil
-    project = require("lumi.project").open({
+    local opened, p = pcall(require("lumi.project").open, {
       loaded = cfg, pending = pending,
       on_event = function(ev) report:event(ev) end,
     })
+    if not opened then
+      if pending then pending:close() end
+      error(p, 0)
+    end
+    project = p
     local opts = { args = parsed.args }
     for k, v in pairs(o) do opts[k] = v end
     local result = cmd.run(project, opts)

@@ -157,7 +157,7 @@ function M.load(opts)
     end
   else
     local candidate = fs.join(cwd, "migrate.lua")
-    if fs.kind(candidate) == "file" then file = candidate end
+    if fs.exists(candidate) then file = candidate end
   end
   cfg.root = cwd
   if file then

@@ -1,18 +1,23 @@
 --- Files and directories, through luaposix.
-local dirent = require "posix.dirent"
-local stat = require "posix.sys.stat"
-local unistd = require "posix.unistd"
-local fcntl = require "posix.fcntl"
-local errno = require "posix.errno"
-
+--
+-- luaposix's modules are loaded when first used: each is a shared library,
+-- and a command that needs two of them should not pay for seven.
 local M = {}
+
+local lazy = setmetatable({}, { __index = function(t, k)
+  local names = { dirent = "posix.dirent", stat = "posix.sys.stat", unistd = "posix.unistd",
+                  fcntl = "posix.fcntl", errno = "posix.errno", glob = "posix.glob" }
+  local v = require(names[k])
+  rawset(t, k, v)
+  return v
+end })
 
 --- Kind of the thing at path: "file", "directory", "other", or nil if absent.
 function M.kind(path)
-  local st = stat.stat(path)
+  local st = lazy.stat.stat(path)
   if not st then return nil end
-  if stat.S_ISREG(st.st_mode) ~= 0 then return "file" end
-  if stat.S_ISDIR(st.st_mode) ~= 0 then return "directory" end
+  if lazy.stat.S_ISREG(st.st_mode) ~= 0 then return "file" end
+  if lazy.stat.S_ISDIR(st.st_mode) ~= 0 then return "directory" end
   return "other"
 end
 
@@ -21,7 +26,7 @@ function M.list(dir)
   local kind = M.kind(dir)
   if kind == nil then return nil, "no such directory" end
   if kind ~= "directory" then return nil, "not a directory" end
-  local ok, names = pcall(dirent.dir, dir)
+  local ok, names = pcall(lazy.dirent.dir, dir)
   if not ok then return nil, tostring(names) end
   local out = {}
   for _, n in ipairs(names) do
@@ -43,13 +48,13 @@ end
 
 --- Create a new file with contents; fails if it already exists.
 function M.create(path, contents)
-  local fd, err, code = fcntl.open(path, fcntl.O_WRONLY | fcntl.O_CREAT | fcntl.O_EXCL, tonumber("644", 8))
+  local fd, err, code = lazy.fcntl.open(path, lazy.fcntl.O_WRONLY | lazy.fcntl.O_CREAT | lazy.fcntl.O_EXCL, tonumber("644", 8))
   if not fd then
-    if code == errno.EEXIST then return nil, path .. ": already exists" end
+    if code == lazy.errno.EEXIST then return nil, path .. ": already exists" end
     return nil, err
   end
-  local n, werr = unistd.write(fd, contents)
-  unistd.close(fd)
+  local n, werr = lazy.unistd.write(fd, contents)
+  lazy.unistd.close(fd)
   if not n then return nil, werr end
   return true
 end
@@ -62,7 +67,7 @@ function M.mkdirs(path)
     local ok, err = M.mkdirs(parent)
     if not ok then return nil, err end
   end
-  local ok, err = stat.mkdir(path, tonumber("755", 8))
+  local ok, err = lazy.stat.mkdir(path, tonumber("755", 8))
   if not ok and M.kind(path) ~= "directory" then return nil, err end
   return true
 end
@@ -78,9 +83,26 @@ function M.dirname(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
 
+--- Names of the subdirectories of dir (one call: glob learns the types
+--- from readdir, no stat per entry), as a set.
+function M.subdirs(dir)
+  local set = {}
+  for _, d in ipairs(lazy.glob.glob(dir .. "/*/", 0) or {}) do
+    set[d:match("([^/]+)/$")] = true
+  end
+  return set
+end
+
+--- Does path exist (as anything)?
+function M.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return M.kind(path) ~= nil
+end
+
 --- Is file descriptor n a terminal?
 function M.isatty(n)
-  return unistd.isatty(n) == 1
+  return lazy.unistd.isatty(n) == 1
 end
 
 return M

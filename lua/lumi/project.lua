@@ -33,9 +33,14 @@ function Project:emit(event)
   self.on_event(event)
 end
 
---- Migration files on disk (see source.scan).
+--- Migration files on disk (see source.scan). The files are hashed on
+--- worker threads from the moment they are listed.
 function Project:scan()
-  if not self._scan then self._scan = source.scan(self.config.migrations_dir, self.scheme) end
+  if not self._scan then
+    self._scan = source.scan(self.config.migrations_dir, self.scheme, function(paths)
+      self._hashing = hash.start(paths)
+    end)
+  end
   return self._scan
 end
 
@@ -67,12 +72,19 @@ function Project:store()
   return self._store
 end
 
---- Start hashing every migration file on worker threads; :wait() on the
---- result gives {path = sha256 hex}.
+--- {path = sha256 hex} of the migration files (hashed since the scan).
 function Project:checksums(migrations)
-  local paths = {}
-  for i, m in ipairs(migrations) do paths[i] = m.path end
-  return hash.start(paths)
+  if self._hashing then
+    local sums = self._hashing:wait()
+    self._hashing = nil
+    self._sums = sums
+  end
+  if not self._sums then
+    local paths = {}
+    for i, m in ipairs(migrations) do paths[i] = m.path end
+    self._sums = hash.start(paths):wait()
+  end
+  return self._sums
 end
 
 --- The plan: files × tracking records, with checksums compared. The files
@@ -81,10 +93,9 @@ end
 function Project:plan(records)
   local take = not records and self:store():applied_later()
   local scan = self:scan()
-  local job = self:checksums(scan.migrations)
   local exists = true
   if take then records, exists = take() end
-  local sums = job:wait()
+  local sums = self:checksums(scan.migrations)
   return plan.build(scan.migrations, records, self.scheme, sums), scan, exists
 end
 

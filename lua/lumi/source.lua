@@ -7,11 +7,12 @@
 -- } or raises a config error when dir cannot be read.
 local errors = require "lumi.errors"
 local fs = require "lumi.fs"
-local glob = require "posix.glob"
 
 local M = {}
 
-function M.scan(dir, scheme)
+---@param prefetch function? called with the paths of every listed entry
+---   before they are parsed (the project starts hashing them meanwhile)
+function M.scan(dir, scheme, prefetch)
   local names, err = fs.list(dir)
   if not names then
     errors.raise("config", string.format("cannot read the migrations directory %s: %s", dir, err),
@@ -19,14 +20,17 @@ function M.scan(dir, scheme)
   end
   local out = { migrations = {}, ignored = {}, duplicates = {}, dir = dir }
   local by_key = {}
-  -- subdirectories in one call (glob learns types from readdir: no stat per file)
-  local subdirs = {}
-  for _, d in ipairs(glob.glob(dir .. "/*/", 0) or {}) do
-    subdirs[d:match("([^/]+)/$")] = true
+  local subdirs = fs.subdirs(dir)
+  if prefetch then
+    local paths = {}
+    for _, file in ipairs(names) do
+      if not subdirs[file] and file:byte(1) ~= 46 then paths[#paths + 1] = dir .. "/" .. file end
+    end
+    prefetch(paths)
   end
   for _, file in ipairs(names) do
     local path = dir .. "/" .. file
-    if file:sub(1, 1) == "." then
+    if file:byte(1) == 46 then   -- "."
       -- hidden files (editor swap files, .gitkeep) are not listed at all
     elseif subdirs[file] then
       out.ignored[#out.ignored + 1] = { file = file, reason = "not a regular file" }

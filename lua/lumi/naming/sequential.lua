@@ -31,7 +31,11 @@ function M.new(opts)
   local ext = opts.extension or ".sql"
   local s = { name = "sequential", width = width, extension = ext }
 
+  local quick = "^(%d+)_(.+)" .. ext:gsub("%p", "%%%0") .. "$"
+
   function s.parse(filename)
+    local v, n = filename:match(quick)
+    if v then return { version = v, name = n } end
     if filename:sub(-#ext) ~= ext then
       return nil, "not a " .. ext .. " file"
     end
