@@ -23,9 +23,11 @@ end
 
 local function label(cmd)
   if cmd:find("dbmate", 1, true) then return "dbmate " .. (cmd:match("(%S+)$") or "") end
-  if cmd:find("lumi", 1, true) then return "lumi " .. (cmd:match("lumi (%S+)") or cmd:match("^lumi (.*)") or "") end
   if cmd:find("select 1", 1, true) then return "psql -c 'select 1'" end
-  if cmd:find("%-%-version") then return "psql --version" end
+  if cmd:find("psql %-%-version") then return "psql --version" end
+  if cmd:find("^psql") then return cmd end
+  local sub = cmd:match("/lumi (%S+)") or cmd:match("^lumi (%S+)")
+  if sub then return "lumi " .. sub end
   return cmd
 end
 

@@ -32,7 +32,7 @@ function M.build(migrations, records, scheme, checksums)
         e.state = "applied"
       end
       p.applied[#p.applied + 1] = e
-      if not newest_applied or scheme.compare(newest_applied, m.version) then newest_applied = m.version end
+      newest_applied = m.version        -- migrations come in version order
     else
       e.state = "pending"
       p.pending[#p.pending + 1] = m

@@ -143,15 +143,25 @@ function render.status(self, r)
   local buf, fmt = {}, "  %s  %-" .. width .. "s  %s"
   local painted = {}
   for state, color in pairs(state_color) do painted[state] = self:paint(color, string.format("%-7s", state)) end
+  local function when(iso)   -- 2026-01-02T03:04:05Z -> 2026-01-02 03:04:05 UTC
+    if not iso then return "" end
+    return iso:sub(1, 10) .. " " .. iso:sub(12, 19) .. " UTC"
+  end
+  local dim_fmt = self.color and "\27[2m%s  %s\27[0m" or "%s  %s"
   for _, e in ipairs(r.entries) do
     local extra = ""
-    if e.state == "applied" or e.state == "changed" then
-      extra = string.format("%s  %s", (e.applied_at or ""):gsub("T", " "):gsub("Z$", " UTC"), ms(e.execution_ms))
+    if e.state == "applied" then
+      buf[#buf + 1] = string.format(fmt, painted.applied, e.file, string.format(dim_fmt, when(e.applied_at), ms(e.execution_ms)))
+      goto next
+    end
+    if e.state == "changed" then
+      extra = string.format("%s  %s", when(e.applied_at), ms(e.execution_ms))
     end
     if e.state == "changed" then extra = extra .. "  file differs from the applied one" end
-    if e.state == "missing" then extra = "applied " .. (e.applied_at or ""):gsub("T", " "):gsub("Z$", " UTC") .. ", file not found" end
+    if e.state == "missing" then extra = "applied " .. when(e.applied_at) .. ", file not found" end
     if e.out_of_order then extra = "older than the newest applied migration" end
     buf[#buf + 1] = string.format(fmt, painted[e.state], e.file, extra ~= "" and self:paint("dim", extra) or "")
+    ::next::
   end
   if #buf > 0 and not self.json then
     buf[#buf + 1] = ""
