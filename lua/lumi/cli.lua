@@ -16,13 +16,15 @@ table.insert(package.searchers, 2, function(name)
   return open, path
 end)
 
-M.commands = { "up", "status", "list", "new", "verify", "validate" }
+M.commands = { "up", "down", "redo", "status", "list", "new", "verify", "validate",
+               "baseline", "mark", "unmark", "repair", "fresh", "log" }
 
 local global_options = {
   { "--config", short = "-c", arg = "FILE", help = "read settings from FILE instead of ./migrate.lua" },
   { "--database", short = "-d", arg = "URL", help = "database URL or conninfo (overrides DATABASE_URL and migrate.lua)" },
   { "--dir", arg = "DIR", help = "migrations directory (default: migrations)" },
   { "--table", arg = "NAME", help = "tracking table, NAME or SCHEMA.NAME (default: schema_migrations)" },
+  { "--target", short = "-t", arg = "NAME", help = "only this target of migrate.lua (default: all, in order)" },
   { "--lock-timeout", arg = "SECONDS", help = "how long to wait for another runner's lock (default: 60)" },
   { "--json", help = "print one JSON document instead of text" },
   { "--color", help = "colour even when not on a terminal" },
@@ -162,9 +164,18 @@ local function use_color(options)
   return require("lumi.fs").isatty(1)
 end
 
+-- Ask on the terminal for a typed confirmation; true when given.
+local function confirmed(phrase, what)
+  io.stderr:write(what, "\nType ", phrase, " to go on: ")
+  io.stderr:flush()
+  local line = io.stdin:read("l")
+  return line ~= nil and line:gsub("%s+$", "") == phrase
+end
+
 --- Run a parsed command line; returns the exit status.
 function M.run(parsed)
   local errors = require "lumi.errors"
+  local fs = require "lumi.fs"
   local report = require("lumi.report").new({ json = parsed.options.json, color = use_color(parsed.options) })
   local project
   local ok, status = xpcall(function()
@@ -185,26 +196,64 @@ function M.run(parsed)
     local timeout = o.lock_timeout and tonumber(o.lock_timeout)
     if o.lock_timeout and not timeout then usage_error("--lock-timeout needs a number of seconds") end
     local cfg = require("lumi.config").load({
-      config = o.config,
+      config = o.config, target = o.target,
       flags = { database = o.database, dir = o.dir, table = o.table, lock_timeout = timeout },
     })
-    -- the server sets up the session while the rest of lumi loads
-    local pending = not cmd.offline and require("lumi.db").connect_start(cfg.database) or nil
-    local opened, p = pcall(require("lumi.project").open, {
-      loaded = cfg, pending = pending,
-      on_event = function(ev) report:event(ev) end,
-    })
-    if not opened then
-      if pending then pending:close() end
-      error(p, 0)
+    local targets = cfg.targets
+    if name == "new" and #targets > 1 then
+      usage_error(string.format("new: migrate.lua has several targets (%s): add --target NAME",
+        table.concat(cfg.all_targets, ", ")))
     end
-    project = p
-    local opts = { args = parsed.args }
-    for k, v in pairs(o) do opts[k] = v end
-    local result = cmd.run(project, opts)
-    report:result(name, result)
-    if result.error then return result.error.exit_code or 1 end
-    return result.exit_code or 0
+    -- protections and confirmation, for every target, before anything runs
+    if cmd.destructive then
+      for _, t in ipairs(targets) do
+        if t.protected then
+          usage_error(string.format("target %s is protected (protected = true in migrate.lua): `lumi %s` refuses to run on it",
+            t.name, name))
+        end
+      end
+    end
+    if cmd.confirm and not o.force then
+      if not fs.isatty(0) then
+        usage_error(string.format("%s drops data: add --force when not on a terminal", name))
+      end
+      local names = {}
+      for i, t in ipairs(targets) do names[i] = t.name end
+      if not confirmed(cmd.confirm, string.format("lumi %s drops every object in the schemas of %s and applies every migration again.",
+          name, table.concat(names, ", "))) then
+        usage_error(name .. ": not confirmed; nothing was changed")
+      end
+    end
+    local code = 0
+    local results = {}
+    for i, tcfg in ipairs(targets) do
+      -- the server sets up the session while the rest of lumi loads
+      local pending = not cmd.offline and require("lumi.db").connect_start(tcfg.database) or nil
+      local opened, p = pcall(require("lumi.project").open, {
+        loaded = tcfg, pending = pending,
+        on_event = function(ev) report:event(ev) end,
+      })
+      if not opened then
+        if pending then pending:close() end
+        error(p, 0)
+      end
+      project = p
+      if #targets > 1 then report:target(tcfg.name, i) end
+      local opts = { args = parsed.args }
+      for k, v in pairs(o) do opts[k] = v end
+      local result = cmd.run(project, opts)
+      result.target = result.target or tcfg.name
+      results[#results + 1] = result
+      if #targets == 1 or not report.json then report:result(name, result) end
+      project:close()
+      project = nil
+      local c = result.error and (result.error.exit_code or 1) or (result.exit_code or 0)
+      if c ~= 0 and code == 0 then code = c end
+      -- a failed migration stops the targets after it
+      if result.error then break end
+    end
+    if #targets > 1 and report.json then report:results(name, results) end
+    return code
   end, function(e)
     if type(e) == "table" then return e end
     return errors.new("internal", debug.traceback(tostring(e), 2))

@@ -13,6 +13,7 @@ M.defaults = {
   dir = "migrations",
   naming = "sequential",
   table = "schema_migrations",
+  layout = "file",
   lock_timeout = 60,
   out_of_order = "stop",
   on_changed = "stop",
@@ -20,8 +21,49 @@ M.defaults = {
 
 local function is_name(v) return type(v) == "string" and v:match("^[%a_][%w_$]*$") ~= nil end
 
---- The keys migrate.lua may set: type(s) accepted and a check.
+local function check_table_name(v)
+  local schema, name = v:match("^([^.]+)%.([^.]+)$")
+  if schema then
+    if is_name(schema) and is_name(name) then return true end
+  elseif is_name(v) then
+    return true
+  end
+  return false, "must be \"name\" or \"schema.name\" made of letters, digits and underscores"
+end
+
+local fields = { version = true, name = true, file = true, stem = true, checksum = true, applied_at = true,
+                 execution_ms = true, applied_by = true, state = true, error = true }
+
+--- The keys of `tracking`: the state table's name and columns.
+M.tracking_schema = {
+  table = { types = { string = true }, doc = "state table, \"name\" or \"schema.name\"", check = check_table_name },
+  columns = {
+    types = { table = true },
+    doc = "lumi field -> column name (fields: version, name, file, stem, checksum, applied_at, "
+      .. "execution_ms, applied_by, state, error)",
+    check = function(v)
+      for k, col in pairs(v) do
+        if not fields[k] then return false, "names an unknown field " .. tostring(k) end
+        if type(col) ~= "string" then return false, "maps " .. tostring(k) .. " to a " .. type(col) .. ", not a column name" end
+      end
+      return true
+    end,
+  },
+  identity = {
+    types = { string = true }, doc = "what matches a file to a row: \"version\", \"file\" or \"stem\"",
+    check = function(v) return v == "version" or v == "file" or v == "stem", "must be \"version\", \"file\" or \"stem\"" end,
+  },
+  where = { types = { table = true }, doc = "constant columns that pick this target's rows in a shared table" },
+  log = { types = { string = true, boolean = true }, doc = "the event log table, or false for none",
+    check = function(v) if v == true then return false, "must be a table name or false" end
+      if v == false then return true end return check_table_name(v) end },
+  create = { types = { boolean = true, string = true }, doc = "create the table when missing (or the SQL to do it)" },
+}
+
+--- The keys migrate.lua may set (at the top and in each target): type(s)
+--- accepted and a check.
 M.schema = {
+  name = { types = { string = true }, doc = "the target's name (for --target and output)" },
   database = {
     types = { string = true, ["function"] = true },
     doc = "connection URL or conninfo string (or a function returning one)",
@@ -29,36 +71,39 @@ M.schema = {
   dir = { types = { string = true }, doc = "directory of migration files, relative to migrate.lua" },
   naming = {
     types = { string = true, table = true },
-    doc = "naming scheme: \"sequential\", \"dated\", or a table of functions",
+    doc = "naming scheme: \"sequential\", \"dated\", \"timestamp\", or a table of functions",
   },
-  table = {
+  layout = {
     types = { string = true },
-    doc = "tracking table, \"name\" or \"schema.name\"",
+    doc = "what `lumi new` creates: \"file\", \"sections\", \"pair\" or \"directory\"",
     check = function(v)
-      local schema, name = v:match("^([^.]+)%.([^.]+)$")
-      if schema then
-        if is_name(schema) and is_name(name) then return true end
-      elseif is_name(v) then
-        return true
-      end
-      return false, "must be \"name\" or \"schema.name\" made of letters, digits and underscores"
+      return v == "file" or v == "sections" or v == "pair" or v == "directory",
+        "must be \"file\", \"sections\", \"pair\" or \"directory\""
     end,
   },
+  discover = { types = { ["function"] = true }, doc = "function(dir, scheme) finding the migrations (see README)" },
+  table = { types = { string = true }, doc = "tracking table, \"name\" or \"schema.name\"", check = check_table_name },
+  tracking = { types = { table = true }, doc = "the tracking table's name and columns", fields = M.tracking_schema },
+  placeholders = { types = { table = true }, doc = "values for ${name} in SQL files" },
+  schemas = { types = { table = true }, doc = "the schemas `lumi fresh` drops and re-creates (default: public)" },
+  protected = { types = { boolean = true }, doc = "refuse destructive commands (fresh, down) on this target" },
   lock_timeout = {
     types = { number = true },
     doc = "seconds to wait for another runner's lock before giving up",
     check = function(v) return v >= 0, "must be zero or more seconds" end,
   },
   out_of_order = {
-    types = { string = true },
-    doc = "\"stop\" or \"apply\": what `up` does with a pending migration older than the newest applied one",
-    check = function(v) return v == "stop" or v == "apply", "must be \"stop\" or \"apply\"" end,
+    types = { string = true, ["function"] = true },
+    doc = "\"stop\", \"apply\" or function(migration) -> boolean: what `up` does with a pending "
+      .. "migration older than the newest applied one",
+    check = function(v) return type(v) == "function" or v == "stop" or v == "apply", "must be \"stop\" or \"apply\"" end,
   },
   on_changed = {
     types = { string = true },
     doc = "\"stop\" or \"warn\": what `up` does when an applied file has changed",
     check = function(v) return v == "stop" or v == "warn", "must be \"stop\" or \"warn\"" end,
   },
+  targets = { types = { table = true }, doc = "several databases or schemas, each a table of these settings" },
 }
 
 -- Levenshtein distance, for "did you mean".
@@ -110,6 +155,9 @@ function M.check(t, schema, prefix, source)
       errors.raise("config", string.format("%s: key %q must be a %s (%s), got %s",
         source, path, table.concat(want, " or "), spec.doc, type(v)), { key = path })
     end
+    if spec.fields and type(v) == "table" then
+      M.check(v, spec.fields, path .. ".", source)
+    end
     if spec.check then
       local ok, why = spec.check(v)
       if not ok then
@@ -139,16 +187,38 @@ function M.load_file(path)
   return result
 end
 
+-- Resolve a database setting that may be a function.
+local function resolve_database(cfg, where)
+  if type(cfg.database) == "function" then
+    local ok, v = pcall(cfg.database, cfg)
+    if not ok or type(v) ~= "string" then
+      errors.raise("config", string.format("%s: the `database` function %s", where,
+        ok and ("returned " .. type(v) .. ", not a string") or ("raised: " .. tostring(v))))
+    end
+    cfg.database = v
+  end
+end
+
+-- The tracking spec of a config (`tracking` with `table` as a shorthand).
+local function tracking_of(cfg)
+  local t = {}
+  for k, v in pairs(cfg.tracking or {}) do t[k] = v end
+  t.table = t.table or cfg.table
+  return t
+end
+
 --- Build the configuration.
----@param opts table {config=path?, cwd=dir?, env=table|function?, flags=table?}
+---@param opts table {config=path?, cwd=dir?, getenv=fn?, flags=table?, target=name?}
 ---   flags: values from the command line (database, dir, ...) — they win.
----@return table config with .root (directory of migrate.lua or cwd) and .file
+---@return table config: the settings of the first (or only, or chosen)
+---   target, with .targets = every target's settings in order, .root (the
+---   directory of migrate.lua, or cwd) and .file
 function M.load(opts)
   opts = opts or {}
   local getenv = opts.getenv or os.getenv
   local cwd = opts.cwd or "."
-  local cfg = {}
-  for k, v in pairs(M.defaults) do cfg[k] = v end
+  local base = {}
+  for k, v in pairs(M.defaults) do base[k] = v end
 
   local file = opts.config
   if file then
@@ -159,39 +229,77 @@ function M.load(opts)
     local candidate = fs.join(cwd, "migrate.lua")
     if fs.exists(candidate) then file = candidate end
   end
-  cfg.root = cwd
+  local root = cwd
+  local t = {}
   if file then
-    local t = M.load_file(file)
+    t = M.load_file(file)
     M.check(t, M.schema, "", file)
-    for k, v in pairs(t) do cfg[k] = v end
-    cfg.file = file
-    cfg.root = fs.dirname(file)
+    root = fs.dirname(file)
   end
+  for k, v in pairs(t) do if k ~= "targets" then base[k] = v end end
 
   local url = getenv("DATABASE_URL")
-  if url and url ~= "" then cfg.database = url end
+  if url and url ~= "" then base.database = url end
+
+  -- every target: the top-level settings, then its own
+  local list = {}
+  if t.targets then
+    for i, target in ipairs(t.targets) do
+      local where = string.format("targets[%d]", i)
+      if type(target) ~= "table" then
+        errors.raise("config", string.format("%s: %s must be a table of settings, got %s", file, where, type(target)))
+      end
+      M.check(target, M.schema, where .. ".", file)
+      if target.targets then errors.raise("config", string.format("%s: %s cannot have targets of its own", file, where)) end
+      if not target.name then
+        errors.raise("config", string.format("%s: %s needs a name (name = \"...\")", file, where))
+      end
+      local cfg = {}
+      for k, v in pairs(base) do cfg[k] = v end
+      for k, v in pairs(target) do cfg[k] = v end
+      list[#list + 1] = cfg
+    end
+    if #list == 0 then errors.raise("config", string.format("%s: targets is empty", file)) end
+  else
+    base.name = base.name or "default"
+    list[1] = base
+  end
 
   local flags = opts.flags or {}
-  for k, v in pairs(flags) do
-    if v ~= nil then
-      if not M.schema[k] then
-        errors.raise("usage", string.format("unknown setting %q", k))
-      end
-      cfg[k] = v
-    end
+  for k in pairs(flags) do
+    if not M.schema[k] then errors.raise("usage", string.format("unknown setting %q", k)) end
   end
   M.check(flags, M.schema, "", "command line")
 
-  if type(cfg.database) == "function" then
-    local ok, v = pcall(cfg.database, cfg)
-    if not ok or type(v) ~= "string" then
-      errors.raise("config", string.format("%s: the `database` function %s", cfg.file or "migrate.lua",
-        ok and ("returned " .. type(v) .. ", not a string") or ("raised: " .. tostring(v))))
-    end
-    cfg.database = v
+  local chosen
+  local names = {}
+  for _, cfg in ipairs(list) do
+    names[#names + 1] = cfg.name
+    if opts.target == cfg.name then chosen = cfg end
   end
-  cfg.migrations_dir = fs.join(cfg.root, cfg.dir)
-  return cfg
+  if opts.target and not chosen then
+    local set = {}
+    for _, n in ipairs(names) do set[n] = true end
+    local hint = M.suggest(opts.target, set)
+    errors.raise("usage", string.format("no target named %q (targets: %s)%s", opts.target, table.concat(names, ", "),
+      hint and string.format("; did you mean %q?", hint) or ""))
+  end
+  if chosen then list = { chosen } end
+  if #list > 1 and flags.database then
+    errors.raise("usage", "--database names one database, and migrate.lua has several targets: add --target NAME")
+  end
+
+  for _, cfg in ipairs(list) do
+    for k, v in pairs(flags) do if v ~= nil then cfg[k] = v end end
+    resolve_database(cfg, file or "migrate.lua")
+    cfg.root, cfg.file = root, file
+    cfg.migrations_dir = fs.join(root, cfg.dir)
+    cfg.tracking = tracking_of(cfg)
+  end
+  local first = list[1]
+  first.targets = list
+  first.all_targets = names
+  return first
 end
 
 --- Text (a connection string, or a message quoting one) with every

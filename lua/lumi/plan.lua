@@ -1,30 +1,49 @@
---- What is applied, pending, changed and missing: migrations on disk ×
---- records in the tracking table. Pure: touches neither disk nor database
---- (checksums of files are given to it).
+--- What is applied, pending, changed, unfinished and missing: migrations on
+--- disk × records in the tracking table. Pure: touches neither disk nor
+--- database (checksums of files are given to it).
 --
--- plan.build(migrations, records, scheme, checksums) -> {
---   entries = { {migration=, record=, state=} ... } in version order, where
---             state is "applied", "changed" (recorded checksum differs from
---             the file's), "pending", or "missing" (recorded, file gone);
---   pending = migrations not yet applied, in order;
---   changed, missing = lists of entries;
+-- plan.build(migrations, records, scheme, checksums, identity) -> {
+--   entries  = { {migration=, record=, state=, version=} ... } in version order,
+--              state: "applied", "changed" (recorded checksum differs from the
+--              file's), "unfinished" (ran without a transaction and failed
+--              midway), "pending", or "missing" (recorded, file gone);
+--   pending  = migrations not yet applied, in order;
+--   applied, changed, unfinished, missing = lists of entries;
 --   out_of_order = pending migrations older than the newest applied one;
 -- }
+-- migrations come in version order (as discovery returns them); identity
+-- is "version" (default), "file" or "stem": what matches a file to a record.
 local M = {}
 
-function M.build(migrations, records, scheme, checksums)
-  local by_key = {}
-  for _, r in ipairs(records) do by_key[scheme.key(r.version)] = r end
-  local p = { entries = {}, pending = {}, changed = {}, missing = {}, applied = {}, out_of_order = {} }
+--- The identity of a tracking record, comparable with a migration's id.
+function M.record_id(r, scheme, identity)
+  if identity == "file" then return r.file end
+  if identity == "stem" then
+    return r.stem or (r.file and r.file:gsub("/up%.sql$", ""):gsub("%.up%.sql$", ""):gsub("%.sql$", ""))
+  end
+  if r.version then return scheme.key(r.version) end
+  local stem = r.stem or (r.file and r.file:gsub("/up%.sql$", ""):gsub("%.up%.sql$", ""):gsub("%.sql$", ""))
+  local parsed = stem and scheme.parse(stem)
+  return parsed and scheme.key(parsed.version) or stem
+end
+
+function M.build(migrations, records, scheme, checksums, identity)
+  local by_id = {}
+  for _, r in ipairs(records) do by_id[M.record_id(r, scheme, identity)] = r end
+  local p = { entries = {}, pending = {}, changed = {}, missing = {}, applied = {}, unfinished = {},
+              out_of_order = {} }
   local seen = {}
   local newest_applied
   for _, m in ipairs(migrations) do
-    local r = by_key[m.key]
+    local r = by_id[m.id]
     local e = { migration = m, record = r, version = m.version }
     if r then
-      seen[m.key] = true
+      seen[m.id] = true
       local sum = checksums and checksums[m.path]
-      if sum and sum ~= r.checksum then
+      if r.state == "unfinished" then
+        e.state = "unfinished"
+        p.unfinished[#p.unfinished + 1] = e
+      elseif sum and r.checksum and sum ~= r.checksum then
         e.state = "changed"
         e.checksum = sum
         p.changed[#p.changed + 1] = e
@@ -40,17 +59,22 @@ function M.build(migrations, records, scheme, checksums)
     p.entries[#p.entries + 1] = e
   end
   for _, r in ipairs(records) do
-    local k = scheme.key(r.version)
-    if not seen[k] then
-      local e = { record = r, state = "missing", version = r.version }
+    local id = M.record_id(r, scheme, identity)
+    if not seen[id] then
+      local v = r.version or id
+      local e = { record = r, state = "missing", version = v }
       p.missing[#p.missing + 1] = e
       p.entries[#p.entries + 1] = e
-      if not newest_applied or scheme.compare(newest_applied, r.version) then newest_applied = r.version end
+      if r.version and (not newest_applied or scheme.compare(newest_applied, r.version)) then
+        newest_applied = r.version
+      end
     end
   end
   if #p.missing > 0 then    -- entries are in version order but for the missing ones
     table.sort(p.entries, function(a, b)
-      if scheme.key(a.version) == scheme.key(b.version) then return false end
+      if scheme.key(a.version) == scheme.key(b.version) then
+        return (a.migration and a.migration.file or a.record.file or "") < (b.migration and b.migration.file or b.record.file or "")
+      end
       return scheme.compare(a.version, b.version)
     end)
   end
@@ -74,6 +98,45 @@ function M.up_to(p, scheme, to)
     if not scheme.compare(to, m.version) then out[#out + 1] = m end
   end
   return out
+end
+
+--- The applied entries to revert, newest version first: the last `count`
+--- (default 1), or all above version `to`, or all.
+function M.down_from(p, scheme, opts)
+  local applied = {}
+  for _, e in ipairs(p.applied) do applied[#applied + 1] = e end
+  local out = {}
+  for i = #applied, 1, -1 do
+    local e = applied[i]
+    if opts.all then
+      out[#out + 1] = e
+    elseif opts.to then
+      if scheme.compare(opts.to, e.version) then out[#out + 1] = e end
+    elseif #out < (opts.count or 1) then
+      out[#out + 1] = e
+    end
+  end
+  return out
+end
+
+--- The entry that `what` (a version, a file name or a stem) names.
+--- Returns the entry, or nil and why.
+function M.find(p, scheme, what)
+  local hits = {}
+  local key = scheme.key(what)
+  for _, e in ipairs(p.entries) do
+    local m, r = e.migration, e.record
+    if (e.version and scheme.key(e.version) == key)
+      or (m and (m.file == what or m.stem == what))
+      or (r and (r.file == what or r.stem == what)) then
+      hits[#hits + 1] = e
+    end
+  end
+  if #hits == 1 then return hits[1] end
+  if #hits == 0 then return nil, string.format("no migration has version or file %q", what) end
+  local files = {}
+  for i, e in ipairs(hits) do files[i] = e.migration and e.migration.file or e.record.file end
+  return nil, string.format("%q names %d migrations (%s): give the file name", what, #hits, table.concat(files, ", "))
 end
 
 return M

@@ -1,10 +1,7 @@
---- A project: its configuration, naming scheme, migrations on disk, and
---- (opened on first use) its database connection and tracking table.
+--- A project target: its configuration, naming scheme, migrations on disk,
+--- and (opened on first use) its database connection and tracking tables.
 local config = require "lumi.config"
 local naming = require "lumi.naming"
-local source = require "lumi.source"
-local store = require "lumi.store"
-local plan = require "lumi.plan"
 local db = require "lumi.db"
 local hash = require "lumi.hash"
 
@@ -13,14 +10,15 @@ local M = {}
 local Project = {}
 Project.__index = Project
 
---- Open a project.
----@param opts table {config=, cwd=, flags={database=, dir=, ...}, on_event=fn}
----   or {loaded=config table, pending=connection begun by db.connect_start}
+--- Open a project target.
+---@param opts table {config=, cwd=, flags={database=, dir=, ...}, target=, on_event=fn}
+---   or {loaded=the settings of one target, pending=connection begun by db.connect_start}
 function M.open(opts)
   opts = opts or {}
   local cfg = opts.loaded or config.load(opts)
   local self = setmetatable({
     config = cfg,
+    target = cfg.name,
     scheme = naming.resolve(cfg.naming),
     on_event = opts.on_event or function() end,
     _pending = opts.pending,
@@ -30,16 +28,40 @@ end
 
 --- Send an event to whoever reports (the CLI, or the API caller).
 function Project:emit(event)
+  event.target = event.target or self.target
   self.on_event(event)
 end
 
---- Migration files on disk (see source.scan). The files are hashed on
---- worker threads from the moment they are listed.
+--- The identity that matches files to tracking rows.
+function Project:identity()
+  local t = self.config.tracking or {}
+  if t.identity then return t.identity end
+  if t.columns and not t.columns.version then return "file" end
+  return "version"
+end
+
+--- Migration files on disk: {migrations=, ignored=, duplicates=}. The
+--- files are hashed on a worker thread from the moment they are listed.
 function Project:scan()
   if not self._scan then
-    self._scan = source.scan(self.config.migrations_dir, self.scheme, function(paths)
-      self._hashing = hash.start(paths)
-    end)
+    local layout = require "lumi.layout"
+    local dir = self.config.migrations_dir
+    local found
+    if self.config.discover then
+      found = self.config.discover(dir, self.scheme)
+      if type(found) ~= "table" or type(found.migrations) ~= "table" then
+        require("lumi.errors").raise("config", "discover: must return {migrations = {...}, ignored = {...}}")
+      end
+      for _, m in ipairs(found.migrations) do
+        m.path = m.path or (dir .. "/" .. m.file)
+        m.layout = m.layout or "file"
+      end
+    else
+      found = layout.discover(dir, self.scheme, {
+        prefetch = function(paths) self._hashing = hash.start(paths) end,
+      })
+    end
+    self._scan = layout.finish(found, self.scheme, self:identity())
   end
   return self._scan
 end
@@ -66,9 +88,9 @@ function Project:db()
   return self._db
 end
 
---- The tracking table of this project.
+--- The tracking tables of this target.
 function Project:store()
-  if not self._store then self._store = store.new(self:db(), self.config.table) end
+  if not self._store then self._store = require("lumi.store").new(self:db(), self.config.tracking) end
   return self._store
 end
 
@@ -79,24 +101,27 @@ function Project:checksums(migrations)
     self._hashing = nil
     self._sums = sums
   end
-  if not self._sums then
-    local paths = {}
-    for i, m in ipairs(migrations) do paths[i] = m.path end
-    self._sums = hash.start(paths):wait()
+  self._sums = self._sums or {}
+  local missing = {}
+  for _, m in ipairs(migrations) do
+    if self._sums[m.path] == nil then missing[#missing + 1] = m.path end
+  end
+  if #missing > 0 then
+    for path, sum in pairs(hash.start(missing):wait()) do self._sums[path] = sum end
   end
   return self._sums
 end
 
---- The plan: files × tracking records, with checksums compared. The files
---- are hashed while the tracking table is read. Returns plan, scan, and
---- whether the tracking table exists.
+--- The plan: files × tracking records, with checksums compared. The
+--- tracking table is read while the files are scanned and hashed. Returns
+--- plan, scan, and whether the tracking table exists.
 function Project:plan(records)
   local take = not records and self:store():applied_later()
   local scan = self:scan()
   local exists = true
   if take then records, exists = take() end
   local sums = self:checksums(scan.migrations)
-  return plan.build(scan.migrations, records, self.scheme, sums), scan, exists
+  return require("lumi.plan").build(scan.migrations, records, self.scheme, sums, self:identity()), scan, exists
 end
 
 function Project:close()

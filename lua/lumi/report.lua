@@ -64,6 +64,13 @@ function Report:render_event(ev)
       self:paint("dim", clock.format(ev.seconds)))
   elseif ev.type == "would_apply" then
     self:say("  %s  %s", self:paint("cyan", "would apply"), ev.migration.file)
+  elseif ev.type == "would_revert" then
+    self:say("  %s  %s", self:paint("cyan", "would revert"), ev.migration.file)
+  elseif ev.type == "reverted" then
+    self:say("  %s  %-" .. (self.width or 0) .. "s  %s", self:paint("yellow", "reverted"), ev.migration.file,
+      self:paint("dim", clock.format(ev.seconds)))
+  elseif ev.type == "dropped" then
+    self:say("  %s  schema%s %s", self:paint("red", "dropped"), #ev.schemas > 1 and "s" or "", table.concat(ev.schemas, ", "))
   elseif ev.type == "failed" then
     self:say("  %s  %s", self:paint("red", "FAILED "), ev.migration.file)
   elseif ev.type == "lock_wait" then
@@ -113,9 +120,22 @@ local render = {}
 function render.up(self, r)
   if r.error then
     self:error(r.error)
-    self.err:write(string.format("  The migration was rolled back: none of its changes and no record of it remain.\n"
-      .. "  %s before it %s applied. Fix the file, then run `lumi up` again.\n",
-      plural(#r.applied, "migration"), #r.applied == 1 and "was" or "were"))
+    local e = r.error
+    if e.statement then
+      local v = r.failed.migration.version
+      self.err:write(string.format("  It ran without a transaction: statement %d of %d failed, the %s before it took effect.\n",
+        e.statement, e.statements, plural(e.statement - 1, "statement")))
+      if e.unfinished then
+        self.err:write(string.format("  It is recorded as unfinished, and `lumi up` will not go past it. Finish or undo\n"
+          .. "  its statements by hand, then run `lumi mark %s` (count it as applied) or\n"
+          .. "  `lumi unmark %s` (forget it: `lumi up` runs the whole file again).\n", v, v))
+      end
+    else
+      self.err:write("  The migration was rolled back: none of its changes and no record of it remain.\n")
+    end
+    self.err:write(string.format("  %s before it %s applied.%s\n",
+      plural(#r.applied, "migration"), #r.applied == 1 and "was" or "were",
+      e.statement and "" or " Fix the file, then run `lumi up` again."))
     return
   end
   if r.dry_run then
@@ -132,7 +152,65 @@ function render.up(self, r)
   end
 end
 
-local state_color = { applied = "green", pending = "yellow", changed = "red", missing = "magenta" }
+local state_color = { applied = "green", pending = "yellow", changed = "red", missing = "magenta", unfinished = "red" }
+
+function render.down(self, r)
+  if r.error then
+    self:error(r.error)
+    self.err:write(string.format("  The revert was rolled back; the migration stays applied. %s reverted before it.\n",
+      plural(#r.reverted, "migration")))
+    return
+  end
+  if r.dry_run then
+    self:say("Dry run: %s would be reverted; nothing was changed.", plural(#r.reverted, "migration"))
+  elseif #r.reverted == 0 then
+    self:say("Nothing to revert.")
+  else
+    self:say("Reverted %s.", plural(#r.reverted, "migration"))
+  end
+end
+
+function render.redo(self, r)
+  if r.applied then return render.up(self, r) end
+  return render.down(self, r)
+end
+
+function render.fresh(self, r)
+  return render.up(self, r)
+end
+
+function render.baseline(self, r)
+  for _, m in ipairs(r.baselined) do self:say("  %s  %s", self:paint("cyan", "baselined"), m.file) end
+  self:say("Recorded %s up to %s as applied; nothing was run.", plural(#r.baselined, "migration"), r.version)
+end
+
+function render.mark(self, r)
+  for _, m in ipairs(r.marked) do
+    self:say("Marked %s as applied%s; nothing was run.", m.file, m.was == "unfinished" and " (it was unfinished)" or "")
+  end
+end
+
+function render.unmark(self, r)
+  for _, m in ipairs(r.unmarked) do
+    self:say("Forgot %s (it was %s); nothing was run. `lumi up` will apply it again.", m.file, m.was)
+  end
+end
+
+function render.repair(self, r)
+  if #r.repaired == 0 then self:say("Nothing to repair: no applied file has changed.") return end
+  for _, m in ipairs(r.repaired) do
+    self:say("  %s  %s  %s… -> %s…", self:paint("cyan", "repaired"), m.file, (m.old or ""):sub(1, 12), m.new:sub(1, 12))
+  end
+  self:say("Accepted the current contents of %s.", plural(#r.repaired, "file"))
+end
+
+function render.log(self, r)
+  if #r.events == 0 then self:say("No events logged yet.") return end
+  for _, ev in ipairs(r.events) do
+    self:say("  %s  %-10s %-30s %s%s", (ev.at or ""):gsub("T", " "):gsub("Z$", ""), ev.event, ev.file or ev.version or "",
+      ev.db_user or "", ev.error and ("  " .. ev.error) or "")
+  end
+end
 
 function render.status(self, r)
   self:say("Migrations in %s, tracked in %s%s", r.dir, r.table,
@@ -158,6 +236,7 @@ function render.status(self, r)
       extra = string.format("%s  %s", when(e.applied_at), ms(e.execution_ms))
     end
     if e.state == "changed" then extra = extra .. "  file differs from the applied one" end
+    if e.state == "unfinished" then extra = "failed midway" .. (e.error and (": " .. e.error) or "") end
     if e.state == "missing" then extra = "applied " .. when(e.applied_at) .. ", file not found" end
     if e.out_of_order then extra = "older than the newest applied migration" end
     buf[#buf + 1] = string.format(fmt, painted[e.state], e.file, extra ~= "" and self:paint("dim", extra) or "")
@@ -174,6 +253,7 @@ function render.status(self, r)
   local parts = { string.format("%d applied", t.applied), string.format("%d pending", t.pending) }
   if t.changed > 0 then parts[#parts + 1] = string.format("%d changed", t.changed) end
   if t.missing > 0 then parts[#parts + 1] = string.format("%d missing", t.missing) end
+  if (t.unfinished or 0) > 0 then parts[#parts + 1] = string.format("%d unfinished", t.unfinished) end
   self:say("\n%s: %s", plural(t.total, "migration"), table.concat(parts, ", "))
 end
 
@@ -221,16 +301,38 @@ function render.validate(self, r)
   self.err:write(string.format("%s found.\n", plural(#r.problems, "problem")))
 end
 
+--- A heading before each target's output, when there are several.
+function Report:target(name, i)
+  if self.json then return end
+  self:say("%s%s", i > 1 and "\n" or "", self:paint("bold", "[" .. name .. "]"))
+end
+
+--- The JSON document of a command run over several targets.
+function Report:results(command, list)
+  local docs = json.array()
+  for i, r in ipairs(list) do docs[i] = self:document(command, r) end
+  self.out:write(json.encode({ command = command, targets = docs }), "\n")
+end
+
 --- Render the result of a command.
 function Report:result(command, r)
   if self.json then
+    self.out:write(json.encode(self:document(command, r)), "\n")
+    return
+  end
+  if render[command] then render[command](self, r) end
+end
+
+--- The JSON-ready table of a result.
+function Report:document(command, r)
+  do
     local doc = { command = command }
     for k, v in pairs(r) do doc[k] = v end
     if r.error then doc.error = { kind = r.error.kind, message = r.error.message, file = r.error.file,
       line = r.error.line, column = r.error.column, sqlstate = r.error.sqlstate,
       detail = r.error.detail, hint = r.error.hint } end
     if r.failed then doc.failed = { file = r.failed.migration.file, version = r.failed.migration.version } end
-    if r.applied and command == "up" then
+    if r.applied and (command == "up" or command == "redo" or command == "fresh") then
       local list = json.array()
       for i, a in ipairs(r.applied) do
         list[i] = { version = a.migration.version, file = a.migration.file,
@@ -238,13 +340,19 @@ function Report:result(command, r)
       end
       doc.applied = list
     end
-    for _, k in ipairs({ "entries", "ignored", "duplicates", "problems", "migrations" }) do
+    if r.reverted then
+      local list = json.array()
+      for i, a in ipairs(r.reverted) do
+        list[i] = { version = a.migration.version, file = a.migration.file, ms = a.seconds and math.floor(a.seconds * 1e6) / 1e3 }
+      end
+      doc.reverted = list
+    end
+    for _, k in ipairs({ "entries", "ignored", "duplicates", "problems", "migrations", "events", "baselined",
+                         "marked", "unmarked", "repaired" }) do
       if doc[k] then doc[k] = json.array(doc[k]) end
     end
-    self.out:write(json.encode(doc), "\n")
-    return
+    return doc
   end
-  if render[command] then render[command](self, r) end
 end
 
 M.errors = errors

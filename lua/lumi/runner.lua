@@ -1,44 +1,82 @@
 --- Execute a plan: lock, one transaction per migration with its tracking
---- row, events as it goes, and a result value (what was applied, what
---- failed and why).
+--- row and log entry, events as it goes, and a result value (what was
+--- applied or reverted, what failed and why).
+--
+-- How a migration's SQL runs depends on the SQL:
+--   wrapped      the usual case: lumi's BEGIN, the file as one script, the
+--                tracking row, COMMIT — all or nothing;
+--   own          the file is BEGIN; ... COMMIT; itself: it runs unchanged up
+--                to its COMMIT, then the tracking row, then the COMMIT;
+--   statements   "-- lumi: no-transaction", or transaction control in the
+--                middle of the file: the statements run one by one as they
+--                are (CREATE INDEX CONCURRENTLY works); the tracking row is
+--                written first as "unfinished" and set to "applied" at the
+--                end, so a failure midway leaves a marked, unfinished record.
 local errors = require "lumi.errors"
 local clock = require "lumi.clock"
 local lock = require "lumi.lock"
 local hash = require "lumi.hash"
-local fs = require "lumi.fs"
 local plan_mod = require "lumi.plan"
 local sqlerror = require "lumi.sqlerror"
+local migration = require "lumi.migration"
 
 local M = {}
 
+---------------------------------------------------------------- errors
+
 --- A `migration` error for a failed migration, located in its file.
-function M.migration_error(m, sql, err, offset)
-  local fields = { migration = m.file, file = m.path, cause = err }
-  local where = m.path
+---@param part table the loaded direction (migration.load)
+---@param sent_offset integer characters sent before part.text (a prefix),
+---   or minus the offset of the statement within part.text
+function M.migration_error(m, part, err, sent_offset)
+  local path = part and part.path or m.path
+  local fields = { migration = m.file, file = path, cause = err }
+  local where = path
   if type(err) == "table" and err.sqlstate then
-    local pos = sqlerror.position(sql, err, offset)
+    local pos = part and sqlerror.position(part.text, err, sent_offset or 0)
     if pos then
+      -- lines before the section, when the file has sections
+      local before = part.start > 1 and select(2, part.file_text:sub(1, part.start - 1):gsub("\n", "")) or 0
+      pos.line = pos.line + before
       for k, v in pairs(pos) do fields[k] = v end
-      where = string.format("%s:%d:%d", m.path, pos.line, pos.column)
+      where = string.format("%s:%d:%d", path, pos.line, pos.column)
     end
     fields.sqlstate, fields.detail, fields.hint, fields.where = err.sqlstate, err.detail, err.hint, err.where
     local msg = string.format("%s: %s %s: %s", where, err.severity or "ERROR", err.sqlstate, err.message)
     return errors.new("migration", msg, fields)
   end
   if errors.is(err) then
-    err.migration, err.file = err.migration or m.file, err.file or m.path
+    err.migration, err.file = err.migration or m.file, err.file or path
     return err
   end
   return errors.new("migration", string.format("%s: %s", where, tostring(err)), fields)
 end
 
+---------------------------------------------------------------- checks
+
+local function files_of(list, f)
+  local out = {}
+  for i, x in ipairs(list) do out[i] = f(x) end
+  return table.concat(out, ", ")
+end
+
 -- Refuse to run a plan that is not sound: raise a validation error.
-local function check_plan(project, p, scan, to)
+function M.check_plan(project, p, scan, opts)
   local cfg = project.config
+  opts = opts or {}
   if #scan.duplicates > 0 then
     local d = scan.duplicates[1]
     errors.raise("validation", string.format("two files share version %s: %s", d.key, table.concat(d.files, ", ")),
       { duplicates = scan.duplicates, hint = "renumber one of them (lumi list shows every file)" })
+  end
+  if #p.unfinished > 0 then
+    local e = p.unfinished[1]
+    errors.raise("validation", string.format(
+      "%s ran without a transaction and failed midway: it is recorded as unfinished%s",
+      e.migration.file, e.record.error and (" (" .. e.record.error .. ")") or ""),
+      { hint = string.format("finish or undo its statements by hand, then run `lumi mark %s` "
+        .. "(count it as applied) or `lumi unmark %s` (forget it; `lumi up` runs it again)",
+        e.version, e.version) })
   end
   if #p.changed > 0 and cfg.on_changed == "warn" then
     for _, e in ipairs(p.changed) do
@@ -46,42 +84,54 @@ local function check_plan(project, p, scan, to)
         .. " has changed since it was applied (on_changed = \"warn\": going on)" })
     end
   end
-  if #p.changed > 0 and cfg.on_changed == "stop" then
-    local files = {}
-    for i, e in ipairs(p.changed) do files[i] = e.migration.file end
+  if #p.changed > 0 and cfg.on_changed == "stop" and not opts.ignore_changed then
     errors.raise("validation", string.format("applied migration%s changed since %s applied: %s",
-      #files > 1 and "s" or "", #files > 1 and "they were" or "it was", table.concat(files, ", ")),
-      { changed = p.changed, hint = "restore the applied version and put the change in a new migration" })
+      #p.changed > 1 and "s" or "", #p.changed > 1 and "they were" or "it was",
+      files_of(p.changed, function(e) return e.migration.file end)),
+      { changed = p.changed,
+        hint = "restore the applied version and put the change in a new migration, "
+          .. "or accept the file as it is now with `lumi repair`" })
   end
-  if to then
+  if opts.to then
     local found = false
     for _, m in ipairs(scan.migrations) do
-      if m.key == project.scheme.key(to) then found = true end
+      if m.key == project.scheme.key(opts.to) then found = true end
     end
     if not found then
-      errors.raise("usage", string.format("--to %s: no migration file has that version", to))
+      errors.raise("usage", string.format("--to %s: no migration file has that version", opts.to))
     end
-  end
-  if #p.out_of_order > 0 and cfg.out_of_order == "stop" then
-    local files = {}
-    for i, m in ipairs(p.out_of_order) do files[i] = m.file end
-    errors.raise("validation", string.format("pending migration%s older than the newest applied one (%s): %s",
-      #files > 1 and "s" or "", p.newest_applied, table.concat(files, ", ")),
-      { out_of_order = p.out_of_order,
-        hint = "renumber it after " .. p.newest_applied .. ", or set out_of_order = \"apply\" in migrate.lua" })
   end
 end
 
--- Read every file to apply before the first one runs.
-local function load_all(list)
-  local loaded = {}
-  for i, m in ipairs(list) do
-    local sql, err = fs.read(m.path)
-    if not sql then errors.raise("config", "cannot read migration " .. err, { file = m.path }) end
-    loaded[i] = { migration = m, sql = sql, checksum = hash.sha256(sql) }
+-- The pending migrations `up` runs, after the out-of-order policy.
+local function select_pending(project, p, opts)
+  local todo = plan_mod.up_to(p, project.scheme, opts.to)
+  if #p.out_of_order == 0 then return todo end
+  local policy = project.config.out_of_order
+  local refused = {}
+  for _, m in ipairs(todo) do
+    if m.out_of_order then
+      local ok = policy == "apply"
+      if type(policy) == "function" then ok = policy(m, { newest_applied = p.newest_applied }) end
+      if not ok then refused[#refused + 1] = m end
+    end
   end
-  return loaded
+  if #refused > 0 then
+    errors.raise("validation", string.format("pending migration%s older than the newest applied one (%s): %s",
+      #refused > 1 and "s" or "", p.newest_applied, files_of(refused, function(m) return m.file end)),
+      { out_of_order = refused,
+        hint = "renumber it after " .. p.newest_applied .. ", or set out_of_order = \"apply\" in migrate.lua" })
+  end
+  for _, m in ipairs(todo) do
+    if m.out_of_order then
+      project:emit({ type = "warning", message = m.file .. " is older than the newest applied migration "
+        .. p.newest_applied .. "; applying it (out_of_order policy)" })
+    end
+  end
+  return todo
 end
+
+---------------------------------------------------------------- execution
 
 -- What opens a migration's transaction. All but the last migration of a
 -- run commit without waiting for the WAL flush; the last one's commit
@@ -89,67 +139,232 @@ end
 local BEGIN_ASYNC = "BEGIN; SET LOCAL synchronous_commit TO off;\n"
 local BEGIN_DURABLE = "BEGIN;\n"
 
--- Apply one migration and its record in one transaction, in two round
--- trips: the opening and the file as one script, then the tracking row and
--- COMMIT as one pipeline. Returns seconds taken, or nil, error.
+local tx_words = { BEGIN = true, START = true, COMMIT = true, ["END"] = true, ROLLBACK = true, ABORT = true }
+
+-- How part.text must run: "wrapped", "own" or "statements" (see the top),
+-- and its statements when they were needed to decide.
+function M.execution(part)
+  if not part.directives.transaction then return "statements", M.split(part) end
+  -- only a text that names a transaction keyword can control transactions
+  local lower = part.text:lower()
+  if not (lower:find("begin", 1, true) or lower:find("commit", 1, true) or lower:find("start", 1, true)
+          or lower:find("rollback", 1, true) or lower:find("abort", 1, true) or lower:find("end", 1, true)) then
+    return "wrapped"
+  end
+  local stmts = M.split(part)
+  local sql = require "lumi.sql"
+  local control = {}
+  for i, s in ipairs(stmts) do
+    local k = sql.first_keyword(s.text)
+    if tx_words[k] then control[#control + 1] = { index = i, word = k } end
+  end
+  if #control == 0 then return "wrapped" end
+  local n = #stmts
+  if #control == 2 and control[1].index == 1 and (control[1].word == "BEGIN" or control[1].word == "START")
+     and control[2].index == n and (control[2].word == "COMMIT" or control[2].word == "END") then
+    return "own", stmts
+  end
+  return "statements", stmts
+end
+
+-- The top-level statements of part.text (lumi.sql, PostgreSQL's own scanner).
+function M.split(part)
+  local sql = require "lumi.sql"
+  local stmts, err = sql.split(part.text)
+  if not stmts then
+    errors.raise("migration", string.format("%s: cannot split into statements: %s", part.path, tostring(err.message or err)),
+      { file = part.path })
+  end
+  return stmts
+end
+
+local function log_of(project, st, m, event, extra)
+  extra = extra or {}
+  return st:log_statement({ target = project.target, event = event, version = m.version, file = m.file,
+    checksum = extra.checksum, execution_ms = extra.ms, sqlstate = extra.sqlstate, error = extra.error })
+end
+
+-- Record a failure in the log, outside any transaction (best effort).
+local function log_failure(project, st, m, err, event)
+  local db = project:db()
+  if db.conn:is_closed() then return end
+  local stmt = log_of(project, st, m, event or "failed", { sqlstate = err.sqlstate, error = err.message })
+  if stmt then pcall(db.query, db, table.unpack(stmt, 1, stmt.n)) end
+end
+
+local function batch(...)
+  local out = {}
+  for i = 1, select("#", ...) do
+    local s = select(i, ...)
+    if s then out[#out + 1] = s end
+  end
+  return out
+end
+
+-- Apply one migration (item: {migration, part, checksum, durable}).
+-- Returns seconds taken, or nil, error.
 local function apply_one(project, st, item)
   local db = project:db()
-  local m = item.migration
-  local begin = item.durable and BEGIN_DURABLE or BEGIN_ASYNC
+  local m, part = item.migration, item.part
+  local mode, stmts = M.execution(part)
   local t0 = clock.now()
+  local function ms() return (clock.now() - t0) * 1000 end
+
+  if mode == "statements" then
+    -- 1. the record, marked unfinished, committed on its own
+    local has_state = st.columns.state ~= nil
+    if has_state then
+      local rec = st:record_statement(m, item.checksum, nil, { state = "unfinished" })
+      db:query(table.unpack(rec, 1, rec.n))
+    end
+    -- 2. every statement as it is, in order
+    for i, s in ipairs(stmts) do
+      local ok, err = pcall(db.exec, db, s.text)
+      if not ok then
+        if db:in_transaction() then db.conn:exec("ROLLBACK") end
+        local merr = M.migration_error(m, part, err, -(utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)))
+        merr.statement, merr.statements = i, #stmts
+        merr.unfinished = has_state
+        if has_state then
+          local upd = st:update_statement({ [st.identity] = m[st.identity] },
+            { error = string.format("statement %d of %d failed: %s", i, #stmts, err.message or tostring(err)) })
+          if upd then pcall(db.query, db, table.unpack(upd, 1, upd.n)) end
+        end
+        log_failure(project, st, m, merr, has_state and "unfinished" or "failed")
+        return nil, merr
+      end
+    end
+    -- 3. the record, now applied
+    local done = has_state
+      and st:update_statement({ [st.identity] = m[st.identity] }, { state = "applied", execution_ms = ms() })
+      or st:record_statement(m, item.checksum, ms())
+    db:pipeline(batch(done, log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms() })))
+    return clock.now() - t0
+  end
+
   local ok, err = pcall(function()
-    db:exec(begin .. item.sql)
-    db:pipeline({ st:record_statement(m, item.checksum, (clock.now() - t0) * 1000), { "COMMIT" } })
+    if mode == "own" then
+      -- the file's own BEGIN opens the transaction; its COMMIT comes last
+      local last = stmts[#stmts]
+      db:exec(part.text:sub(1, last.start - 1))
+    else
+      db:exec((item.durable and BEGIN_DURABLE or BEGIN_ASYNC) .. part.text)
+    end
+    db:pipeline(batch(st:record_statement(m, item.checksum, ms()),
+      log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms() }), { "COMMIT" }))
   end)
   if not ok then
     if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
-    return nil, M.migration_error(m, item.sql, err, #begin)
+    local prefix = mode == "own" and 0 or #(item.durable and BEGIN_DURABLE or BEGIN_ASYNC)
+    local merr = M.migration_error(m, part, err, prefix)
+    log_failure(project, st, m, merr)
+    return nil, merr
   end
   return clock.now() - t0
 end
 
---- lumi up: apply pending migrations in order.
----@param opts table {to=version?, dry_run=bool?}
----@return table result {applied={...}, pending=n, dry_run=, error=?}
-function M.up(project, opts)
-  opts = opts or {}
+-- Revert one migration (item: {migration, part, record}).
+local function revert_one(project, st, item)
+  local db = project:db()
+  local m, part = item.migration, item.part
+  local mode, stmts = M.execution(part)
+  local t0 = clock.now()
+  local remove = st:remove_statement(item.record)
+  if mode == "statements" then
+    for _, s in ipairs(stmts) do
+      local ok, err = pcall(db.exec, db, s.text)
+      if not ok then
+        if db:in_transaction() then db.conn:exec("ROLLBACK") end
+        local merr = M.migration_error(m, part, err, -(utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)))
+        log_failure(project, st, m, merr, "revert failed")
+        return nil, merr
+      end
+    end
+    db:pipeline(batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 })))
+    return clock.now() - t0
+  end
+  local ok, err = pcall(function()
+    if mode == "own" then
+      db:exec(part.text:sub(1, stmts[#stmts].start - 1))
+    else
+      db:exec(BEGIN_DURABLE .. part.text)
+    end
+    db:pipeline(batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 }), { "COMMIT" }))
+  end)
+  if not ok then
+    if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
+    local merr = M.migration_error(m, part, err, mode == "own" and 0 or #BEGIN_DURABLE)
+    log_failure(project, st, m, merr, "revert failed")
+    return nil, merr
+  end
+  return clock.now() - t0
+end
+
+---------------------------------------------------------------- runs
+
+--- Run fn(db, st) under the migration lock, creating the tracking tables.
+function M.locked(project, fn)
   local db = project:db()
   local st = project:store()
-  local result = { applied = {}, dry_run = opts.dry_run or false }
-
-  if opts.dry_run then
-    local p, scan = project:plan()
-    check_plan(project, p, scan, opts.to)
-    local todo = plan_mod.up_to(p, project.scheme, opts.to)
-    load_all(todo)
-    project:emit({ type = "plan", migrations = todo, dry_run = true })
-    for _, m in ipairs(todo) do
-      result.applied[#result.applied + 1] = { migration = m, would = true }
-      project:emit({ type = "would_apply", migration = m })
-    end
-    result.pending = #p.pending
-    return result
-  end
-
   local key = st:lock_key(hash)
   lock.acquire(db, key, project.config.lock_timeout, function(holder)
     project:emit({ type = "lock_wait", holder = holder, timeout = project.config.lock_timeout })
   end)
-  local ok, err = pcall(function()
+  local ok, res = pcall(function()
     st:ensure()
-    local p, scan = project:plan(st:applied())
-    check_plan(project, p, scan, opts.to)
-    local todo = plan_mod.up_to(p, project.scheme, opts.to)
+    return fn(db, st)
+  end)
+  if not db.conn:is_closed() then pcall(lock.release, db, key) end
+  if not ok then error(res, 0) end
+  return res
+end
+
+-- Load the up part of every migration to apply, before the first runs.
+local function load_up(project, list)
+  local items = {}
+  local sums = project:checksums(list)
+  for i, m in ipairs(list) do
+    local part = migration.load(m, "up", project.config.placeholders)
+    items[i] = { migration = m, part = part, checksum = sums[m.path] or hash.sha256(part.file_text) }
+  end
+  return items
+end
+
+--- lumi up: apply pending migrations in order.
+---@param opts table {to=version?, dry_run=bool?, count=n?}
+---@return table result {applied={...}, pending=n, dry_run=, error=?}
+function M.up(project, opts)
+  opts = opts or {}
+  local result = { applied = {}, dry_run = opts.dry_run or false }
+
+  local function run(records)
+    local p, scan = project:plan(records)
+    M.check_plan(project, p, scan, opts)
+    local todo = select_pending(project, p, opts)
+    if opts.count then
+      local cut = {}
+      for i = 1, math.min(opts.count, #todo) do cut[i] = todo[i] end
+      todo = cut
+    end
     result.pending = #p.pending
-    local items = load_all(todo)
+    local items = load_up(project, todo)
+    project:emit({ type = "plan", migrations = todo, dry_run = opts.dry_run })
+    if opts.dry_run then
+      for _, item in ipairs(items) do
+        result.applied[#result.applied + 1] = { migration = item.migration, would = true }
+        project:emit({ type = "would_apply", migration = item.migration })
+      end
+      return result
+    end
     if #items > 0 then items[#items].durable = true end
-    project:emit({ type = "plan", migrations = todo })
+    local st = project:store()
     for _, item in ipairs(items) do
       project:emit({ type = "start", migration = item.migration })
       local seconds, merr = apply_one(project, st, item)
       if not seconds then
         result.failed = { migration = item.migration, error = merr }
         result.error = merr
+        local db = project:db()
         if #result.applied > 0 and not db.conn:is_closed() then
           -- those before it committed without waiting for the WAL flush:
           -- one durable commit (it gets a transaction id) flushes them all
@@ -161,10 +376,67 @@ function M.up(project, opts)
       result.applied[#result.applied + 1] = { migration = item.migration, seconds = seconds }
       project:emit({ type = "applied", migration = item.migration, seconds = seconds })
     end
-  end)
-  if not db.conn:is_closed() then pcall(lock.release, db, key) end
-  if not ok then error(err, 0) end
-  return result
+    return result
+  end
+
+  if opts.dry_run then return run() end
+  return M.locked(project, function(_, st) return run((st:applied())) end)
+end
+
+--- lumi down: revert applied migrations, newest version first.
+---@param opts table {count=n?, to=version?, all=bool?, dry_run=bool?}
+function M.down(project, opts)
+  opts = opts or {}
+  local result = { reverted = {}, dry_run = opts.dry_run or false }
+
+  local function run(records)
+    local p, scan = project:plan(records)
+    M.check_plan(project, p, scan, { to = opts.to, ignore_changed = true })
+    local todo = plan_mod.down_from(p, project.scheme, opts)
+    -- every down part is read before the first runs
+    local items = {}
+    for i, e in ipairs(todo) do
+      if not e.migration then
+        errors.raise("validation", string.format("cannot revert %s: its file is missing", e.record.file or e.version))
+      end
+      local part = migration.load(e.migration, "down", project.config.placeholders)
+      if not part then
+        errors.raise("validation", string.format("cannot revert %s: it has no down migration", e.migration.file),
+          { hint = "add " .. (e.migration.layout == "pair" and (e.migration.stem .. ".down.sql")
+            or e.migration.layout == "directory" and (e.migration.stem .. "/down.sql")
+            or "a \"-- migrate:down\" section") })
+      end
+      items[i] = { migration = e.migration, part = part, record = e.record }
+    end
+    project:emit({ type = "plan", migrations = (function()
+      local l = {}
+      for i, it in ipairs(items) do l[i] = it.migration end
+      return l
+    end)(), dry_run = opts.dry_run })
+    if opts.dry_run then
+      for _, item in ipairs(items) do
+        result.reverted[#result.reverted + 1] = { migration = item.migration, would = true }
+        project:emit({ type = "would_revert", migration = item.migration })
+      end
+      return result
+    end
+    local st = project:store()
+    for _, item in ipairs(items) do
+      local seconds, merr = revert_one(project, st, item)
+      if not seconds then
+        result.failed = { migration = item.migration, error = merr }
+        result.error = merr
+        project:emit({ type = "failed", migration = item.migration, error = merr, direction = "down" })
+        break
+      end
+      result.reverted[#result.reverted + 1] = { migration = item.migration, seconds = seconds }
+      project:emit({ type = "reverted", migration = item.migration, seconds = seconds })
+    end
+    return result
+  end
+
+  if opts.dry_run then return run() end
+  return M.locked(project, function(_, st) return run((st:applied())) end)
 end
 
 return M

@@ -22,11 +22,14 @@ reason. Does not connect to the database.]],
     end
     local list = {}
     for _, m in ipairs(scan.migrations) do
-      list[#list + 1] = { version = m.version, name = m.name, file = m.file, duplicate = dup[m.file] ~= nil }
+      list[#list + 1] = { version = m.version, name = m.name, file = m.file, duplicate = dup[m.file] ~= nil,
+                          down = m.down_path and m.down_path:sub(#project.config.migrations_dir + 2) or nil }
     end
+    local layout = require "lumi.layout"
     for _, d in ipairs(scan.duplicates) do
       for i = 2, #d.files do
-        local m = project.scheme.parse(d.files[i])
+        local stem = layout.classify(d.files[i]) or d.files[i]:gsub("/up%.sql$", "")
+        local m = project.scheme.parse(stem)
         list[#list + 1] = { version = m.version, name = m.name, file = d.files[i], duplicate = true }
       end
     end

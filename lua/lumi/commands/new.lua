@@ -3,26 +3,53 @@ local errors = require "lumi.errors"
 local fs = require "lumi.fs"
 local naming = require "lumi.naming"
 
-local default_template = [[
+local header = [[
 -- Migration: ${title}
 -- Created: ${created}
+]]
+
+-- What each layout creates: {relative path = template}.
+local layouts = {
+  file = function(stem) return {
+    { stem .. ".sql", header .. [[
 --
 -- Runs in one transaction together with its tracking row: if any statement
 -- fails, nothing of this file remains and it is not recorded.
 
-]]
+]] } } end,
+  sections = function(stem) return {
+    { stem .. ".sql", header .. [[
+
+-- migrate:up
+
+
+-- migrate:down
+
+]] } } end,
+  pair = function(stem) return {
+    { stem .. ".up.sql", header .. "\n" },
+    { stem .. ".down.sql", header .. "-- Reverts " .. stem .. ".up.sql\n\n" },
+  } end,
+  directory = function(stem) return {
+    { stem .. "/up.sql", header .. "\n" },
+    { stem .. "/down.sql", header .. "-- Reverts up.sql\n\n" },
+  } end,
+}
 
 local function fill(template, vars)
   return (template:gsub("%${([%w_]+)}", function(k) return vars[k] end))
 end
 
 return {
-  summary = "create the next migration file",
+  summary = "create the next migration file (or pair, or directory)",
   usage = "lumi new NAME",
   description = [[
-Creates the next migration file in the migrations directory, numbered by the
-naming scheme, with a header. NAME is turned into snake_case ("Add users!"
-becomes add_users); it is never taken as a path.]],
+Creates the next migration in the migrations directory, numbered by the naming
+scheme, with a header: one file (layout "file"), one file with up and down
+sections ("sections"), an .up.sql/.down.sql pair ("pair") or a directory with
+up.sql and down.sql ("directory"), as `layout` in migrate.lua says. NAME is
+turned into snake_case ("Add users!" becomes add_users); it is never taken as
+a path.]],
   args = { { name = "NAME", required = true, rest = true } },
   options = {},
   offline = true,
@@ -36,16 +63,26 @@ becomes add_users); it is never taken as a path.]],
     if not ok then errors.raise("config", "cannot create " .. dir .. ": " .. tostring(err)) end
     local scan = project:scan()
     local now = os.time()
-    local file = project.scheme.next(scan.migrations, name, now)
-    if type(file) ~= "string" or file:find("/", 1, true) or file:sub(1, 1) == "." then
-      errors.raise("config", string.format("naming scheme %s: next() returned %s, not a plain file name",
-        project.scheme.name, tostring(file)))
+    local stem = project.scheme.next(scan.migrations, name, now)
+    if type(stem) ~= "string" or stem:find("/", 1, true) or stem:sub(1, 1) == "." or stem == "" then
+      errors.raise("config", string.format("naming scheme %s: next() returned %s, not a plain name",
+        project.scheme.name, tostring(stem)))
     end
-    local path = fs.join(dir, file)
-    local vars = { name = name, title = (name:gsub("_", " ")), file = file,
-                   created = os.date("!%Y-%m-%dT%H:%M:%SZ", now) }
-    local created, cerr = fs.create(path, fill(default_template, vars))
-    if not created then errors.raise("config", "cannot create migration: " .. cerr) end
-    return { file = file, path = path }
+    -- schemes written for file names may return one with .sql
+    stem = stem:gsub("%.sql$", "")
+    local vars = { name = name, title = (name:gsub("_", " ")), created = os.date("!%Y-%m-%dT%H:%M:%SZ", now) }
+    local files = layouts[project.config.layout](stem)
+    local created = {}
+    for _, f in ipairs(files) do
+      local path = fs.join(dir, f[1])
+      if f[1]:find("/", 1, true) then
+        local okd, derr = fs.mkdirs(fs.dirname(path))
+        if not okd then errors.raise("config", "cannot create " .. fs.dirname(path) .. ": " .. tostring(derr)) end
+      end
+      local done, cerr = fs.create(path, fill(f[2], vars))
+      if not done then errors.raise("config", "cannot create migration: " .. cerr) end
+      created[#created + 1] = path
+    end
+    return { file = files[1][1], path = created[1], paths = created }
   end,
 }

@@ -5,11 +5,12 @@ return {
   description = [[
 Compares the migration files with the tracking table: applied (with when and
 how long), pending, changed (the file's SHA-256 differs from the one recorded
-when it was applied) and missing (recorded, but the file is gone).]],
+when it was applied), unfinished (ran without a transaction and failed midway)
+and missing (recorded, but the file is gone).]],
   options = {},
   run = function(project)
     local p, scan, exists = project:plan()
-    local totals = { total = 0, applied = 0, pending = 0, changed = 0, missing = 0 }
+    local totals = { total = 0, applied = 0, pending = 0, changed = 0, missing = 0, unfinished = 0 }
     local entries = {}
     for _, e in ipairs(p.entries) do
       local m, r = e.migration, e.record
@@ -24,6 +25,8 @@ when it was applied) and missing (recorded, but the file is gone).]],
         checksum = r and r.checksum,
         file_checksum = e.checksum,
         out_of_order = m and m.out_of_order or nil,
+        error = r and r.error or nil,
+        reversible = m and (m.down_path ~= nil or m.layout == "file") or nil,
       }
       totals[e.state] = totals[e.state] + 1
       totals.total = totals.total + 1
@@ -31,7 +34,8 @@ when it was applied) and missing (recorded, but the file is gone).]],
     return {
       entries = entries,
       totals = totals,
-      table = project.config.table,
+      table = project.config.tracking.table,
+      target = project.target,
       table_exists = exists,
       dir = project.config.migrations_dir,
       ignored = scan.ignored,

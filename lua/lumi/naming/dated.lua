@@ -1,4 +1,4 @@
---- The `dated` naming scheme: YYYY-MM-DD_####_name.sql
+--- The `dated` naming scheme: YYYY-MM-DD_####_name
 --
 -- The version is the date and a sequence number within that date
 -- ("2025-10-20_0002"); versions sort by date, then by sequence.
@@ -11,8 +11,7 @@ local days_in = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
 function M.new(opts)
   opts = opts or {}
   local width = opts.width or 4
-  local ext = opts.extension or ".sql"
-  local s = { name = "dated", width = width, extension = ext }
+  local s = { name = "dated", width = width, pattern = "YYYY-MM-DD_####_name" }
 
   local dates, seqs = {}, {}
   local function split(version)
@@ -25,14 +24,10 @@ function M.new(opts)
     return date or nil, seqs[version]
   end
 
-  function s.parse(filename)
-    if filename:sub(-#ext) ~= ext then
-      return nil, "not a " .. ext .. " file"
-    end
-    local stem = filename:sub(1, -#ext - 1)
+  function s.parse(stem)
     local y, m, d, seq, name = stem:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)_(%d+)_(.+)$")
     if not y then
-      return nil, "not named YYYY-MM-DD_####_name" .. ext
+      return nil, "not named YYYY-MM-DD_####_name"
     end
     m, d = tonumber(m), tonumber(d)
     local year = tonumber(y)
@@ -66,7 +61,7 @@ function M.new(opts)
       -- a file dated in the future keeps new ones after it
       if date and date > today then today, seq = date, n end
     end
-    return string.format("%s_%0" .. width .. "d_%s%s", today, seq + 1, name, ext)
+    return string.format("%s_%0" .. width .. "d_%s", today, seq + 1, name)
   end
 
   return s

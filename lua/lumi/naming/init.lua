@@ -2,12 +2,13 @@
 --
 --   require("lumi.naming").sequential { width = 4 }
 --   require("lumi.naming").dated()
+--   require("lumi.naming").timestamp()
 --   require("lumi.naming").resolve("dated")      -- what config does
 local errors = require "lumi.errors"
 
 local M = {}
 
-M.builtin = { "sequential", "dated" }
+M.builtin = { "sequential", "dated", "timestamp" }
 
 for _, name in ipairs(M.builtin) do
   M[name] = function(opts) return require("lumi.naming." .. name).new(opts) end

@@ -1,20 +1,23 @@
---- The `sequential` naming scheme: NNN_name.sql
+--- The `sequential` naming scheme: NNN_name (001_create_users.sql)
 --
 -- A naming scheme is a plain table of functions; this one is written with
--- the same contract a team uses for its own in migrate.lua:
+-- the same contract a team uses for its own in migrate.lua. It sees stems:
+-- the name of a migration without what the layout adds (".sql",
+-- ".up.sql", a directory's "/up.sql").
 --
---   scheme.name                      a label for messages
---   scheme.parse(filename)           -> {version=, name=} | nil, why-ignored
---   scheme.key(version)              -> the identity of a version (string)
---   scheme.compare(a, b)             -> true when version a sorts before b
---   scheme.next(migrations, name, now) -> file name for a new migration
+--   scheme.name                        a label for messages
+--   scheme.parse(stem)                 -> {version=, name=} | nil, why not
+--   scheme.key(version)                -> the identity of a version (string)
+--   scheme.compare(a, b)               -> true when version a sorts before b
+--   scheme.next(migrations, name, now) -> the stem of a new migration
+--   scheme.pattern                     how a stem looks, for messages
 --
 -- Versions are compared as numbers of any length, so 9 < 10 < 100 and
 -- "007" is the same version as "7".
 local M = {}
 
 -- versions are compared often while sorting: normalise each one once
-local normal = setmetatable({}, { __mode = "k" })
+local normal = {}
 local function strip_zeros(v)
   local n = normal[v]
   if not n then
@@ -28,24 +31,13 @@ end
 function M.new(opts)
   opts = opts or {}
   local width = opts.width or 3
-  local ext = opts.extension or ".sql"
-  local s = { name = "sequential", width = width, extension = ext }
+  local s = { name = "sequential", width = width, pattern = "NNN_name" }
 
-  local quick = "^(%d+)_(.+)" .. ext:gsub("%p", "%%%0") .. "$"
-
-  function s.parse(filename)
-    local v, n = filename:match(quick)
+  function s.parse(stem)
+    local v, n = stem:match("^(%d+)_(.+)$")
     if v then return { version = v, name = n } end
-    if filename:sub(-#ext) ~= ext then
-      return nil, "not a " .. ext .. " file"
-    end
-    local stem = filename:sub(1, -#ext - 1)
-    local version, name = stem:match("^(%d+)_(.+)$")
-    if not version then
-      if stem:match("^%d+_?$") then return nil, "no name after the version (expected NNN_name" .. ext .. ")" end
-      return nil, "does not start with a version number (expected NNN_name" .. ext .. ")"
-    end
-    return { version = version, name = name }
+    if stem:match("^%d+_?$") then return nil, "no name after the version (expected NNN_name)" end
+    return nil, "does not start with a version number (expected NNN_name)"
   end
 
   function s.key(version)
@@ -62,11 +54,10 @@ function M.new(opts)
     local last = migrations[#migrations]
     local n, w = 1, width
     if last then
-      local digits = strip_zeros(last.version)
-      n = math.tointeger(tonumber(digits)) + 1
+      n = math.tointeger(tonumber(strip_zeros(last.version))) + 1
       w = math.max(w, #last.version)
     end
-    return string.format("%0" .. w .. "d_%s%s", n, name, ext)
+    return string.format("%0" .. w .. "d_%s", n, name)
   end
 
   return s

@@ -1,0 +1,59 @@
+--- lumi fresh: drop everything lumi manages and apply every migration again.
+local errors = require "lumi.errors"
+
+-- Drop and re-create one schema, keeping its owner and privileges.
+local function recreate_schema(db, schema)
+  local q = db:quote_ident(schema)
+  local info = db:one([[SELECT pg_get_userbyid(n.nspowner) AS owner FROM pg_namespace n WHERE n.nspname = $1]], schema)
+  local grants = db:query([[
+SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee,
+       a.privilege_type AS privilege
+  FROM pg_namespace n, aclexplode(n.nspacl) a
+ WHERE n.nspname = $1 AND a.grantee <> n.nspowner]], schema)
+  local sql = { "DROP SCHEMA IF EXISTS " .. q .. " CASCADE;", "CREATE SCHEMA " .. q
+    .. (info and (" AUTHORIZATION " .. db:quote_ident(info.owner)) or "") .. ";" }
+  for _, g in ipairs(grants) do
+    sql[#sql + 1] = string.format("GRANT %s ON SCHEMA %s TO %s;", g.privilege, q, g.grantee)
+  end
+  db:exec(table.concat(sql, "\n"))
+  return { schema = schema, owner = info and info.owner, grants = #grants }
+end
+
+return {
+  summary = "drop everything lumi manages and apply every migration again (development)",
+  usage = "lumi fresh [--force]",
+  description = [[
+Drops the schemas the target manages (`schemas` in migrate.lua, default
+{"public"}, plus the tracking table's schema) with everything in them, creates
+them again with the same owner and privileges, and applies every migration.
+On a terminal it asks you to type DELETE ALL DATA; elsewhere it needs --force.
+A target marked `protected = true` refuses outright.]],
+  options = { { "--force", help = "do not ask (required when not on a terminal)" } },
+  destructive = true,
+  confirm = "DELETE ALL DATA",
+  run = function(project, opts)
+    local cfg = project.config
+    local schemas, seen = {}, {}
+    local function add(s) if s and not seen[s] then seen[s] = true; schemas[#schemas + 1] = s end end
+    for _, s in ipairs(cfg.schemas or { "public" }) do add(s) end
+    add(cfg.tracking.table:match("^([^.]+)%."))
+    if cfg.tracking.log then add(tostring(cfg.tracking.log):match("^([^.]+)%.")) end
+    local db = project:db()
+    local runner = require "lumi.runner"
+    local dropped = {}
+    local lock = require "lumi.lock"
+    local st = project:store()
+    local key = st:lock_key(require "lumi.hash")
+    lock.acquire(db, key, cfg.lock_timeout)
+    local ok, err = pcall(function()
+      for _, s in ipairs(schemas) do dropped[#dropped + 1] = recreate_schema(db, s) end
+    end)
+    pcall(lock.release, db, key)
+    if not ok then error(err, 0) end
+    project:emit({ type = "dropped", schemas = schemas })
+    project._store = nil
+    local result = runner.up(project, {})
+    result.dropped = dropped
+    return result
+  end,
+}

@@ -1,0 +1,19 @@
+--- lumi log: the event log of the tracking tables, newest first.
+return {
+  summary = "show the log of applied, reverted, failed and marked migrations",
+  usage = "lumi log [-n N]",
+  description = [[
+Shows the append-only event log that lumi keeps beside the tracking table:
+every migration applied, reverted, failed (with its error), marked,
+unmarked, baselined or repaired, with who, when and how long.]],
+  options = { { "--limit", short = "-n", arg = "N", help = "how many events (default 50)" } },
+  run = function(project, opts)
+    local st = project:store()
+    local n = tonumber(opts.limit or 50)
+    local ok, rows = pcall(st.history, st, n)
+    if not ok then
+      if type(rows) == "table" and rows.sqlstate == "42P01" then rows = {} else error(rows, 0) end
+    end
+    return { events = rows, target = project.target }
+  end,
+}

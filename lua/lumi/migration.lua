@@ -1,0 +1,130 @@
+--- Reading a migration: its up or down SQL, the sections of a one-file
+--- migration, the per-file directives, and placeholders.
+--
+-- A one-file migration may hold both directions, marked by comment lines
+-- (the forms of dbmate, goose and sql-migrate are all understood):
+--
+--   -- migrate:up                 -- +goose Up            -- +migrate Up
+--   CREATE TABLE t (...);
+--   -- migrate:down               -- +goose Down          -- +migrate Down
+--   DROP TABLE t;
+--
+-- Directives, in a comment line of the up part:
+--   -- lumi: no-transaction       run the statements one by one, outside a
+--                                 transaction (CREATE INDEX CONCURRENTLY);
+--                                 also dbmate's "-- migrate:up transaction:false",
+--                                 goose's "-- +goose NO TRANSACTION" and
+--                                 sql-migrate's "-- +migrate Up notransaction"
+local errors = require "lumi.errors"
+local fs = require "lumi.fs"
+
+local M = {}
+
+local markers = {
+  { up = "^%-%-%s*migrate:up", down = "^%-%-%s*migrate:down" },
+  { up = "^%-%-%s*%+goose%s+[Uu][Pp]", down = "^%-%-%s*%+goose%s+[Dd][Oo][Ww][Nn]" },
+  { up = "^%-%-%s*%+migrate%s+[Uu][Pp]", down = "^%-%-%s*%+migrate%s+[Dd][Oo][Ww][Nn]" },
+}
+
+--- Split a one-file migration into sections. Returns a table
+--- {up = {text=, start=}, down = {text=, start=}} where start is the byte
+--- offset of the section in the file, or nil when the file has no markers.
+function M.sections(text)
+  local found = {}
+  local pos = 1
+  for line_start, line in text:gmatch("()([^\n]*)\n?") do
+    if line_start > #text then break end
+    for _, mk in ipairs(markers) do
+      if line:match(mk.up) then found[#found + 1] = { dir = "up", at = line_start, after = line_start + #line + 1, line = line }
+      elseif line:match(mk.down) then found[#found + 1] = { dir = "down", at = line_start, after = line_start + #line + 1, line = line } end
+    end
+    pos = line_start
+  end
+  if #found == 0 then return nil end
+  local out = {}
+  for i, f in ipairs(found) do
+    local stop = found[i + 1] and found[i + 1].at - 1 or #text
+    if out[f.dir] then
+      errors.raise("config", string.format("two %s sections in one file", f.dir))
+    end
+    -- the marker line itself stays in the section (as a comment): it keeps
+    -- directives such as "transaction:false" with the section they govern
+    out[f.dir] = { text = text:sub(f.at, stop), start = f.at, marker = f.line }
+  end
+  return out
+end
+
+--- Directives of an up (or down) text: {transaction = false} etc.
+function M.directives(text)
+  local d = { transaction = true }
+  for line in text:gmatch("[^\n]+") do
+    local l = line:lower()
+    if l:match("^%s*%-%-%s*lumi:%s*no%-transaction")
+      or l:match("^%s*%-%-%s*migrate:%a+.*transaction:%s*false")
+      or l:match("^%s*%-%-%s*%+goose%s+no%s+transaction")
+      or l:match("^%s*%-%-%s*%+migrate%s+%a+.*notransaction") then
+      d.transaction = false
+    end
+  end
+  return d
+end
+
+--- Fill ${name} placeholders from `values` (nil: leave the text alone).
+--- "$${name}" stands for a literal "${name}". Raises a config error naming
+--- the first placeholder without a value, with its line.
+function M.fill(text, values, where)
+  if values == nil or not text:find("${", 1, true) then return text end
+  local out = text:gsub("()(%$?)%${([%w_.%-]+)}", function(at, escape, name)
+    if escape == "$" then return "${" .. name .. "}" end
+    local v = values[name]
+    if v == nil then
+      local line = select(2, text:sub(1, at):gsub("\n", "")) + 1
+      errors.raise("config", string.format("%s:%d: placeholder ${%s} has no value", where, line, name),
+        { hint = string.format("set placeholders = { %s = ... } in migrate.lua, or write $${%s} for the text itself", name, name) })
+    end
+    return tostring(v)
+  end)
+  return out
+end
+
+--- Load direction `dir` ("up" or "down") of migration m. Returns
+--- {text=, file_text=, start=, path=, directives=} or nil when the
+--- migration has no such direction. `start` is where `text` begins in
+--- `file_text` (1 unless the file has sections).
+function M.load(m, dir, placeholders)
+  local path = dir == "up" and m.path or m.down_path
+  local file_text, err
+  if dir == "down" and not path then
+    -- a one-file migration may carry its down part as a section
+    file_text, err = fs.read(m.path)
+    if not file_text then errors.raise("config", "cannot read migration " .. err, { file = m.path }) end
+    local s = M.sections(file_text)
+    if not s or not s.down then return nil end
+    path = m.path
+  else
+    file_text, err = fs.read(path)
+    if not file_text then errors.raise("config", "cannot read migration " .. err, { file = path }) end
+  end
+  local part = { text = file_text, start = 1 }
+  if m.layout == "file" then
+    local s = M.sections(file_text)
+    if s then
+      part = s[dir]
+      if not part then
+        if dir == "up" then
+          errors.raise("config", path .. ": has a down section but no up section (-- migrate:up)")
+        end
+        return nil
+      end
+    end
+  end
+  return {
+    text = M.fill(part.text, placeholders, path),
+    file_text = file_text,
+    start = part.start,
+    path = path,
+    directives = M.directives(part.text),
+  }
+end
+
+return M
