@@ -220,7 +220,9 @@ function render.status(self, r)
   for _, e in ipairs(r.entries) do width = math.max(width, #e.file) end
   local buf, fmt = {}, "  %s  %-" .. width .. "s  %s"
   local painted = {}
-  for state, color in pairs(state_color) do painted[state] = self:paint(color, string.format("%-7s", state)) end
+  local sw = 7
+  for _, e in ipairs(r.entries) do if #e.state > sw then sw = #e.state end end
+  for state, color in pairs(state_color) do painted[state] = self:paint(color, string.format("%-" .. sw .. "s", state)) end
   local function when(iso)   -- 2026-01-02T03:04:05Z -> 2026-01-02 03:04:05 UTC
     if not iso then return "" end
     return iso:sub(1, 10) .. " " .. iso:sub(12, 19) .. " UTC"

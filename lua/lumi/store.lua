@@ -17,9 +17,19 @@
 --
 -- Fields lumi knows: version, name, file, stem, checksum, applied_at,
 -- execution_ms, applied_by, state ("applied" or "unfinished"), error.
+local null = require("lumi.pg").null
+
 local M = {}
 
 local Store = {}
+
+-- SQL NULL as Lua nil in tracking rows: a record's fields are plain values
+local function denull(rows)
+  for _, r in ipairs(rows) do
+    for k, v in pairs(r) do if v == null then r[k] = nil end end
+  end
+  return rows
+end
 Store.__index = Store
 
 --- The default state table: one row per applied migration.
@@ -152,7 +162,7 @@ end
 -- rows of the tracking table, or {}, false when it does not exist yet
 local function applied_result(rows, err)
   if rows then
-    for _, r in ipairs(rows) do
+    for _, r in ipairs(denull(rows)) do
       if r.state == nil then r.state = "applied" end
     end
     return rows, true
@@ -277,9 +287,9 @@ end
 --- The log, oldest first (for `lumi log` and tests).
 function Store:history(limit)
   if not self.log_ident then return {} end
-  return self.db:query("SELECT id, target, event, version, file, checksum, "
+  return denull(self.db:query("SELECT id, target, event, version, file, checksum, "
     .. "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS at, execution_ms::float8 AS execution_ms, "
-    .. "db_user, os_user, sqlstate, error FROM " .. self.log_ident .. " ORDER BY id DESC LIMIT $1", limit or 50)
+    .. "db_user, os_user, sqlstate, error FROM " .. self.log_ident .. " ORDER BY id DESC LIMIT $1", limit or 50))
 end
 
 --- A 60-bit advisory lock key derived from the tracking table's name, so
