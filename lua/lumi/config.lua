@@ -104,6 +104,10 @@ M.schema = {
     check = function(v) return v == "stop" or v == "warn", "must be \"stop\" or \"warn\"" end,
   },
   targets = { types = { table = true }, doc = "several databases or schemas, each a table of these settings" },
+  on_error = {
+    types = { ["function"] = true },
+    doc = "function(err, migration) called when a migration fails; returning \"applied\" records it as applied",
+  },
 }
 
 -- Levenshtein distance, for "did you mean".

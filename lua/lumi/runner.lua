@@ -257,6 +257,20 @@ local function apply_one(project, st, item)
     if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
     local prefix = mode == "own" and 0 or #(item.durable and BEGIN_DURABLE or BEGIN_ASYNC)
     local merr = M.migration_error(m, part, err, prefix)
+    -- the project's policy may count this failure as applied (FluxStudio:
+    -- "duplicate object" means an earlier hand-run already did it)
+    local on_error = project.config.on_error
+    if on_error and not db.conn:is_closed() then
+      local verdict = on_error(merr, m)
+      if verdict == "applied" then
+        db:pipeline(batch({ "BEGIN" }, st:record_statement(m, item.checksum, ms()),
+          log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms(), sqlstate = merr.sqlstate,
+            error = "counted as applied by on_error: " .. (err.message or tostring(err)) }), { "COMMIT" }))
+        project:emit({ type = "warning", message = string.format("%s failed with %s (%s); on_error counts it as applied",
+          m.file, tostring(merr.sqlstate), err.message or tostring(err)) })
+        return clock.now() - t0
+      end
+    end
     log_failure(project, st, m, merr)
     return nil, merr
   end

@@ -223,7 +223,8 @@ function Store:record_statement(m, checksum, ms, extra)
     if col and v ~= nil and field ~= "applied_at" and field ~= "applied_by" then
       params[#params + 1] = v
       cols[#cols + 1] = q(col)
-      marks[#marks + 1] = "$" .. #params
+      -- through numeric, a duration fits an integer column too (rounded)
+      marks[#marks + 1] = "$" .. #params .. (field == "execution_ms" and "::numeric" or "")
     end
   end
   return table.pack("INSERT INTO " .. self.ident .. " (" .. table.concat(cols, ", ") .. ") VALUES ("
@@ -257,7 +258,7 @@ function Store:update_statement(m, values)
     if col then
       n = n + 1
       params[n] = values[field]
-      sets[#sets + 1] = self.db:quote_ident(col) .. " = $" .. n
+      sets[#sets + 1] = self.db:quote_ident(col) .. " = $" .. n .. (field == "execution_ms" and "::numeric" or "")
     end
   end
   if #sets == 0 then return nil end

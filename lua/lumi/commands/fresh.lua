@@ -19,6 +19,10 @@ SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.
   return { schema = schema, owner = info and info.owner, grants = #grants }
 end
 
+-- (database, schema) pairs already dropped by this lumi run: several
+-- targets may share a database, and the second must not drop the first's work
+local dropped_here = {}
+
 return {
   summary = "drop everything lumi manages and apply every migration again (development)",
   usage = "lumi fresh [--force]",
@@ -46,11 +50,21 @@ A target marked `protected = true` refuses outright.]],
     local key = st:lock_key(require "lumi.hash")
     lock.acquire(db, key, cfg.lock_timeout)
     local ok, err = pcall(function()
-      for _, s in ipairs(schemas) do dropped[#dropped + 1] = recreate_schema(db, s) end
+      local dbname = db:value("SELECT current_database()")
+      local host = db:info().host or ""
+      for _, s in ipairs(schemas) do
+        local k = host .. "\0" .. dbname .. "\0" .. s
+        if not dropped_here[k] then
+          dropped_here[k] = true
+          dropped[#dropped + 1] = recreate_schema(db, s)
+        end
+      end
     end)
     pcall(lock.release, db, key)
     if not ok then error(err, 0) end
-    project:emit({ type = "dropped", schemas = schemas })
+    local names = {}
+    for i, d in ipairs(dropped) do names[i] = d.schema end
+    if #names > 0 then project:emit({ type = "dropped", schemas = names }) end
     project._store = nil
     local result = runner.up(project, {})
     result.dropped = dropped

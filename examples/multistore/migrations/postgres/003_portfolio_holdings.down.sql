@@ -1,0 +1,3 @@
+-- Reverts 003_portfolio_holdings.up.sql
+DROP INDEX IF EXISTS idx_portfolio_holdings_user;
+DROP TABLE IF EXISTS portfolio_holdings;
