@@ -103,7 +103,7 @@ function Store:ensure()
   if not self:exists() then
     if self.schema then sql[#sql + 1] = "CREATE SCHEMA IF NOT EXISTS " .. q(self.schema) .. ";" end
     if type(self.spec.create) == "string" then
-      sql[#sql + 1] = self.spec.create
+      sql[#sql + 1] = self.spec.create:gsub("%s*;?%s*$", ";")
     elseif self.spec.create ~= false then
       local cols = {}
       for _, k in ipairs(self.where_keys) do cols[#cols + 1] = "  " .. q(k) .. " text NOT NULL" end
@@ -137,7 +137,15 @@ function Store:ensure()
   error        text
 );]]
   end
-  if #sql > 0 then self.db:exec(table.concat(sql, "\n")) end
+  if #sql > 0 then
+    local ok, err = pcall(self.db.exec, self.db, table.concat(sql, "\n"))
+    if not ok then
+      require("lumi.errors").raise("migration", string.format("cannot create the tracking tables (%s%s): %s",
+        self.qualified, self.log_ident and (", " .. (self.spec.log or self.qualified .. "_log")) or "", tostring(err)),
+        { cause = err, sqlstate = type(err) == "table" and err.sqlstate or nil,
+          hint = "check `tracking` in migrate.lua (create = the SQL of the state table)" })
+    end
+  end
   return created
 end
 
