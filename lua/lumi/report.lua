@@ -121,7 +121,7 @@ function render.up(self, r)
   if r.error then
     self:error(r.error)
     local e = r.error
-    if e.statement then
+    if e.no_transaction then
       local v = r.failed.migration.version
       self.err:write(string.format("  It ran without a transaction: statement %d of %d failed, the %s before it took effect.\n",
         e.statement, e.statements, plural(e.statement - 1, "statement")))
@@ -135,7 +135,7 @@ function render.up(self, r)
     end
     self.err:write(string.format("  %s before it %s applied.%s\n",
       plural(#r.applied, "migration"), #r.applied == 1 and "was" or "were",
-      e.statement and "" or " Fix the file, then run `lumi up` again."))
+      e.no_transaction and "" or " Fix the file, then run `lumi up` again."))
     return
   end
   if r.dry_run then

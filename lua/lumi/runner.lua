@@ -225,6 +225,7 @@ local function apply_one(project, st, item)
         local merr = M.migration_error(m, part, err, -(utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)))
         merr.statement, merr.statements = i, #stmts
         merr.unfinished = has_state
+        merr.no_transaction = true
         if has_state then
           local upd = st:update_statement({ [st.identity] = m[st.identity] },
             { error = string.format("statement %d of %d failed: %s", i, #stmts, err.message or tostring(err)) })
@@ -256,7 +257,11 @@ local function apply_one(project, st, item)
   if not ok then
     if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
     local prefix = mode == "own" and 0 or #(item.durable and BEGIN_DURABLE or BEGIN_ASYNC)
-    local merr = M.migration_error(m, part, err, prefix)
+    local merr
+    if type(err) == "table" and err.sqlstate and not err.position and not db.conn:is_closed() then
+      merr = M.locate(project, m, part, err)
+    end
+    merr = merr or M.migration_error(m, part, err, prefix)
     -- the project's policy may count this failure as applied (FluxStudio:
     -- "duplicate object" means an earlier hand-run already did it)
     local on_error = project.config.on_error
@@ -275,6 +280,38 @@ local function apply_one(project, st, item)
     return nil, merr
   end
   return clock.now() - t0
+end
+
+--- The server gives no position for some errors (a missing table in ALTER
+--- TABLE, a failing CREATE INDEX). To say which statement failed, the
+--- migration is run again statement by statement in a transaction that is
+--- rolled back (as psql runs a file): only on failure, and only when the
+--- file has several statements. Returns a located error, or nil.
+function M.locate(project, m, part, err)
+  local db = project:db()
+  local ok, stmts = pcall(M.split, part)
+  if not ok or #stmts < 2 then return nil end
+  local found
+  local run_ok = pcall(function()
+    db:exec("BEGIN")
+    for i, s in ipairs(stmts) do
+      local good, e = pcall(db.exec, db, s.text)
+      if not good then found = { index = i, stmt = s, err = e }; break end
+    end
+  end)
+  if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
+  if not run_ok or not found or type(found.err) ~= "table" or found.err.sqlstate ~= err.sqlstate then return nil end
+  local s = found.stmt
+  local before = utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)
+  local e = found.err
+  if not e.position then
+    -- point at the statement itself
+    e.position = 1
+  end
+  local merr = M.migration_error(m, part, e, -before)
+  merr.statement, merr.statements = found.index, #stmts
+  merr.located = true
+  return merr
 end
 
 -- Revert one migration (item: {migration, part, record}).
