@@ -630,7 +630,12 @@ static int conn_pipeline(lua_State *L) {
     int top = lua_gettop(L);
     lua_rawgeti(L, 2, i);                 /* stmt */
     int stmt = lua_gettop(L);
-    int np = (int)luaL_len(L, stmt) - 1;
+    /* {sql, p1, ..., n = count}: n (as table.pack sets it) counts nil parameters */
+    int np;
+    if (lua_getfield(L, stmt, "n") == LUA_TNUMBER) np = (int)lua_tointeger(L, -1) - 1;
+    else np = (int)luaL_len(L, stmt) - 1;
+    lua_pop(L, 1);
+    if (np < 0) np = 0;
     lua_rawgeti(L, stmt, 1);
     const char *sql = lua_tostring(L, -1);
     for (int k = 2; k <= np + 1; k++) lua_rawgeti(L, stmt, k);
