@@ -26,6 +26,8 @@ PQ_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags libpq)
 PQ_LIBS    ?= $(shell $(PKG_CONFIG) --libs libpq)
 SSL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcrypto)
 SSL_LIBS   ?= $(shell $(PKG_CONFIG) --libs libcrypto)
+# libpg_query (Debian: libpg-query-dev) ships no pkg-config file.
+PGQ_LIBS   ?= -lpg_query
 
 WARN    = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
@@ -38,7 +40,7 @@ LDFLAGS ?=
 ALL_LDFLAGS = -Wl,-E $(LDFLAGS)
 
 BUILD   ?= build
-MODULES = pg hash
+MODULES = pg hash sql
 LUAC    ?= $(firstword $(shell command -v luac5.4 luac54 luac 2>/dev/null))
 LUA_SRC = $(wildcard lua/lumi/*.lua lua/lumi/*/*.lua)
 LUA_BC  = $(if $(LUAC),$(LUA_SRC:lua/%.lua=$(BUILD)/luac/%.luac))
@@ -74,12 +76,14 @@ $(BUILD)/main.o: $(BUILD)/paths
 .PHONY: FORCE
 
 $(LUMI): $(BUILD)/main.o $(OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) $(PQ_LIBS) $(SSL_LIBS) -lpthread -lm
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) $(PQ_LIBS) $(SSL_LIBS) $(PGQ_LIBS) -lpthread -lm
 
 # The same objects as loadable modules for stock lua5.4: require "lumi.pg".
+# MODULE_LIBS: what one module alone links against.
+$(BUILD)/lumi/sql.so: MODULE_LIBS = $(PGQ_LIBS)
 $(BUILD)/lumi/%.so: $(BUILD)/%.o
 	@mkdir -p $(BUILD)/lumi
-	$(CC) -shared -o $@ $< $(LDFLAGS) $(PQ_LIBS) $(SSL_LIBS) -lpthread -lm
+	$(CC) -shared -o $@ $< $(LDFLAGS) $(MODULE_LIBS) $(PQ_LIBS) $(SSL_LIBS) -lpthread -lm
 
 demo: all
 	@scripts/demo

@@ -12,5 +12,6 @@
 
 LUMI_API int luaopen_lumi_pg(lua_State *L);
 LUMI_API int luaopen_lumi_hash(lua_State *L);
+LUMI_API int luaopen_lumi_sql(lua_State *L);
 
 #endif

@@ -1,0 +1,380 @@
+/*
+** lumi.sql — SQL text through libpg_query (the PostgreSQL 15 parser).
+**
+**   sql.split(text)            -> statements | nil, err
+**   sql.first_keyword(text)    -> "BEGIN" | "CREATE" | ... | nil
+**   sql.parse_ok(text)         -> true | false, err
+**   sql.Error                  the metatable of err
+**
+** A statement is {start = i, stop = j, text = text:sub(i, j)}: 1-based byte
+** offsets of its first significant byte (leading blanks and comments
+** skipped) and of its last non-blank byte (the terminating ';' and the
+** blanks before it left out).
+**
+** err is a table {message = ..., position = <1-based byte offset> | nil}
+** with a __tostring. libpg_query counts its positions in characters
+** (UTF-8); they are turned into byte offsets here, like every other offset
+** this module hands out.
+**
+** Two tiers, as in lumi.pg: a wrong argument raises; text that libpg_query
+** refuses comes back as nil, err (false, err for parse_ok).
+**
+** libpg_query needs no per-thread initialisation (pg_query_init is
+** deprecated: its memory context is set up on first use, per thread) and
+** catches its own errors: nothing unwinds through its frames. Each result
+** is kept in a box with a __gc while Lua copies what it needs, so that a
+** memory error raised by Lua on the way cannot leak it; on every other
+** path it is freed before the function returns.
+*/
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "lumi.h"
+
+#define ERROR_MT "lumi.sql.Error"
+#define BOX_MT   "lumi.sql.Box"
+
+/* The PostgreSQL scanner allocates len + 2 bytes and refuses more than
+** MaxAllocSize (1 GB - 1); its offsets are ints. */
+#define MAX_TEXT ((size_t)0x3fffffff - 2)
+
+/* ---------------------------------------------------------------------
+** Results in a box
+** ------------------------------------------------------------------ */
+
+typedef struct Span { size_t start, stop; } Span;   /* 0-based, [start, stop) */
+
+typedef struct Box {
+  int has_split, has_parse;
+  PgQuerySplitResult split;
+  PgQueryParseResult parse;
+  Span *spans;            /* malloc'd, what split hands to Lua */
+  size_t nspans;
+} Box;
+
+static void box_free_results(Box *b) {
+  if (b->has_split) { pg_query_free_split_result(b->split); b->has_split = 0; }
+  if (b->has_parse) { pg_query_free_parse_result(b->parse); b->has_parse = 0; }
+}
+
+static void box_free(Box *b) {
+  box_free_results(b);
+  free(b->spans);
+  b->spans = NULL;
+  b->nspans = 0;
+}
+
+static int box_gc(lua_State *L) {
+  box_free(luaL_checkudata(L, 1, BOX_MT));
+  return 0;
+}
+
+/* Push an empty box (before anything is allocated that it must own). */
+static Box *new_box(lua_State *L) {
+  Box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, BOX_MT);
+  return b;
+}
+
+/* ---------------------------------------------------------------------
+** Errors
+** ------------------------------------------------------------------ */
+
+/* Push {message = msg, position = pos} (pos 0: no position). */
+static void push_error(lua_State *L, const char *msg, size_t pos) {
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, msg);
+  lua_setfield(L, -2, "message");
+  if (pos > 0) {
+    lua_pushinteger(L, (lua_Integer)pos);
+    lua_setfield(L, -2, "position");
+  }
+  luaL_setmetatable(L, ERROR_MT);
+}
+
+/* Byte length of the character at s, as PostgreSQL's pg_utf_mblen counts
+** it: from the lead byte alone, 1 for anything that is not a lead byte. */
+static size_t utf8_len(unsigned char c) {
+  if ((c & 0x80) == 0) return 1;
+  if ((c & 0xe0) == 0xc0) return 2;
+  if ((c & 0xf0) == 0xe0) return 3;
+  if ((c & 0xf8) == 0xf0) return 4;
+  return 1;
+}
+
+/* libpg_query's cursorpos (1-based, in characters; 0 when none) -> 1-based
+** byte offset in text (0 when none). The end of the text is n + 1. */
+static size_t byte_position(const char *text, size_t n, int cursorpos) {
+  if (cursorpos <= 0) return 0;
+  size_t b = 0;
+  for (int k = 1; k < cursorpos && b < n; k++) b += utf8_len((unsigned char)text[b]);
+  if (b > n) b = n;
+  return b + 1;
+}
+
+/* Push the error table for a libpg_query error about text. */
+static void push_pgq_error(lua_State *L, const char *text, size_t n, const PgQueryError *e) {
+  push_error(L, e->message != NULL ? e->message : "libpg_query failed without a message",
+             byte_position(text, n, e->cursorpos));
+}
+
+/* Text libpg_query cannot take as it is: push an error table and return 1.
+** It reads a C string, so a NUL byte would silently end the text there. */
+static int bad_text(lua_State *L, const char *text, size_t n) {
+  const char *nul = memchr(text, '\0', n);
+  if (nul != NULL) {
+    push_error(L, "SQL text contains a NUL byte", (size_t)(nul - text) + 1);
+    return 1;
+  }
+  if (n > MAX_TEXT) {
+    lua_pushfstring(L, "SQL text is too long for libpg_query: %I bytes (at most %I)",
+                    (lua_Integer)n, (lua_Integer)MAX_TEXT);
+    push_error(L, lua_tostring(L, -1), 0);
+    lua_remove(L, -2);
+    return 1;
+  }
+  return 0;
+}
+
+/* return nil, err (err on top of the stack) */
+static int fail_with_top(lua_State *L) {
+  luaL_pushfail(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* Error:__tostring -> "message (at byte N)" */
+static int error_tostring(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "message");
+  const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)";
+  lua_getfield(L, 1, "position");
+  if (lua_isinteger(L, -1))
+    lua_pushfstring(L, "%s (at byte %I)", msg, (lua_Integer)lua_tointeger(L, -1));
+  else
+    lua_pushstring(L, msg);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** Blanks and comments
+** ------------------------------------------------------------------ */
+
+/* PostgreSQL's whitespace ([ \t\n\r\f\v]). */
+static int is_blank(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Index of the first byte of s[i, n) that is neither blank nor in a
+** comment (-- to the end of the line, or slash-star comments, which nest
+** in PostgreSQL); n when there is none. With semis, ';' counts as blank. */
+static size_t skip_blank(const char *s, size_t i, size_t n, int semis) {
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    if (is_blank(c) || (semis && c == ';')) {
+      i++;
+    } else if (c == '-' && i + 1 < n && s[i + 1] == '-') {
+      i += 2;
+      while (i < n && s[i] != '\n' && s[i] != '\r') i++;
+    } else if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+      size_t depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') { depth++; i += 2; }
+        else if (s[i] == '*' && i + 1 < n && s[i + 1] == '/') { depth--; i += 2; }
+        else i++;
+      }
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+/* End (exclusive) of s[start, stop) without its trailing blanks (and
+** semicolons, with semis). */
+static size_t trim_end(const char *s, size_t start, size_t stop, int semis) {
+  while (stop > start && (is_blank((unsigned char)s[stop - 1]) || (semis && s[stop - 1] == ';')))
+    stop--;
+  return stop;
+}
+
+/* ---------------------------------------------------------------------
+** Splitting
+** ------------------------------------------------------------------ */
+
+/* Add s[from, to) to the spans when something significant is in it.
+** A statement region from libpg_query runs from just after the previous
+** ';' to just before its own. A gap between two of them is text the
+** scanner split dropped: a ';' run, or a "statement" without a keyword
+** (garbage, or everything after an unbalanced parenthesis). Anything
+** significant in a gap is kept as one statement, so that the server
+** rejects it with a position instead of lumi silently skipping it. */
+static void add_span(Box *b, const char *s, size_t from, size_t to, int gap) {
+  size_t start = skip_blank(s, from, to, gap);
+  size_t stop = trim_end(s, start, to, gap);
+  if (start >= stop) return;
+  b->spans[b->nspans].start = start;
+  b->spans[b->nspans].stop = stop;
+  b->nspans++;
+}
+
+/* Turn the split result in b into spans; 0 on success, -1 when libpg_query
+** returned offsets outside the text or out of order, -2 without memory. */
+static int make_spans(Box *b, const char *text, size_t n) {
+  const PgQuerySplitResult *r = &b->split;
+  if (r->n_stmts < 0 || (r->n_stmts > 0 && r->stmts == NULL)) return -1;
+  /* a gap before each statement, the statement, a gap at the end */
+  b->spans = malloc(sizeof *b->spans * (2 * (size_t)r->n_stmts + 1));
+  if (b->spans == NULL) return -2;
+  size_t pos = 0;
+  for (int i = 0; i < r->n_stmts; i++) {
+    const PgQuerySplitStmt *st = r->stmts[i];
+    if (st == NULL || st->stmt_location < 0 || st->stmt_len < 0) return -1;
+    size_t loc = (size_t)st->stmt_location, len = (size_t)st->stmt_len;
+    if (loc < pos || loc > n || len > n - loc) return -1;
+    add_span(b, text, pos, loc, 1);
+    add_span(b, text, loc, loc + len, 0);
+    pos = loc + len;
+  }
+  add_span(b, text, pos, n, 1);
+  return 0;
+}
+
+/* sql.split(text) -> statements | nil, err
+** statements: an array of {start = i, stop = j, text = text:sub(i, j)}, one
+** per top-level statement, in order; empty statements left out. */
+static int l_split(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  if (bad_text(L, text, n)) return fail_with_top(L);
+  Box *b = new_box(L);
+  b->split = pg_query_split_with_scanner(text);
+  b->has_split = 1;
+  if (b->split.error != NULL) {
+    push_pgq_error(L, text, n, b->split.error);
+    box_free(b);
+    return fail_with_top(L);
+  }
+  int r = make_spans(b, text, n);
+  box_free_results(b);
+  if (r != 0) {
+    box_free(b);
+    if (r == -2) return luaL_error(L, "sql.split: not enough memory");
+    return luaL_error(L, "sql.split: libpg_query returned statement offsets outside the text");
+  }
+  if (b->nspans > INT_MAX) {
+    box_free(b);
+    return luaL_error(L, "sql.split: too many statements");
+  }
+  lua_createtable(L, (int)b->nspans, 0);
+  for (size_t i = 0; i < b->nspans; i++) {
+    const Span *sp = &b->spans[i];
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)sp->start + 1);
+    lua_setfield(L, -2, "start");
+    lua_pushinteger(L, (lua_Integer)sp->stop);
+    lua_setfield(L, -2, "stop");
+    lua_pushlstring(L, text + sp->start, sp->stop - sp->start);
+    lua_setfield(L, -2, "text");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  box_free(b);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
+** Keywords and validation
+** ------------------------------------------------------------------ */
+
+static int is_ident_start(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+}
+
+static int is_ident_char(unsigned char c) {
+  return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+}
+
+/* sql.first_keyword(text) -> upper-case keyword | nil
+** The first word of text after blanks and comments, upper-cased, when it
+** can be a keyword (ASCII letters and '_' only); nil when text starts with
+** anything else: a parenthesis, a quoted or non-ASCII identifier, nothing. */
+static int l_first_keyword(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  size_t i = skip_blank(s, 0, n, 0);
+  size_t j = i;
+  if (j >= n || !is_ident_start((unsigned char)s[j])) { luaL_pushfail(L); return 1; }
+  while (j < n && is_ident_char((unsigned char)s[j])) j++;
+  for (size_t k = i; k < j; k++) {
+    unsigned char c = (unsigned char)s[k];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')) {
+      luaL_pushfail(L);                   /* an identifier, not a keyword */
+      return 1;
+    }
+  }
+  luaL_Buffer buf;
+  char *out = luaL_buffinitsize(L, &buf, j - i);
+  for (size_t k = i; k < j; k++) {
+    char c = s[k];
+    out[k - i] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+  }
+  luaL_pushresultsize(&buf, j - i);
+  return 1;
+}
+
+/* sql.parse_ok(text) -> true | false, err
+** Whether the PostgreSQL 15 grammar accepts text (every statement in it).
+** Only the grammar: names, types and permissions are the server's. */
+static int l_parse_ok(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  if (bad_text(L, text, n)) {
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  Box *b = new_box(L);
+  b->parse = pg_query_parse(text);
+  b->has_parse = 1;
+  if (b->parse.error != NULL) {
+    lua_pushboolean(L, 0);
+    push_pgq_error(L, text, n, b->parse.error);
+    box_free(b);
+    return 2;
+  }
+  box_free(b);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {
+  {"split", l_split},
+  {"first_keyword", l_first_keyword},
+  {"parse_ok", l_parse_ok},
+  {NULL, NULL}
+};
+
+LUMI_API int luaopen_lumi_sql(lua_State *L) {
+  luaL_newlib(L, funcs);
+
+  if (luaL_newmetatable(L, BOX_MT)) {
+    lua_pushcfunction(L, box_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+
+  if (luaL_newmetatable(L, ERROR_MT)) {
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_setfield(L, -2, "Error");           /* sql.Error: the error metatable */
+  return 1;
+}
