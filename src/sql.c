@@ -256,8 +256,16 @@ static int l_split(lua_State *L) {
   const char *text = luaL_checklstring(L, 1, &n);
   if (bad_text(L, text, n)) return fail_with_top(L);
   Box *b = new_box(L);
-  b->split = pg_query_split_with_scanner(text);
+  /* The parser's split knows SQL-standard function bodies (BEGIN ATOMIC
+  ** ... END) that the scanner cuts at every semicolon; the scanner's works
+  ** on text the parser rejects, so that the server reports the error. */
+  b->split = pg_query_split_with_parser(text);
   b->has_split = 1;
+  if (b->split.error != NULL) {
+    box_free_results(b);
+    b->split = pg_query_split_with_scanner(text);
+    b->has_split = 1;
+  }
   if (b->split.error != NULL) {
     push_pgq_error(L, text, n, b->split.error);
     box_free(b);

@@ -21,7 +21,9 @@ function M.sh(cmd)
   counter = counter + 1
   -- unique even when two suites run at once in the same tests/.tmp
   local errf = string.format("%s/stderr.%d.%d.%d", M.tmp, os.time(), math.random(1, 1e9), counter)
-  local p = assert(io.popen(cmd .. " 2>" .. sh_quote(errf), "r"))
+  -- under `make test-sanitize` the suite's own process preloads the
+  -- sanitizer runtime; the tools it starts (psql, the sanitized lumi) must not
+  local p = assert(io.popen("unset LD_PRELOAD; " .. cmd .. " 2>" .. sh_quote(errf), "r"))
   local out = p:read("a")
   local _, _, code = p:close()
   local f = io.open(errf, "rb")
@@ -132,6 +134,48 @@ end
 --- Does `s` contain `needle` as plain text?
 function M.has(s, needle)
   return s ~= nil and s:find(needle, 1, true) ~= nil
+end
+
+--- The schema of the database at url as `pg_dump --schema-only --no-owner`
+--- prints it, without lumi's own tracking tables (the state table and its
+--- event log, `tables` to name others) and without what changes from one
+--- dump to the next (comments, blank lines, \restrict keys).
+function M.schema_dump(url, tables)
+  local excluded = {}
+  for _, t in ipairs(tables or { "schema_migrations", "schema_migrations_log" }) do
+    excluded[#excluded + 1] = "--exclude-table=" .. sh_quote(t)
+  end
+  local out, err, code = M.sh("pg_dump --schema-only --no-owner --no-privileges " .. table.concat(excluded, " ")
+    .. " -d " .. sh_quote(url))
+  assert(code == 0, "pg_dump failed: " .. err)
+  local lines = {}
+  for line in out:gmatch("[^\n]*") do
+    if line ~= "" and not line:match("^%-%-") and not line:match("^\\u?n?restrict") then
+      lines[#lines + 1] = line
+    end
+  end
+  return table.concat(lines, "\n")
+end
+
+--- Run psql on url with a command; returns stdout (unaligned, tuples only),
+--- stderr, exit code.
+function M.psql(url, sql)
+  return M.sh("psql -X -q -At -v ON_ERROR_STOP=1 -d " .. sh_quote(url) .. " -c " .. sh_quote(sql))
+end
+
+--- Event names of the log table, oldest first (optionally only `file`'s).
+function M.events(url, tbl)
+  local out = {}
+  for _, r in ipairs(M.query(url, "SELECT event FROM " .. (tbl or "schema_migrations_log") .. " ORDER BY id")) do
+    out[#out + 1] = r.event
+  end
+  return out
+end
+
+--- Does a column `column` of table `tbl` exist in the database at url?
+function M.column_exists(url, tbl, column)
+  return M.value(url, "SELECT count(*)::int FROM information_schema.columns WHERE table_name = $1 AND column_name = $2",
+    tbl, column) == 1
 end
 
 --- Three small migrations: users, posts, a column on users.
