@@ -41,7 +41,9 @@ function M.sections(text)
     pos = line_start
   end
   if #found == 0 then return nil end
-  local out = {}
+  -- what stands before the first marker (goose puts "-- +goose NO
+  -- TRANSACTION" there) counts for the directives of every section
+  local out = { preamble = text:sub(1, found[1].at - 1) }
   for i, f in ipairs(found) do
     local stop = found[i + 1] and found[i + 1].at - 1 or #text
     if out[f.dir] then
@@ -106,9 +108,11 @@ function M.load(m, dir, placeholders)
     if not file_text then errors.raise("config", "cannot read migration " .. err, { file = path }) end
   end
   local part = { text = file_text, start = 1 }
+  local preamble = ""
   if m.layout == "file" then
     local s = M.sections(file_text)
     if s then
+      preamble = s.preamble
       part = s[dir]
       if not part then
         if dir == "up" then
@@ -123,7 +127,7 @@ function M.load(m, dir, placeholders)
     file_text = file_text,
     start = part.start,
     path = path,
-    directives = M.directives(part.text),
+    directives = M.directives(preamble .. "\n" .. part.text),
   }
 end
 

@@ -12,7 +12,10 @@ function M.new(opts)
     if not v then return nil, "not named YYYYMMDDHHMMSS_name" end
     local mo, d, h, mi, se = tonumber(v:sub(5, 6)), tonumber(v:sub(7, 8)), tonumber(v:sub(9, 10)),
       tonumber(v:sub(11, 12)), tonumber(v:sub(13, 14))
-    if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or se > 61 then
+    local year = tonumber(v:sub(1, 4))
+    local leap = year % 4 == 0 and (year % 100 ~= 0 or year % 400 == 0)
+    local days = ({ 31, leap and 29 or 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 })[mo]
+    if mo < 1 or mo > 12 or d < 1 or d > days or h > 23 or mi > 59 or se > 61 then
       return nil, v .. " is not a date and time"
     end
     return { version = v, name = name }
