@@ -74,13 +74,13 @@ end
 --- Fill ${name} placeholders from `values` (nil: leave the text alone).
 --- "$${name}" stands for a literal "${name}". Raises a config error naming
 --- the first placeholder without a value, with its line.
-function M.fill(text, values, where)
+function M.fill(text, values, where, lines_before)
   if values == nil or not text:find("${", 1, true) then return text end
   local out = text:gsub("()(%$?)%${([%w_.%-]+)}", function(at, escape, name)
     if escape == "$" then return "${" .. name .. "}" end
     local v = values[name]
     if v == nil then
-      local line = select(2, text:sub(1, at):gsub("\n", "")) + 1
+      local line = select(2, text:sub(1, at):gsub("\n", "")) + 1 + (lines_before or 0)
       errors.raise("config", string.format("%s:%d: placeholder ${%s} has no value", where, line, name),
         { hint = string.format("set placeholders = { %s = ... } in migrate.lua, or write $${%s} for the text itself", name, name) })
     end
@@ -122,8 +122,10 @@ function M.load(m, dir, placeholders)
       end
     end
   end
+  -- placeholders are reported on the line of the whole file
+  local lines_before = part.start > 1 and select(2, file_text:sub(1, part.start - 1):gsub("\n", "")) or 0
   return {
-    text = M.fill(part.text, placeholders, path),
+    text = M.fill(part.text, placeholders, path, lines_before),
     file_text = file_text,
     start = part.start,
     path = path,

@@ -31,9 +31,10 @@ describe("lumi list (end to end)", function()
     local out = h.lumi(dir, "list")
     assert.truthy(out:find("Ignored:", 1, true), out)
     assert.truthy(out:find("notes.txt  — not a .sql file", 1, true), out)
-    assert.truthy(out:find("003.sql  — no name after the version (expected NNN_name.sql)", 1, true), out)
-    assert.truthy(out:find("add_things.sql  — does not start with a version number (expected NNN_name.sql)", 1, true), out)
-    assert.truthy(out:find("subdir  — not a regular file", 1, true), out)
+    assert.truthy(out:find("003.sql  — no name after the version (expected NNN_name)", 1, true), out)
+    assert.truthy(out:find("add_things.sql  — does not start with a version number (expected NNN_name)", 1, true), out)
+    -- a directory may be a migration (NNN_name/up.sql): this one's name is not a stem
+    assert.truthy(out:find("subdir  — a directory: does not start with a version number (expected NNN_name)", 1, true), out)
     assert.is_nil(out:find(".hidden.sql", 1, true), out)
   end)
 
@@ -56,7 +57,9 @@ describe("lumi list (end to end)", function()
     local reasons = {}
     for _, ig in ipairs(doc.ignored) do reasons[ig.file] = ig.reason end
     assert.are.equal("not a .sql file", reasons["notes.txt"])
-    assert.are.equal("not a regular file", reasons["subdir"])
+    assert.are.equal("no name after the version (expected NNN_name)", reasons["003.sql"])
+    assert.are.equal("does not start with a version number (expected NNN_name)", reasons["add_things.sql"])
+    assert.are.equal("a directory: does not start with a version number (expected NNN_name)", reasons["subdir"])
   end)
 
   it("says so when the directory does not exist", function()

@@ -3,9 +3,11 @@ local sequential = require "lumi.naming.sequential"
 
 local scheme = sequential.new()
 
+-- a migration as layout.finish leaves it: key and id (identity "version")
 local function mig(version, name)
   local file = version .. "_" .. name .. ".sql"
-  return { version = version, name = name, file = file, path = "m/" .. file, key = scheme.key(version) }
+  return { version = version, name = name, stem = version .. "_" .. name, file = file, path = "m/" .. file,
+           key = scheme.key(version), id = scheme.key(version) }
 end
 
 local function rec(version, name, checksum)
@@ -30,6 +32,7 @@ describe("plan.build", function()
     local ms = { mig("001", "a"), mig("002", "b") }
     local p = plan.build(ms, {}, scheme, sums(ms))
     assert.are.equal("001=pending 002=pending", states(p))
+    assert.are.equal(0, #p.unfinished)
     assert.are.equal(2, #p.pending)
     assert.are.equal(0, #p.applied)
     assert.are.equal(0, #p.out_of_order)
@@ -102,6 +105,72 @@ describe("plan.build", function()
   end)
 end)
 
+describe("plan.build: unfinished records", function()
+  it("a record in state unfinished is neither applied as done nor pending", function()
+    local ms = { mig("001", "a"), mig("002", "b"), mig("003", "c") }
+    local r2 = rec("002", "b")
+    r2.state, r2.error = "unfinished", "statement 3 of 4 failed: boom"
+    local p = plan.build(ms, { rec("001", "a"), r2 }, scheme, sums(ms))
+    assert.are.equal("001=applied 002=unfinished 003=pending", states(p))
+    assert.are.equal(1, #p.unfinished)
+    assert.are.equal(ms[2], p.unfinished[1].migration)
+    assert.are.equal(r2, p.unfinished[1].record)
+    assert.are.same({ ms[3] }, p.pending)
+    assert.are.equal(0, #p.changed)
+  end)
+
+  it("an unfinished record is reported unfinished even when the file changed since", function()
+    local ms = { mig("001", "a") }
+    local r = rec("001", "a")
+    r.state = "unfinished"
+    local p = plan.build(ms, { r }, scheme, sums(ms, { ["m/001_a.sql"] = "edited" }))
+    assert.are.equal("001=unfinished", states(p))
+    assert.are.equal(0, #p.changed)
+  end)
+
+  it("a record in state applied is applied", function()
+    local ms = { mig("001", "a") }
+    local r = rec("001", "a")
+    r.state = "applied"
+    assert.are.equal("001=applied", states(plan.build(ms, { r }, scheme, sums(ms))))
+  end)
+end)
+
+describe("plan.build with identity \"file\"", function()
+  local function by_file(version, name)
+    local m = mig(version, name)
+    m.id = m.file
+    return m
+  end
+
+  it("matches records to files by file name, so two files may share a version", function()
+    local ms = { by_file("001", "a"), by_file("001", "b"), by_file("002", "c") }
+    local records = { { file = "001_a.sql", checksum = "sum001" }, { file = "001_b.sql", checksum = "sum001" } }
+    local p = plan.build(ms, records, scheme, sums(ms), "file")
+    assert.are.equal("001=applied 001=applied 002=pending", states(p))
+    assert.are.same({ ms[3] }, p.pending)
+    assert.are.equal(0, #p.missing)
+  end)
+
+  it("a renamed file is a new migration, and its old record is missing", function()
+    local ms = { by_file("001", "renamed") }
+    local p = plan.build(ms, { { file = "001_a.sql", checksum = "x" } }, scheme, sums(ms), "file")
+    assert.are.equal(1, #p.pending)
+    assert.are.equal(1, #p.missing)
+    assert.are.equal("001_a.sql", p.missing[1].record.file)
+  end)
+end)
+
+describe("plan.record_id", function()
+  it("derives a version-less record's identity from its file, whatever the layout", function()
+    assert.are.equal("7", plan.record_id({ file = "007_a.sql" }, scheme, "version"))
+    assert.are.equal("7", plan.record_id({ file = "007_a.up.sql" }, scheme, "version"))
+    assert.are.equal("7", plan.record_id({ file = "007_a/up.sql" }, scheme, "version"))
+    assert.are.equal("007_a", plan.record_id({ file = "007_a/up.sql" }, scheme, "stem"))
+    assert.are.equal("007_a.up.sql", plan.record_id({ file = "007_a.up.sql" }, scheme, "file"))
+  end)
+end)
+
 describe("plan.up_to", function()
   it("stops at the given version, inclusive, compared by the scheme", function()
     local ms = { mig("001", "a"), mig("002", "b"), mig("010", "c") }
@@ -111,5 +180,39 @@ describe("plan.up_to", function()
     assert.are.same({ "001", "002" }, files(plan.up_to(p, scheme, "2")))
     assert.are.same({ "001", "002" }, files(plan.up_to(p, scheme, "9")))
     assert.are.same({ "001", "002", "010" }, files(plan.up_to(p, scheme, nil)))
+  end)
+end)
+
+describe("plan.down_from", function()
+  local ms = { mig("001", "a"), mig("002", "b"), mig("003", "c"), mig("004", "d") }
+  local p = plan.build(ms, { rec("001", "a"), rec("002", "b"), rec("003", "c") }, scheme, sums(ms))
+  local function vs(list) local t = {} for i, e in ipairs(list) do t[i] = e.version end return t end
+
+  it("reverts the newest applied first: 1 by default, or N", function()
+    assert.are.same({ "003" }, vs(plan.down_from(p, scheme, {})))
+    assert.are.same({ "003", "002" }, vs(plan.down_from(p, scheme, { count = 2 })))
+    assert.are.same({ "003", "002", "001" }, vs(plan.down_from(p, scheme, { count = 10 })))
+  end)
+
+  it("--to VERSION keeps VERSION and reverts what is above it; --all reverts all", function()
+    assert.are.same({ "003", "002" }, vs(plan.down_from(p, scheme, { to = "1" })))
+    assert.are.same({ "003", "002", "001" }, vs(plan.down_from(p, scheme, { all = true })))
+  end)
+end)
+
+describe("plan.find", function()
+  local ms = { mig("001", "a"), mig("002", "b") }
+  local p = plan.build(ms, { rec("001", "a") }, scheme, sums(ms))
+
+  it("finds an entry by version (compared by key), file or stem", function()
+    assert.are.equal("001", plan.find(p, scheme, "1").version)
+    assert.are.equal("002", plan.find(p, scheme, "002_b.sql").version)
+    assert.are.equal("002", plan.find(p, scheme, "002_b").version)
+  end)
+
+  it("says when nothing matches", function()
+    local e, why = plan.find(p, scheme, "9")
+    assert.is_nil(e)
+    assert.are.equal('no migration has version or file "9"', why)
   end)
 end)

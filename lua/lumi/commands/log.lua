@@ -14,6 +14,8 @@ unmarked, baselined or repaired, with who, when and how long.]],
     if not ok then
       if type(rows) == "table" and rows.sqlstate == "42P01" then rows = {} else error(rows, 0) end
     end
-    return { events = rows, target = project.target }
+    local events = {}
+    for i, r in ipairs(rows) do events[i] = r end
+    return { events = events, target = project.target }
   end,
 }

@@ -1,0 +1,84 @@
+-- Reading a migration: sections of a one-file migration, directives,
+-- placeholders.
+local migration = require "lumi.migration"
+local errors = require "lumi.errors"
+
+describe("migration.sections", function()
+  it("returns nil for a file without markers", function()
+    assert.is_nil(migration.sections("CREATE TABLE t (id int);\n"))
+  end)
+
+  it("splits dbmate's -- migrate:up / -- migrate:down", function()
+    local text = "-- header\n-- migrate:up\nCREATE TABLE t (id int);\n-- migrate:down\nDROP TABLE t;\n"
+    local s = migration.sections(text)
+    assert.are.equal("-- migrate:up\nCREATE TABLE t (id int);\n", s.up.text)
+    assert.are.equal("-- migrate:down\nDROP TABLE t;\n", s.down.text)
+    assert.are.equal(#"-- header\n" + 1, s.up.start)
+    assert.are.equal(text:find("-- migrate:down", 1, true), s.down.start)
+  end)
+
+  it("understands goose's and sql-migrate's markers", function()
+    local g = migration.sections("-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 2;\n")
+    assert.truthy(g.up.text:find("SELECT 1;", 1, true))
+    assert.truthy(g.down.text:find("SELECT 2;", 1, true))
+    local m = migration.sections("-- +migrate Up\nSELECT 1;\n-- +migrate Down\nSELECT 2;\n")
+    assert.truthy(m.up.text:find("SELECT 1;", 1, true))
+    assert.truthy(m.down.text:find("SELECT 2;", 1, true))
+  end)
+
+  it("an up section alone has no down", function()
+    local s = migration.sections("-- migrate:up\nSELECT 1;\n")
+    assert.is_nil(s.down)
+  end)
+
+  it("refuses two sections of one direction", function()
+    local ok, e = pcall(migration.sections, "-- migrate:up\nSELECT 1;\n-- migrate:up\nSELECT 2;\n")
+    assert.is_false(ok)
+    assert.is_true(errors.is(e, "config"))
+    assert.are.equal("two up sections in one file", e.message)
+  end)
+end)
+
+describe("migration.directives", function()
+  it("runs in a transaction by default", function()
+    assert.is_true(migration.directives("CREATE TABLE t (id int);\n").transaction)
+    -- a mention in the middle of a line is not a directive
+    assert.is_true(migration.directives("SELECT 1; -- lumi: no-transaction\n").transaction)
+  end)
+
+  it("-- lumi: no-transaction and the forms of dbmate, goose and sql-migrate opt out", function()
+    for _, d in ipairs({ "-- lumi: no-transaction", "--lumi:no-transaction", "-- migrate:up transaction:false",
+                         "-- +goose NO TRANSACTION", "-- +migrate Up notransaction" }) do
+      assert.is_false(migration.directives(d .. "\nCREATE INDEX CONCURRENTLY i ON t (x);\n").transaction, d)
+    end
+  end)
+end)
+
+describe("migration.fill", function()
+  it("leaves the text alone when there are no placeholders", function()
+    assert.are.equal("SELECT '${x}', '$${y}';", migration.fill("SELECT '${x}', '$${y}';", nil, "f.sql"))
+  end)
+
+  it("replaces ${name} with its value", function()
+    assert.are.equal("CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO app_rw;",
+      migration.fill("CREATE SCHEMA ${schema}; GRANT USAGE ON SCHEMA ${schema} TO ${role};", { schema = "app", role = "app_rw" }, "f.sql"))
+  end)
+
+  it("$${name} stands for a literal ${name}", function()
+    assert.are.equal("SELECT '${schema}', 'app';", migration.fill("SELECT '$${schema}', '${schema}';", { schema = "app" }, "f.sql"))
+  end)
+
+  it("leaves dollar quoting alone", function()
+    local body = "CREATE FUNCTION f() RETURNS int AS $$ SELECT ${x} $$ LANGUAGE sql; SELECT $body$ b $body$;"
+    assert.are.equal("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql; SELECT $body$ b $body$;",
+      migration.fill(body, { x = "1" }, "f.sql"))
+  end)
+
+  it("names a placeholder without a value, with file and line", function()
+    local ok, e = pcall(migration.fill, "SELECT 1;\n\nSELECT '${other}';\n", { schema = "app" }, "migrations/001_a.sql")
+    assert.is_false(ok)
+    assert.is_true(errors.is(e, "config"))
+    assert.are.equal(2, e.exit_code)
+    assert.are.equal("migrations/001_a.sql:3: placeholder ${other} has no value", e.message)
+  end)
+end)
