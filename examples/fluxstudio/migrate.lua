@@ -25,7 +25,7 @@ CREATE TABLE schema_migrations (
   applied_by VARCHAR(255) DEFAULT current_user
 )]],
   },
-  on_error = function(err, migration)
-    if err.sqlstate == "42P07" or err.sqlstate == "42710" then return "applied" end
+  on_error = function(ctx)
+    if ctx.error.sqlstate == "42P07" or ctx.error.sqlstate == "42710" then return "applied" end
   end,
 }

@@ -106,8 +106,12 @@ M.schema = {
   targets = { types = { table = true }, doc = "several databases or schemas, each a table of these settings" },
   on_error = {
     types = { ["function"] = true },
-    doc = "function(err, migration) called when a migration fails; returning \"applied\" records it as applied",
+    doc = "function(ctx) called when a migration fails (ctx.error); returning \"applied\" records it as applied",
   },
+  before_all = { types = { ["function"] = true }, doc = "function(ctx) run before `up` applies anything" },
+  after_all = { types = { ["function"] = true }, doc = "function(ctx) run after `up` applied everything (ctx.result)" },
+  before_each = { types = { ["function"] = true }, doc = "function(ctx) run inside each migration's transaction, before it" },
+  after_each = { types = { ["function"] = true }, doc = "function(ctx) run inside each migration's transaction, after it" },
 }
 
 -- Levenshtein distance, for "did you mean".

@@ -7,6 +7,7 @@
 --                                       down sections marked by comments
 --   <stem>.up.sql + <stem>.down.sql     a pair
 --   <stem>/up.sql (+ <stem>/down.sql)   a directory per migration
+--   <stem>.lua                          a Lua migration: returns {up=, down=}
 --
 -- and a project can mix them. It returns what every discovery returns, so a
 -- `discover` function in migrate.lua has the same contract:
@@ -32,7 +33,9 @@ function M.classify(file)
   if stem then return stem, "down" end
   stem = file:match("^(.+)%.sql$")
   if stem then return stem, "single" end
-  return nil, "not a .sql file"
+  stem = file:match("^(.+)%.lua$")
+  if stem then return stem, "lua" end
+  return nil, "not a .sql or .lua file"
 end
 
 --- The built-in discovery (see above).
@@ -92,6 +95,8 @@ function M.discover(dir, scheme, opts)
       end
       m.file, m.layout = file .. "/up.sql", "directory"
       if fs.kind(dir .. "/" .. file .. "/down.sql") == "file" then m.down_path = dir .. "/" .. file .. "/down.sql" end
+    elseif role == "lua" then
+      m.file, m.layout = file, "lua"
     elseif role == "up" then
       m.file, m.layout = file, "pair"
       if downs[stem] then m.down_path = dir .. "/" .. downs[stem]; downs[stem] = nil end

@@ -89,11 +89,42 @@ function M.fill(text, values, where, lines_before)
   return out
 end
 
+--- Load a Lua migration: the table its file returns, checked.
+function M.load_lua(m)
+  local env = setmetatable({}, { __index = _G })
+  local chunk, err = loadfile(m.path, "t", env)
+  if not chunk then errors.raise("config", "cannot load Lua migration " .. err, { file = m.path }) end
+  local ok, mod = pcall(chunk)
+  if not ok then
+    errors.raise("config", string.format("Lua migration %s raised an error while loading: %s", m.path, tostring(mod)),
+      { file = m.path })
+  end
+  if type(mod) ~= "table" or type(mod.up) ~= "function" then
+    errors.raise("config", string.format("%s must return a table with an `up` function (and optionally `down`), returned %s",
+      m.path, type(mod) == "table" and "a table without up" or type(mod)), { file = m.path })
+  end
+  if mod.down ~= nil and type(mod.down) ~= "function" then
+    errors.raise("config", m.path .. ": `down` must be a function")
+  end
+  if mod.transaction ~= nil and type(mod.transaction) ~= "boolean" then
+    errors.raise("config", m.path .. ": `transaction` must be true or false")
+  end
+  return mod
+end
+
 --- Load direction `dir` ("up" or "down") of migration m. Returns
 --- {text=, file_text=, start=, path=, directives=} or nil when the
 --- migration has no such direction. `start` is where `text` begins in
 --- `file_text` (1 unless the file has sections).
 function M.load(m, dir, placeholders)
+  if m.layout == "lua" then
+    local text, err = fs.read(m.path)
+    if not text then errors.raise("config", "cannot read migration " .. err, { file = m.path }) end
+    local mod = M.load_lua(m)
+    if dir == "down" and not mod.down then return nil end
+    return { lua = mod, fn = mod[dir], path = m.path, file_text = text, text = text, start = 1,
+             directives = { transaction = mod.transaction ~= false } }
+  end
   local path = dir == "up" and m.path or m.down_path
   local file_text, err
   if dir == "down" and not path then

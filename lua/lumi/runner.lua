@@ -19,6 +19,7 @@ local hash = require "lumi.hash"
 local plan_mod = require "lumi.plan"
 local sqlerror = require "lumi.sqlerror"
 local migration = require "lumi.migration"
+local context = require "lumi.context"
 
 local M = {}
 
@@ -201,39 +202,120 @@ local function batch(...)
   return out
 end
 
+-- A `migration` error from a Lua failure {err=, line=} in migration m.
+local function lua_error(m, part, failure)
+  local e = failure.err
+  local where = failure.line and string.format("%s:%d", part.path, failure.line) or part.path
+  if type(e) == "table" and e.sqlstate then
+    return errors.new("migration", string.format("%s: %s %s: %s", where, e.severity or "ERROR", e.sqlstate, e.message),
+      { migration = m.file, file = part.path, line = failure.line, cause = e, sqlstate = e.sqlstate,
+        detail = e.detail, hint = e.hint, where = e.where })
+  end
+  if errors.is(e) then
+    e.file, e.line = e.file or part.path, e.line or failure.line
+    return e
+  end
+  local msg = tostring(e)
+  -- "path:12: boom" already says where; anything else gets the line found
+  if not msg:find(part.path, 1, true) then msg = where .. ": " .. msg end
+  return errors.new("migration", msg, { migration = m.file, file = part.path, line = failure.line })
+end
+
+-- Hooks of migrate.lua, looked up once per run.
+local function hooks_of(project)
+  local c = project.config
+  return { before_all = c.before_all, after_all = c.after_all, before_each = c.before_each,
+           after_each = c.after_each, on_error = c.on_error }
+end
+
+-- Run a hook; a failure becomes a `migration` error naming the hook.
+local function run_hook(project, name, fn, ctx)
+  local ok, failure = context.call(fn, ctx, project.config.file)
+  if ok then return end
+  local e = failure.err
+  local where = project.config.file and failure.line and (project.config.file .. ":" .. failure.line .. ": ") or ""
+  local msg = type(e) == "table" and e.message or tostring(e)
+  errors.raise("migration", string.format("%shook %s failed: %s", where, name, msg),
+    { hook = name, cause = e, sqlstate = type(e) == "table" and e.sqlstate or nil,
+      detail = type(e) == "table" and e.detail or nil, hint = type(e) == "table" and e.hint or nil })
+end
+
+-- The body of a migration inside its transaction: the SQL (or the Lua up
+-- function) between before_each and after_each. Raises on failure; a Lua
+-- failure is raised as {lua_failure = {err=, line=}}.
+local function run_body(project, item, mode, hooks, ctx, begin)
+  local db = project:db()
+  local part = item.part
+  if hooks.before_each then run_hook(project, "before_each", hooks.before_each, ctx) end
+  if part.lua then
+    local ok, failure = context.call(part.fn, ctx, part.path)
+    if not ok then error({ lua_failure = failure }, 0) end
+  elseif mode == "own" then
+    db:exec(part.text:sub(1, item.stmts[#item.stmts].start - 1))
+  elseif begin then
+    -- no hooks in the way: BEGIN and the file in one round trip
+    db:exec(begin .. part.text)
+  else
+    db:exec(part.text)
+  end
+  if hooks.after_each then run_hook(project, "after_each", hooks.after_each, ctx) end
+end
+
 -- Apply one migration (item: {migration, part, checksum, durable}).
 -- Returns seconds taken, or nil, error.
-local function apply_one(project, st, item)
+local function apply_one(project, st, item, hooks)
   local db = project:db()
   local m, part = item.migration, item.part
-  local mode, stmts = M.execution(part)
+  local mode, stmts = "wrapped", nil
+  if part.lua then
+    mode = part.directives.transaction and "lua" or "lua-statements"
+  else
+    mode, stmts = M.execution(part)
+  end
+  item.stmts = stmts
   local t0 = clock.now()
   local function ms() return (clock.now() - t0) * 1000 end
+  local ctx = context.new(project, { migration = { version = m.version, name = m.name, file = m.file,
+    path = m.path, direction = "up" } })
 
-  if mode == "statements" then
+  if mode == "statements" or mode == "lua-statements" then
     -- 1. the record, marked unfinished, committed on its own
     local has_state = st.columns.state ~= nil
     if has_state then
       local rec = st:record_statement(m, item.checksum, nil, { state = "unfinished" })
       db:query(table.unpack(rec, 1, rec.n))
     end
-    -- 2. every statement as it is, in order
-    for i, s in ipairs(stmts) do
-      local ok, err = pcall(db.exec, db, s.text)
+    local function failed(merr, message)
+      merr.unfinished = has_state
+      merr.no_transaction = true
+      if has_state then
+        local upd = st:update_statement({ [st.identity] = m[st.identity] }, { error = message })
+        if upd then pcall(db.query, db, table.unpack(upd, 1, upd.n)) end
+      end
+      log_failure(project, st, m, merr, has_state and "unfinished" or "failed")
+      return nil, merr
+    end
+    -- 2. the statements as they are, in order (or the Lua up function)
+    if mode == "lua-statements" then
+      local ok, failure = pcall(run_body, project, item, mode, hooks, ctx)
       if not ok then
         if db:in_transaction() then db.conn:exec("ROLLBACK") end
-        local merr = M.migration_error(m, part, err, -(utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)))
-        merr.statement, merr.statements = i, #stmts
-        merr.unfinished = has_state
-        merr.no_transaction = true
-        if has_state then
-          local upd = st:update_statement({ [st.identity] = m[st.identity] },
-            { error = string.format("statement %d of %d failed: %s", i, #stmts, err.message or tostring(err)) })
-          if upd then pcall(db.query, db, table.unpack(upd, 1, upd.n)) end
-        end
-        log_failure(project, st, m, merr, has_state and "unfinished" or "failed")
-        return nil, merr
+        local merr = failure.lua_failure and lua_error(m, part, failure.lua_failure)
+          or (errors.is(failure) and failure) or M.migration_error(m, part, failure, 0)
+        return failed(merr, merr.message)
       end
+    else
+      if hooks.before_each then run_hook(project, "before_each", hooks.before_each, ctx) end
+      for i, s in ipairs(stmts) do
+        local ok, err = pcall(db.exec, db, s.text)
+        if not ok then
+          if db:in_transaction() then db.conn:exec("ROLLBACK") end
+          local merr = M.migration_error(m, part, err, -(utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)))
+          merr.statement, merr.statements = i, #stmts
+          return failed(merr, string.format("statement %d of %d failed: %s", i, #stmts, err.message or tostring(err)))
+        end
+      end
+      if hooks.after_each then run_hook(project, "after_each", hooks.after_each, ctx) end
     end
     -- 3. the record, now applied
     local done = has_state
@@ -243,36 +325,41 @@ local function apply_one(project, st, item)
     return clock.now() - t0
   end
 
+  local begin = item.durable and BEGIN_DURABLE or BEGIN_ASYNC
+  local one_trip = mode == "wrapped" and not hooks.before_each
   local ok, err = pcall(function()
-    if mode == "own" then
-      -- the file's own BEGIN opens the transaction; its COMMIT comes last
-      local last = stmts[#stmts]
-      db:exec(part.text:sub(1, last.start - 1))
-    else
-      db:exec((item.durable and BEGIN_DURABLE or BEGIN_ASYNC) .. part.text)
-    end
+    if mode ~= "own" and not one_trip then db:exec(begin) end
+    run_body(project, item, mode, hooks, ctx, one_trip and begin or nil)
     db:pipeline(batch(st:record_statement(m, item.checksum, ms()),
       log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms() }), { "COMMIT" }))
   end)
   if not ok then
     if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
-    local prefix = mode == "own" and 0 or #(item.durable and BEGIN_DURABLE or BEGIN_ASYNC)
     local merr
-    if type(err) == "table" and err.sqlstate and not err.position and not db.conn:is_closed() then
-      merr = M.locate(project, m, part, err)
+    if type(err) == "table" and err.lua_failure then
+      merr = lua_error(m, part, err.lua_failure)
+    elseif errors.is(err) then
+      merr = err
+    else
+      if type(err) == "table" and err.sqlstate and not err.position and not db.conn:is_closed() then
+        merr = M.locate(project, m, part, err)
+      end
+      merr = merr or M.migration_error(m, part, err, one_trip and #begin or 0)
     end
-    merr = merr or M.migration_error(m, part, err, prefix)
     -- the project's policy may count this failure as applied (FluxStudio:
     -- "duplicate object" means an earlier hand-run already did it)
-    local on_error = project.config.on_error
-    if on_error and not db.conn:is_closed() then
-      local verdict = on_error(merr, m)
-      if verdict == "applied" then
+    if hooks.on_error and not db.conn:is_closed() then
+      ctx.error = merr
+      local verdict
+      local hook_ok, failure = context.call(function(c) verdict = hooks.on_error(c) end, ctx, project.config.file)
+      if not hook_ok then
+        project:emit({ type = "warning", message = "hook on_error failed: " .. tostring(failure.err) })
+      elseif verdict == "applied" then
         db:pipeline(batch({ "BEGIN" }, st:record_statement(m, item.checksum, ms()),
           log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms(), sqlstate = merr.sqlstate,
-            error = "counted as applied by on_error: " .. (err.message or tostring(err)) }), { "COMMIT" }))
+            error = "counted as applied by on_error: " .. (merr.cause and merr.cause.message or merr.message) }), { "COMMIT" }))
         project:emit({ type = "warning", message = string.format("%s failed with %s (%s); on_error counts it as applied",
-          m.file, tostring(merr.sqlstate), err.message or tostring(err)) })
+          m.file, tostring(merr.sqlstate), merr.cause and merr.cause.message or merr.message) })
         return clock.now() - t0
       end
     end
@@ -318,9 +405,25 @@ end
 local function revert_one(project, st, item)
   local db = project:db()
   local m, part = item.migration, item.part
-  local mode, stmts = M.execution(part)
   local t0 = clock.now()
   local remove = st:remove_statement(item.record)
+  if part.lua then
+    local ctx = context.new(project, { migration = { version = m.version, name = m.name, file = m.file,
+      path = m.path, direction = "down" } })
+    local tx = part.directives.transaction
+    if tx then db:exec("BEGIN") end
+    local ok, failure = context.call(part.fn, ctx, part.path)
+    if not ok then
+      if db:in_transaction() then db.conn:exec("ROLLBACK") end
+      local merr = lua_error(m, part, failure)
+      log_failure(project, st, m, merr, "revert failed")
+      return nil, merr
+    end
+    db:pipeline(batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 }),
+      tx and { "COMMIT" } or nil))
+    return clock.now() - t0
+  end
+  local mode, stmts = M.execution(part)
   if mode == "statements" then
     for _, s in ipairs(stmts) do
       local ok, err = pcall(db.exec, db, s.text)
@@ -409,9 +512,15 @@ function M.up(project, opts)
     end
     if #items > 0 then items[#items].durable = true end
     local st = project:store()
+    local hooks = hooks_of(project)
+    local pending = {}
+    for i, item in ipairs(items) do pending[i] = item.migration end
+    if hooks.before_all then
+      run_hook(project, "before_all", hooks.before_all, context.new(project, { pending = pending, direction = "up" }))
+    end
     for _, item in ipairs(items) do
       project:emit({ type = "start", migration = item.migration })
-      local seconds, merr = apply_one(project, st, item)
+      local seconds, merr = apply_one(project, st, item, hooks)
       if not seconds then
         result.failed = { migration = item.migration, error = merr }
         result.error = merr
@@ -426,6 +535,10 @@ function M.up(project, opts)
       end
       result.applied[#result.applied + 1] = { migration = item.migration, seconds = seconds }
       project:emit({ type = "applied", migration = item.migration, seconds = seconds })
+    end
+    if hooks.after_all and not result.error then
+      run_hook(project, "after_all", hooks.after_all,
+        context.new(project, { pending = pending, result = result, direction = "up" }))
     end
     return result
   end

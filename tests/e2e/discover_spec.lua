@@ -39,7 +39,7 @@ return {
     local out, err, code = h.lumi(dir, "list", env)
     assert.are.equal(0, code, err)
     assert.truthy(out:find("2024/001_users.up.sql", 1, true), out)
-    assert.truthy(out:find("2025/notes.txt  — not a .sql file", 1, true), out)
+    assert.truthy(out:find("2025/notes.txt  — not a .sql or .lua file", 1, true), out)
     out, err, code = h.lumi(dir, "up", env)
     assert.are.equal(0, code, err)
     assert.are.same({ "001", "002" }, h.versions(url))

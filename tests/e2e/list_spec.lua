@@ -30,7 +30,7 @@ describe("lumi list (end to end)", function()
   it("shows ignored files with the reason", function()
     local out = h.lumi(dir, "list")
     assert.truthy(out:find("Ignored:", 1, true), out)
-    assert.truthy(out:find("notes.txt  — not a .sql file", 1, true), out)
+    assert.truthy(out:find("notes.txt  — not a .sql or .lua file", 1, true), out)
     assert.truthy(out:find("003.sql  — no name after the version (expected NNN_name)", 1, true), out)
     assert.truthy(out:find("add_things.sql  — does not start with a version number (expected NNN_name)", 1, true), out)
     -- a directory may be a migration (NNN_name/up.sql): this one's name is not a stem
@@ -56,7 +56,7 @@ describe("lumi list (end to end)", function()
     assert.are.same({ "001_a.sql", "9_b.sql", "10_c.sql" }, files)
     local reasons = {}
     for _, ig in ipairs(doc.ignored) do reasons[ig.file] = ig.reason end
-    assert.are.equal("not a .sql file", reasons["notes.txt"])
+    assert.are.equal("not a .sql or .lua file", reasons["notes.txt"])
     assert.are.equal("no name after the version (expected NNN_name)", reasons["003.sql"])
     assert.are.equal("does not start with a version number (expected NNN_name)", reasons["add_things.sql"])
     assert.are.equal("a directory: does not start with a version number (expected NNN_name)", reasons["subdir"])

@@ -26,10 +26,10 @@ describe("layout.classify", function()
     assert.are.same({ "2025-10-20_0001_x", "single" }, { layout.classify("2025-10-20_0001_x.sql") })
   end)
 
-  it("says 'not a .sql file' for anything else (this reason moved here from the schemes)", function()
-    assert.are.same({ nil, "not a .sql file" }, { layout.classify("001_create_users.txt") })
-    assert.are.same({ nil, "not a .sql file" }, { layout.classify("README") })
-    assert.are.same({ nil, "not a .sql file" }, { layout.classify("003_backfill.lua") })
+  it("says 'not a .sql or .lua file' for anything else (this reason moved here from the schemes)", function()
+    assert.are.same({ nil, "not a .sql or .lua file" }, { layout.classify("001_create_users.txt") })
+    assert.are.same({ nil, "not a .sql or .lua file" }, { layout.classify("README") })
+    assert.are.same({ "003_backfill", "lua" }, { layout.classify("003_backfill.lua") })
   end)
 end)
 
@@ -117,7 +117,7 @@ describe("layout.discover", function()
     local r = {}
     for _, ig in ipairs(found.ignored) do r[ig.file] = ig.reason end
     assert.are.same({
-      ["notes.txt"] = "not a .sql file",
+      ["notes.txt"] = "not a .sql or .lua file",
       ["003.sql"] = "no name after the version (expected NNN_name)",
       ["004_.up.sql"] = "no name after the version (expected NNN_name)",
       ["add_x.sql"] = "does not start with a version number (expected NNN_name)",
