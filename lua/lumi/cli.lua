@@ -25,6 +25,8 @@ local global_options = {
   { "--dir", arg = "DIR", help = "migrations directory (default: migrations)" },
   { "--table", arg = "NAME", help = "tracking table, NAME or SCHEMA.NAME (default: schema_migrations)" },
   { "--target", short = "-t", arg = "NAME", help = "only this target of migrate.lua (default: all, in order)" },
+  { "--env", short = "-e", arg = "NAME", help = "the environment of migrate.lua to use (also: LUMI_ENV)" },
+  { "--yes", help = "answer yes to an environment's `confirm` (needed when not on a terminal)" },
   { "--lock-timeout", arg = "SECONDS", help = "how long to wait for another runner's lock (default: 60)" },
   { "--json", help = "print one JSON document instead of text" },
   { "--color", help = "colour even when not on a terminal" },
@@ -176,7 +178,8 @@ end
 function M.run(parsed)
   local errors = require "lumi.errors"
   local fs = require "lumi.fs"
-  local report = require("lumi.report").new({ json = parsed.options.json, color = use_color(parsed.options) })
+  local report = require("lumi.report").new({ json = parsed.options.json, color = use_color(parsed.options),
+    tty_err = require("lumi.fs").isatty(2) and os.getenv("TERM") ~= "dumb" })
   local project
   local ok, status = xpcall(function()
     local name = parsed.command
@@ -196,7 +199,7 @@ function M.run(parsed)
     local timeout = o.lock_timeout and tonumber(o.lock_timeout)
     if o.lock_timeout and not timeout then usage_error("--lock-timeout needs a number of seconds") end
     local cfg = require("lumi.config").load({
-      config = o.config, target = o.target,
+      config = o.config, target = o.target, env = o.env,
       flags = { database = o.database, dir = o.dir, table = o.table, lock_timeout = timeout },
     })
     local targets = cfg.targets
@@ -208,8 +211,9 @@ function M.run(parsed)
     if cmd.destructive then
       for _, t in ipairs(targets) do
         if t.protected then
-          usage_error(string.format("target %s is protected (protected = true in migrate.lua): `lumi %s` refuses to run on it",
-            t.name, name))
+          local what = t.env and string.format("environment %s", t.env) or string.format("target %s", t.name)
+          usage_error(string.format("%s is protected (protected = true in migrate.lua): `lumi %s` refuses to run on it",
+            what, name))
         end
       end
     end
@@ -222,6 +226,21 @@ function M.run(parsed)
       if not confirmed(cmd.confirm, string.format("lumi %s drops every object in the schemas of %s and applies every migration again.",
           name, table.concat(names, ", "))) then
         usage_error(name .. ": not confirmed; nothing was changed")
+      end
+    end
+    -- an environment may ask for its name before anything is applied
+    if name == "up" and not o.dry_run and not o.yes then
+      for _, t in ipairs(targets) do
+        if t.confirm then
+          local envname = t.env or t.name
+          if not fs.isatty(0) then
+            usage_error(string.format("environment %s asks for confirmation before `up`: add --yes when not on a terminal", envname))
+          end
+          if not confirmed(envname, string.format("lumi up on %s (target %s).", envname, t.name)) then
+            usage_error("up: not confirmed; nothing was changed")
+          end
+          break
+        end
       end
     end
     local code = 0

@@ -64,6 +64,7 @@ M.tracking_schema = {
 --- accepted and a check.
 M.schema = {
   name = { types = { string = true }, doc = "the target's name (for --target and output)" },
+  env = { types = { string = true }, doc = "(set by lumi: the environment chosen)" },
   database = {
     types = { string = true, ["function"] = true },
     doc = "connection URL or conninfo string (or a function returning one)",
@@ -109,6 +110,11 @@ M.schema = {
     doc = "function(ctx) called when a migration fails (ctx.error); returning \"applied\" records it as applied",
   },
   before_all = { types = { ["function"] = true }, doc = "function(ctx) run before `up` applies anything" },
+  environments = {
+    types = { table = true },
+    doc = "named overrides chosen with --env NAME or LUMI_ENV: {production = {database = ..., protected = true}}",
+  },
+  confirm = { types = { boolean = true }, doc = "`up` asks for the environment's name before applying (or needs --yes)" },
   after_all = { types = { ["function"] = true }, doc = "function(ctx) run after `up` applied everything (ctx.result)" },
   before_each = { types = { ["function"] = true }, doc = "function(ctx) run inside each migration's transaction, before it" },
   after_each = { types = { ["function"] = true }, doc = "function(ctx) run inside each migration's transaction, after it" },
@@ -216,7 +222,7 @@ local function tracking_of(cfg)
 end
 
 --- Build the configuration.
----@param opts table {config=path?, cwd=dir?, getenv=fn?, flags=table?, target=name?}
+---@param opts table {config=path?, cwd=dir?, getenv=fn?, flags=table?, target=name?, env=name?}
 ---   flags: values from the command line (database, dir, ...) — they win.
 ---@return table config: the settings of the first (or only, or chosen)
 ---   target, with .targets = every target's settings in order, .root (the
@@ -244,7 +250,36 @@ function M.load(opts)
     M.check(t, M.schema, "", file)
     root = fs.dirname(file)
   end
-  for k, v in pairs(t) do if k ~= "targets" then base[k] = v end end
+  for k, v in pairs(t) do if k ~= "targets" and k ~= "environments" then base[k] = v end end
+
+  -- the environment: --env NAME or LUMI_ENV picks a table of overrides
+  local envname = opts.env or getenv("LUMI_ENV")
+  if envname == "" then envname = nil end
+  local env_targets = {}
+  if envname then
+    local envs = t.environments or {}
+    local e = envs[envname]
+    if type(e) ~= "table" then
+      local names, set = {}, {}
+      for k in pairs(envs) do names[#names + 1] = k; set[k] = true end
+      table.sort(names)
+      local hint = M.suggest(envname, set)
+      errors.raise("usage", string.format("no environment named %q in %s (environments: %s)%s", envname,
+        file or "migrate.lua", #names > 0 and table.concat(names, ", ") or "none",
+        hint and string.format("; did you mean %q?", hint) or ""))
+    end
+    local plain = {}
+    for k, v in pairs(e) do if k ~= "targets" then plain[k] = v end end
+    M.check(plain, M.schema, "environments." .. envname .. ".", file)
+    for k, v in pairs(plain) do base[k] = v end
+    if type(e.targets) == "table" then
+      for name, o in pairs(e.targets) do
+        M.check(o, M.schema, "environments." .. envname .. ".targets." .. tostring(name) .. ".", file)
+        env_targets[name] = o
+      end
+    end
+    base.env = envname
+  end
 
   local url = getenv("DATABASE_URL")
   if url and url ~= "" then base.database = url end
@@ -265,6 +300,7 @@ function M.load(opts)
       local cfg = {}
       for k, v in pairs(base) do cfg[k] = v end
       for k, v in pairs(target) do cfg[k] = v end
+      for k, v in pairs(env_targets[target.name] or {}) do cfg[k] = v end
       list[#list + 1] = cfg
     end
     if #list == 0 then errors.raise("config", string.format("%s: targets is empty", file)) end

@@ -19,6 +19,7 @@ function M.new(opts)
     err = opts.err or io.stderr,
     color = opts.color or false,
     json = opts.json or false,
+    tty_err = opts.tty_err or false,
   }, Report)
 end
 
@@ -50,9 +51,77 @@ end
 
 --- Render one event of a running command (streamed, one line per migration).
 function Report:event(ev)
-  if self.json then return end
+  if ev.type == "progress" then return self:progress(ev) end
+  if self.json then
+    if ev.type == "log" then self.err:write(ev.message, "\n") end
+    return
+  end
+  if self.bar_shown then self:clear_bar() end
   self:render_event(ev)
   self.out:flush()
+end
+
+---------------------------------------------------------------- progress
+
+local function human_count(n)
+  local s = tostring(math.floor(n))
+  return (s:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", ""))
+end
+
+local function eta_text(seconds)
+  if seconds ~= seconds or seconds == math.huge then return "?" end
+  if seconds < 60 then return string.format("%ds", math.ceil(seconds)) end
+  if seconds < 3600 then return string.format("%dm%02ds", seconds // 60, math.floor(seconds % 60)) end
+  return string.format("%dh%02dm", seconds // 3600, math.floor(seconds % 3600) // 60)
+end
+
+function Report:clear_bar()
+  self.err:write("\r\27[K")
+  self.bar_shown = false
+end
+
+--- ctx.progress(done, total): a bar with rate and ETA on a terminal (redrawn
+--- at most ten times a second), a line every 10% or 10 s elsewhere.
+function Report:progress(ev)
+  local now = clock.now()
+  local p = self.prog
+  local name = ev.migration and ev.migration.file or "progress"
+  if not p or p.name ~= name then
+    p = { name = name, start = now, last_draw = 0, last_line = now, last_pct = -1 }
+    self.prog = p
+  end
+  local done, total = ev.done or 0, ev.total
+  local elapsed = now - p.start
+  local rate = elapsed > 0 and done / elapsed or 0
+  local finished = total and done >= total
+  if self.tty_err then
+    if now - p.last_draw < 0.1 and not finished then return end
+    p.last_draw = now
+    local width = 30
+    local bar, pct = "", ""
+    if total and total > 0 then
+      local f = math.min(done / total, 1)
+      local fill = math.floor(f * width + 0.5)
+      bar = "[" .. string.rep("#", fill) .. string.rep(".", width - fill) .. "] "
+      pct = string.format("%3d%% ", math.floor(f * 100))
+    end
+    local eta = (total and rate > 0) and ("  ETA " .. eta_text((total - done) / rate)) or ""
+    self.err:write(string.format("\r\27[K  %s %s%s%s%s  %s/s%s", name, bar, pct, human_count(done),
+      total and ("/" .. human_count(total)) or "", human_count(rate), finished and "" or eta))
+    self.bar_shown = true
+    if finished then self.err:write("\n"); self.bar_shown = false end
+    self.err:flush()
+    return
+  end
+  -- not a terminal: a plain line now and then
+  local pct = total and total > 0 and math.floor(done / total * 10) or nil
+  if finished or (pct and pct > p.last_pct) or now - p.last_line >= 10 then
+    if pct then p.last_pct = pct end
+    p.last_line = now
+    self.err:write(string.format("  %s: %s%s (%s%s/s)\n", name, human_count(done),
+      total and ("/" .. human_count(total)) or "",
+      total and total > 0 and string.format("%d%%, ", math.floor(done / total * 100)) or "", human_count(rate)))
+  end
 end
 
 function Report:render_event(ev)
@@ -80,6 +149,8 @@ function Report:render_event(ev)
       h and string.format("process %d (user %s, %s)", h.pid, h.user, h.client) or "another session"))
   elseif ev.type == "warning" then
     self:warn("%s", ev.message)
+  elseif ev.type == "log" then
+    self:say("  %s%s", ev.migration and (ev.migration.file .. ": ") or "", ev.message)
   elseif ev.type == "notice" then
     local n = ev.notice
     self.err:write(self:paint("dim", string.format("  %s: %s\n", n.severity or "NOTICE", n.message or "")))
