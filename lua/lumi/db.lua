@@ -13,6 +13,7 @@
 --   db:pipeline(statements)      several {sql, params...} in one round trip
 --   db:transaction(fn)           BEGIN; fn(db); COMMIT (ROLLBACK on error)
 --   db:savepoint(fn)             the same with a savepoint, inside a transaction
+--   db:in_batches(opts, fn)      a large table in committed batches (resumable)
 --   db:quote_ident(s), db:quote_literal(s)
 --   db.null                      the SQL NULL sentinel in rows and parameters
 local pg = require "lumi.pg"
@@ -94,8 +95,37 @@ function DB:value(sql, ...)
   return row[rows.columns[1]]
 end
 
+--- Iterate over the rows of a query in constant memory:
+---   for row in db:rows("SELECT id, email FROM users WHERE id > $1", 0) do ... end
+--- Inside a transaction (a migration), the rows come through a server-side
+--- cursor, fetched `rows_per_fetch` (10,000) at a time, so the loop body may
+--- run other statements on the same handle — a COPY of transformed rows,
+--- say. Outside a transaction they stream in libpq's single-row mode.
+--- Leaving the loop early closes the cursor (or cancels the query).
 function DB:rows(sql, ...)
-  return self.conn:rows(sql, ...)
+  if not self:in_transaction() then return self.conn:rows(sql, ...) end
+  self.cursors = (self.cursors or 0) + 1
+  local name = "lumi_rows_" .. self.cursors
+  self:query("DECLARE " .. name .. " NO SCROLL CURSOR FOR " .. sql, ...)
+  local fetch = "FETCH FORWARD " .. (self.rows_per_fetch or 10000) .. " FROM " .. name
+  local batch, i, open = {}, 0, true
+  local db = self
+  local function close()
+    if open then
+      open = false
+      if db:in_transaction() and not db.conn:is_closed() then db.conn:exec("CLOSE " .. name) end
+    end
+  end
+  local function next_row()
+    i = i + 1
+    local row = batch[i]
+    if row ~= nil then return row end
+    if not open then return nil end
+    batch, i = db:query(fetch), 1
+    if #batch == 0 then close(); return nil end
+    return batch[1]
+  end
+  return next_row, nil, nil, setmetatable({}, { __close = close })
 end
 
 --- Several statements {sql, params...} in one round trip; their rows.
@@ -156,6 +186,57 @@ function DB:savepoint(fn)
   end
   self:exec("RELEASE SAVEPOINT " .. name)
   return table.unpack(res, 2, res.n)
+end
+
+--- Work through a large table in batches, each batch in its own transaction
+--- committed with its work: for a migration that runs without a transaction
+--- (`transaction = false`), so that a backfill of ten million rows neither
+--- holds one giant transaction nor starts again from zero when interrupted.
+---
+---   db:in_batches({
+---     select = "SELECT id FROM users WHERE email_lower IS NULL", -- rows still to do
+---     key = "id",          -- unique and ordered: the batches walk it upwards
+---     size = 10000,        -- rows per batch (default 1000)
+---     total = true,        -- count the rows first (for a progress bar)
+---     progress = ctx.progress,
+---   }, function(db, batch)  -- batch.first, batch.last, batch.keys, batch.count
+---     db:exec(...)          -- runs inside the batch's transaction
+---   end)
+---
+--- Resuming: write `select` so that it lists only the rows still to do (as
+--- above); a batch commits together with its work, so a rerun after an
+--- interruption starts with the first row not yet done and never does a row
+--- twice. Returns the number of rows processed.
+function DB:in_batches(opts, fn)
+  if type(opts) ~= "table" or type(opts.select) ~= "string" or type(opts.key) ~= "string" then
+    errors.raise("usage", "db:in_batches needs {select = \"SELECT key ... \", key = \"column\"} and a function")
+  end
+  if self:in_transaction() then
+    errors.raise("usage", "db:in_batches commits every batch: run it in a migration with transaction = false")
+  end
+  local size = math.tointeger(opts.size or 1000)
+  local key = self:quote_ident(opts.key)
+  local total = opts.total
+  if total == true then
+    total = self:value("SELECT count(*) FROM (" .. opts.select .. ") AS lumi_todo")
+  end
+  local page = "SELECT " .. key .. " AS k FROM (" .. opts.select .. ") AS lumi_todo"
+  local first_page = page .. " ORDER BY " .. key .. " LIMIT " .. size
+  local next_page = page .. " WHERE " .. key .. " > $1 ORDER BY " .. key .. " LIMIT " .. size
+  local done, last = 0, nil
+  while true do
+    local rows = last == nil and self:query(first_page) or self:query(next_page, last)
+    if #rows == 0 then break end
+    local keys = {}
+    for i, r in ipairs(rows) do keys[i] = r.k end
+    local batch = { first = keys[1], last = keys[#keys], keys = keys, count = #keys, done = done }
+    self:transaction(function(db) fn(db, batch) end)
+    done = done + #keys
+    last = keys[#keys]
+    if opts.progress then opts.progress(done, total) end
+    if #rows < size then break end
+  end
+  return done
 end
 
 function DB:close()

@@ -52,6 +52,10 @@ end
 --- Render one event of a running command (streamed, one line per migration).
 function Report:event(ev)
   if ev.type == "progress" then return self:progress(ev) end
+  if ev.type == "start" then
+    -- rates count from the migration's start, not from its first report
+    self.prog = { name = ev.migration.file, start = clock.now(), last_draw = 0, last_line = clock.now(), last_pct = -1 }
+  end
   if self.json then
     if ev.type == "log" then self.err:write(ev.message, "\n") end
     return

@@ -36,13 +36,32 @@ local layouts = {
   } end,
 }
 
+local lua_template = [==[
+-- Migration: ${title}
+-- Created: ${created}
+--
+-- A Lua migration: up (and down) receive a context ctx with ctx.db (queries
+-- raise on error), ctx.log, ctx.progress and ctx.migration. It runs in one
+-- transaction with its tracking row unless `transaction = false`.
+return {
+  up = function(ctx)
+    local db = ctx.db
+    -- db:exec([[ALTER TABLE ...]])
+    -- for row in db:rows("SELECT id, ... FROM big_table") do ... end
+  end,
+
+  down = function(ctx)
+  end,
+}
+]==]
+
 local function fill(template, vars)
   return (template:gsub("%${([%w_]+)}", function(k) return vars[k] end))
 end
 
 return {
   summary = "create the next migration file (or pair, or directory)",
-  usage = "lumi new NAME",
+  usage = "lumi new [--lua] NAME",
   description = [[
 Creates the next migration in the migrations directory, numbered by the naming
 scheme, with a header: one file (layout "file"), one file with up and down
@@ -51,7 +70,7 @@ up.sql and down.sql ("directory"), as `layout` in migrate.lua says. NAME is
 turned into snake_case ("Add users!" becomes add_users); it is never taken as
 a path.]],
   args = { { name = "NAME", required = true, rest = true } },
-  options = {},
+  options = { { "--lua", help = "create a Lua migration (NNN_name.lua) instead of SQL" } },
   offline = true,
   run = function(project, opts)
     local name = naming.sanitize(table.concat(opts.args, " "))
@@ -71,7 +90,7 @@ a path.]],
     -- schemes written for file names may return one with .sql
     stem = stem:gsub("%.sql$", "")
     local vars = { name = name, title = (name:gsub("_", " ")), created = os.date("!%Y-%m-%dT%H:%M:%SZ", now) }
-    local files = layouts[project.config.layout](stem)
+    local files = opts.lua and { { stem .. ".lua", lua_template } } or layouts[project.config.layout](stem)
     local created = {}
     for _, f in ipairs(files) do
       local path = fs.join(dir, f[1])
