@@ -57,7 +57,7 @@ describe("lumi new (end to end)", function()
   it("needs a name, exit 2", function()
     local _, err, code = h.lumi(h.project({}), "new")
     assert.are.equal(2, code)
-    assert.truthy(err:find("new needs NAME (usage: lumi new NAME)", 1, true), err)
+    assert.truthy(err:find("new needs NAME (usage: lumi new [--lua] NAME)", 1, true), err)
   end)
 
   it("uses the dated scheme from migrate.lua, with a same-day sequence", function()
