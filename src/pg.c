@@ -277,14 +277,25 @@ static void push_columns(lua_State *L, const PGresult *res) {
   }
 }
 
-/* Push row `row` of res as a table keyed by column name. */
-static void push_row(lua_State *L, const PGresult *res, int row) {
+/* Push row `row` of res as a table keyed by column name. `names` is the
+** stack index of the array of column names (push_columns), or 0. */
+static void push_row_named(lua_State *L, const PGresult *res, int row, int names) {
   int n = PQnfields(res);
   lua_createtable(L, 0, n);
   for (int j = 0; j < n; j++) {
-    push_value(L, res, row, j);
-    lua_setfield(L, -2, PQfname(res, j));
+    if (names) {
+      lua_rawgeti(L, names, j + 1);       /* the name, made once per result */
+      push_value(L, res, row, j);
+      lua_rawset(L, -3);
+    } else {
+      push_value(L, res, row, j);
+      lua_setfield(L, -2, PQfname(res, j));
+    }
   }
+}
+
+static void push_row(lua_State *L, const PGresult *res, int row) {
+  push_row_named(L, res, row, 0);
 }
 
 static void push_affected(lua_State *L, PGresult *res) {
@@ -588,11 +599,12 @@ static int conn_query(lua_State *L) {
 static void push_rows(lua_State *L, PGresult *res) {
   int nrows = PQntuples(res);
   lua_createtable(L, nrows, 3);
+  push_columns(L, res);                   /* rows names */
+  int names = lua_gettop(L);
   for (int i = 0; i < nrows; i++) {
-    push_row(L, res, i);
-    lua_rawseti(L, -2, i + 1);
+    push_row_named(L, res, i, names);
+    lua_rawseti(L, -3, i + 1);
   }
-  push_columns(L, res);
   lua_setfield(L, -2, "columns");
   lua_pushstring(L, PQcmdStatus(res));
   lua_setfield(L, -2, "command");
@@ -844,16 +856,19 @@ static int put_chunk(lua_State *L, Conn *c, const char *s, size_t n) {
   return 1;
 }
 
-/* conn:copy_from(sql, source) -> {command=, affected=} | nil, err
+/* conn:copy_from(sql, source [, {wait = false}]) -> {command=, affected=} | true | nil, err
 ** sql is a COPY ... FROM STDIN statement. source is an array of strings or
 ** a function returning the next chunk (nil at the end); each chunk is data
 ** in the COPY format the statement names (text: tab-separated, one line a
-** row). If source raises, the COPY is aborted and the error re-raised. */
+** row). If source raises, the COPY is aborted and the error re-raised.
+** With {wait = false} it returns true once the data is sent, without
+** waiting for the server to finish; conn:receive() takes the result. */
 static int conn_copy_from(lua_State *L) {
   Conn *c = checkidle(L, 1);
   const char *sql = luaL_checkstring(L, 2);
   int is_fn = lua_isfunction(L, 3);
   if (!is_fn) luaL_checktype(L, 3, LUA_TTABLE);
+  int nowait = lua_istable(L, 4) && (lua_getfield(L, 4, "wait"), lua_isboolean(L, -1) && !lua_toboolean(L, -1));
   lua_settop(L, 3);
   PGresult *res = PQexec(c->pg, sql);
   if (res == NULL) {
@@ -902,6 +917,13 @@ static int conn_copy_from(lua_State *L) {
     push_conn_error(L, c->pg, "could not end COPY");
     while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
     return fail_with_top(L);
+  }
+  if (nowait) {
+    /* the server ingests the data while the caller goes on; its result is
+    ** taken by conn:receive() (which the next use of the handle must call) */
+    c->awaiting = 1;
+    lua_pushboolean(L, 1);
+    return 1;
   }
   if (!drain_results(L, c)) return fail_with_top(L);
   return 1;

@@ -9,6 +9,7 @@
 --   db:one(sql, ...)             the first row, or nil
 --   db:value(sql, ...)           the first column of the first row, or nil
 --   db:rows(sql, ...)            iterator over a large result, constant memory
+--   db:stream(sql, ...)          the same from a second connection on the same snapshot
 --   db:copy_from(sql, source)    COPY ... FROM STDIN fed from Lua
 --   db:pipeline(statements)      several {sql, params...} in one round trip
 --   db:transaction(fn)           BEGIN; fn(db); COMMIT (ROLLBACK on error)
@@ -46,7 +47,9 @@ function M.connect(url, opts)
     errors.raise("connection", "cannot connect to the database: " .. redact(err.message),
       { sqlstate = err.sqlstate })
   end
-  return M.wrap(conn, opts)
+  local db = M.wrap(conn, opts)
+  db.url = url
+  return db
 end
 
 --- Start connecting without waiting (see pg.connect_start); returns the raw
@@ -61,13 +64,15 @@ function M.connect_start(url)
 end
 
 --- Wait for a connection begun by M.connect_start; returns a db handle.
-function M.finish_connect(conn, opts)
+function M.finish_connect(conn, opts, url)
   local ok, err = conn:wait_connected()
   if not ok then
     errors.raise("connection", "cannot connect to the database: " .. redact(err.message),
       { sqlstate = err.sqlstate })
   end
-  return M.wrap(conn, opts)
+  local db = M.wrap(conn, opts)
+  db.url = url
+  return db
 end
 
 --- Wrap an open lumi.pg connection.
@@ -77,10 +82,12 @@ function M.wrap(conn, opts)
 end
 
 function DB:exec(sql)
+  self:settle()
   return check(self, self.conn:exec(sql))
 end
 
 function DB:query(sql, ...)
+  self:settle()
   return check(self, self.conn:query(sql, ...))
 end
 
@@ -98,44 +105,131 @@ end
 --- Iterate over the rows of a query in constant memory:
 ---   for row in db:rows("SELECT id, email FROM users WHERE id > $1", 0) do ... end
 --- Inside a transaction (a migration), the rows come through a server-side
---- cursor, fetched `rows_per_fetch` (10,000) at a time, so the loop body may
---- run other statements on the same handle — a COPY of transformed rows,
---- say. Outside a transaction they stream in libpq's single-row mode.
---- Leaving the loop early closes the cursor (or cancels the query).
+--- cursor, `rows_per_fetch` (10,000) at a time, so the loop body may run
+--- other statements on the same handle — a COPY of transformed rows, say.
+--- The next batch is asked for as soon as one arrives, so the server reads
+--- it while Lua works on the current one. Outside a transaction the rows
+--- stream in libpq's single-row mode. Leaving the loop early closes the
+--- cursor (or cancels the query).
 function DB:rows(sql, ...)
+  self:settle()
   if not self:in_transaction() then return self.conn:rows(sql, ...) end
   self.cursors = (self.cursors or 0) + 1
   local name = "lumi_rows_" .. self.cursors
   self:query("DECLARE " .. name .. " NO SCROLL CURSOR FOR " .. sql, ...)
-  local fetch = "FETCH FORWARD " .. (self.rows_per_fetch or 10000) .. " FROM " .. name
-  local batch, i, open = {}, 0, true
+  local size = self.rows_per_fetch or 10000
+  local fetch = "FETCH FORWARD " .. size .. " FROM " .. name
   local db = self
+  local state = { batch = {}, i = 0, open = true }
+  local function ask()          -- send the next FETCH without waiting
+    local ok, err = db.conn:send(fetch)
+    if not ok then error(err, 0) end
+    db.prefetch = state
+  end
   local function close()
-    if open then
-      open = false
+    db:settle()
+    if state.open then
+      state.open = false
       if db:in_transaction() and not db.conn:is_closed() then db.conn:exec("CLOSE " .. name) end
     end
   end
   local function next_row()
-    i = i + 1
-    local row = batch[i]
+    state.i = state.i + 1
+    local row = state.batch[state.i]
     if row ~= nil then return row end
-    if not open then return nil end
-    batch, i = db:query(fetch), 1
-    if #batch == 0 then close(); return nil end
+    if not state.open then return nil end
+    db:settle()
+    local batch = state.ready
+    state.ready = nil
+    if batch == nil then batch = db:query(fetch) end
+    state.batch, state.i = batch, 1
+    if #batch < size then
+      -- the last batch: the cursor is done
+      if #batch == 0 then close(); return nil end
+      close()
+    else
+      ask()
+    end
     return batch[1]
   end
   return next_row, nil, nil, setmetatable({}, { __close = close })
 end
 
+--- Like db:rows, but the rows come from a second, read-only connection
+--- that shares the migration's snapshot (pg_export_snapshot): the server
+--- reads the next rows while Lua works on these and the migration's own
+--- connection writes (COPY), on as many cores as there are. The reading
+--- side sees the database as the migration's transaction saw it when
+--- db:stream was called, without the migration's own uncommitted changes:
+--- read what the migration does not modify (the usual backfill: read old
+--- columns or tables, write new ones). Outside a transaction it is db:rows.
+function DB:stream(sql, ...)
+  if not self:in_transaction() then return self:rows(sql, ...) end
+  local snapshot = self:value("SELECT pg_export_snapshot()")
+  local reader, err = pg.connect(self.url)
+  if not reader then
+    errors.raise("connection", "db:stream: cannot open its reading connection: " .. redact(err.message))
+  end
+  local r = M.wrap(reader)
+  r:exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT "
+    .. reader:escape_literal(snapshot))
+  local next_row, _, _, closer = r:rows(sql, ...)
+  local done = false
+  local function finish()
+    if done then return end
+    done = true
+    getmetatable(closer).__close(closer)
+    r.conn:exec("COMMIT")
+    r:close()
+  end
+  local function step()
+    local ok, row = pcall(next_row)
+    if not ok then finish(); error(row, 0) end
+    if row == nil then finish() end
+    return row
+  end
+  return step, nil, nil, setmetatable({}, { __close = finish })
+end
+
+--- Take the result of a FETCH sent ahead by db:rows, so that the connection
+--- is free for the next statement. Every method calls it first.
+function DB:settle()
+  if self.pending_copy then
+    self.pending_copy = nil
+    local r, err = self.conn:receive()
+    if not r then error(err, 0) end
+  end
+  local state = self.prefetch
+  if state then
+    self.prefetch = nil
+    local rows, err = self.conn:receive()
+    if not rows then error(err, 0) end
+    state.ready = rows
+  end
+end
+
 --- Several statements {sql, params...} in one round trip; their rows.
 function DB:pipeline(statements)
+  self:settle()
   local r, err, index = self.conn:pipeline(statements)
   if r == nil and type(err) == "table" then err.statement = index end
   return check(self, r, err)
 end
 
-function DB:copy_from(sql, source)
+--- COPY ... FROM STDIN fed from Lua: source is an array of strings or a
+--- function returning the next chunk (nil at the end). With
+--- {wait = false} it returns as soon as the data is sent, and the server
+--- ingests it while Lua goes on (a large load in batches runs at the speed
+--- of the slower side, not of both added up); an error in the data then
+--- comes out of the next use of the handle.
+function DB:copy_from(sql, source, opts)
+  self:settle()
+  if opts and opts.wait == false then
+    local ok, err = self.conn:copy_from(sql, source, opts)
+    if not ok then error(err, 0) end
+    self.pending_copy = true
+    return true
+  end
   return check(self, self.conn:copy_from(sql, source))
 end
 

@@ -79,7 +79,7 @@ function Project:db()
   if not self._db then
     local opts = { on_notice = function(n) self:emit({ type = "notice", notice = n }) end }
     if self._pending then
-      self._db = db.finish_connect(self._pending, opts)
+      self._db = db.finish_connect(self._pending, opts, self.config.database)
       self._pending = nil
     else
       self._db = db.connect(self.config.database, opts)
