@@ -256,6 +256,7 @@ function M.load(opts)
   local envname = opts.env or getenv("LUMI_ENV")
   if envname == "" then envname = nil end
   local env_targets = {}
+  local env_database
   if envname then
     local envs = t.environments or {}
     local e = envs[envname]
@@ -272,6 +273,7 @@ function M.load(opts)
     for k, v in pairs(e) do if k ~= "targets" then plain[k] = v end end
     M.check(plain, M.schema, "environments." .. envname .. ".", file)
     for k, v in pairs(plain) do base[k] = v end
+    env_database = plain.database
     if type(e.targets) == "table" then
       for name, o in pairs(e.targets) do
         M.check(o, M.schema, "environments." .. envname .. ".targets." .. tostring(name) .. ".", file)
@@ -283,6 +285,8 @@ function M.load(opts)
 
   local url = getenv("DATABASE_URL")
   if url and url ~= "" then base.database = url end
+  -- an environment chosen by name that names its database keeps it
+  if env_database ~= nil then base.database = env_database end
 
   -- every target: the top-level settings, then its own
   local list = {}

@@ -251,8 +251,11 @@ function DB:in_transaction()
 end
 
 --- Run fn(db) in a transaction: COMMIT if it returns, ROLLBACK and re-raise
---- if it raises. Returns what fn returns.
+--- if it raises. Returns what fn returns. Inside a transaction already (in
+--- a migration), it is a savepoint instead, and commits nothing.
 function DB:transaction(fn)
+  -- inside a transaction already (a migration): a savepoint nests in it
+  if self:in_transaction() then return self:savepoint(fn) end
   self:exec("BEGIN")
   local res = table.pack(pcall(fn, self))
   if not res[1] then

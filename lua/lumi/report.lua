@@ -198,8 +198,12 @@ function render.up(self, r)
     local e = r.error
     if e.no_transaction then
       local v = r.failed.migration.version
-      self.err:write(string.format("  It ran without a transaction: statement %d of %d failed, the %s before it took effect.\n",
-        e.statement, e.statements, plural(e.statement - 1, "statement")))
+      if e.statement then
+        self.err:write(string.format("  It ran without a transaction: statement %d of %d failed, the %s before it took effect.\n",
+          e.statement, e.statements, plural(e.statement - 1, "statement")))
+      else
+        self.err:write("  It ran without a transaction: what it did before the error took effect.\n")
+      end
       if e.unfinished then
         self.err:write(string.format("  It is recorded as unfinished, and `lumi up` will not go past it. Finish or undo\n"
           .. "  its statements by hand, then run `lumi mark %s` (count it as applied) or\n"

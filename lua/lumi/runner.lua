@@ -212,8 +212,11 @@ local function lua_error(m, part, failure)
         detail = e.detail, hint = e.hint, where = e.where })
   end
   if errors.is(e) then
-    e.file, e.line = e.file or part.path, e.line or failure.line
-    return e
+    -- lumi's own error (a misused API, say): the migration failed there
+    local msg = e.message
+    if not msg:find(part.path, 1, true) then msg = where .. ": " .. msg end
+    return errors.new("migration", msg, { migration = m.file, file = part.path, line = failure.line,
+      hint = e.hint, cause = e })
   end
   local msg = tostring(e)
   -- "path:12: boom" already says where; anything else gets the line found
@@ -565,9 +568,12 @@ function M.down(project, opts)
       end
       local part = migration.load(e.migration, "down", project.config.placeholders)
       if not part then
-        errors.raise("validation", string.format("cannot revert %s: it has no down migration", e.migration.file),
+        local lua = e.migration.layout == "lua"
+        errors.raise("validation", string.format("cannot revert %s: it has no down %s", e.migration.file,
+            lua and "function" or "migration"),
           { hint = "add " .. (e.migration.layout == "pair" and (e.migration.stem .. ".down.sql")
             or e.migration.layout == "directory" and (e.migration.stem .. "/down.sql")
+            or lua and "a `down` function to the table it returns"
             or "a \"-- migrate:down\" section") })
       end
       items[i] = { migration = e.migration, part = part, record = e.record }

@@ -188,4 +188,58 @@ function M.three_files()
   }
 end
 
+--- Run lumi in dir on a pseudo-terminal (script(1)), as on a user's
+--- terminal: stdin, stdout and stderr are the terminal, and `input` (if
+--- any) is what the user types. Returns the terminal's output (stdout and
+--- stderr together, "\r\n" turned into "\n") and the exit code.
+function M.lumi_tty(dir, args, env, input)
+  local parts = { "TERM=xterm" }
+  for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. sh_quote(v) end
+  local inner = sh_quote(M.bin) .. " " .. (args or "")
+  -- /bin/sh is dash: printf into a pipe, no here-strings
+  local out, err, code = M.sh("cd " .. sh_quote(dir) .. " && printf '%s' " .. sh_quote(input or "")
+    .. " | env " .. table.concat(parts, " ") .. " script -qec " .. sh_quote(inner) .. " /dev/null")
+  return (out:gsub("\r\n", "\n")), err, code
+end
+
+--- LUA_PATH and LUA_CPATH with which stock lua5.4 finds lumi in this checkout.
+function M.lua_env()
+  local root, build = M.root, os.getenv("LUMI_BUILD") or "build"
+  return {
+    LUA_PATH = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. root .. "/deps/share/lua/5.4/?.lua;"
+      .. root .. "/deps/share/lua/5.4/?/init.lua;;",
+    LUA_CPATH = root .. "/" .. build .. "/?.so;" .. root .. "/deps/lib/lua/5.4/?.so;;",
+  }
+end
+
+--- Run a Lua program (its text) with stock lua5.4, lumi on its paths and
+--- extra environment {NAME=value}, in directory cwd (default: a new empty
+--- one). Returns stdout, stderr, exit code.
+function M.lua54(program, env, cwd)
+  local path = M.tmpdir() .. "/program.lua"
+  cwd = cwd or M.tmpdir()
+  M.write(path, program)
+  local parts = {}
+  for k, v in pairs(M.lua_env()) do parts[#parts + 1] = k .. "=" .. sh_quote(v) end
+  -- the sanitized modules need their runtime preloaded (make test-sanitize)
+  local preload = os.getenv("LD_PRELOAD")
+  if os.getenv("LUMI_SANITIZE") and preload then parts[#parts + 1] = "LD_PRELOAD=" .. sh_quote(preload) end
+  for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. sh_quote(v) end
+  return M.sh("cd " .. sh_quote(cwd) .. " && env " .. table.concat(parts, " ") .. " lua5.4 " .. sh_quote(path))
+end
+
+--- Number of rows of a table (or of any FROM clause) in the database at url.
+function M.count(url, from)
+  return M.value(url, "SELECT count(*)::int FROM " .. from)
+end
+
+--- Lines of `s` (without their line ends) that contain `needle`.
+function M.lines_with(s, needle)
+  local out = {}
+  for line in (s or ""):gmatch("[^\n]+") do
+    if line:find(needle, 1, true) then out[#out + 1] = line end
+  end
+  return out
+end
+
 return M
