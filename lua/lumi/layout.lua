@@ -27,14 +27,13 @@ local M = {}
 --- The parts of a file name: stem and role ("single", "up", "down"), or
 --- nil and why the file is not a migration.
 function M.classify(file)
-  local stem = file:match("^(.+)%.up%.sql$")
-  if stem then return stem, "up" end
-  stem = file:match("^(.+)%.down%.sql$")
-  if stem then return stem, "down" end
-  stem = file:match("^(.+)%.sql$")
-  if stem then return stem, "single" end
-  stem = file:match("^(.+)%.lua$")
-  if stem then return stem, "lua" end
+  local n = #file
+  if n > 4 and file:sub(-4) == ".sql" then     -- the common case first, without patterns
+    if n > 7 and file:sub(-7) == ".up.sql" then return file:sub(1, -8), "up" end
+    if n > 9 and file:sub(-9) == ".down.sql" then return file:sub(1, -10), "down" end
+    return file:sub(1, -5), "single"
+  end
+  if n > 4 and file:sub(-4) == ".lua" then return file:sub(1, -5), "lua" end
   return nil, "not a .sql or .lua file"
 end
 
