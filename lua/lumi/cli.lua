@@ -245,6 +245,7 @@ function M.run(parsed)
     end
     local code = 0
     local results = {}
+    local run_state = {}         -- shared by the targets of this one command line
     for i, tcfg in ipairs(targets) do
       -- the server sets up the session while the rest of lumi loads
       local pending = not cmd.offline and require("lumi.db").connect_start(tcfg.database) or nil
@@ -258,7 +259,7 @@ function M.run(parsed)
       end
       project = p
       if #targets > 1 then report:target(tcfg.name, i) end
-      local opts = { args = parsed.args }
+      local opts = { args = parsed.args, run = run_state }
       for k, v in pairs(o) do opts[k] = v end
       local result = cmd.run(project, opts)
       result.target = result.target or tcfg.name

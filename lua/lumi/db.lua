@@ -246,6 +246,7 @@ function DB:info()
 end
 
 function DB:in_transaction()
+  if self.prefetch or self.pending_copy then pcall(self.settle, self) end
   local t = self.conn:info().transaction
   return t == "intrans" or t == "inerror"
 end

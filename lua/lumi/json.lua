@@ -10,9 +10,14 @@ local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f"
                   ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
 
 local function encode_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
+  local out = s:gsub('[%c"\\]', function(c)
     return escapes[c] or string.format("\\u%04x", c:byte())
-  end) .. '"'
+  end)
+  if not utf8.len(out) then
+    -- not UTF-8 (a Latin-1 file name, say): each byte above 127 as that code point
+    out = out:gsub("[\128-\255]", function(c) return string.format("\\u%04x", c:byte()) end)
+  end
+  return '"' .. out .. '"'
 end
 
 local function is_array(t)

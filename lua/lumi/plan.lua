@@ -103,8 +103,12 @@ end
 --- The applied entries to revert, newest version first: the last `count`
 --- (default 1), or all above version `to`, or all.
 function M.down_from(p, scheme, opts)
+  -- applied entries and missing ones (recorded, file gone), in version
+  -- order: a missing one among those to revert stops `down` with a clear error
   local applied = {}
-  for _, e in ipairs(p.applied) do applied[#applied + 1] = e end
+  for _, e in ipairs(p.entries) do
+    if e.record and (e.state ~= "pending") then applied[#applied + 1] = e end
+  end
   local out = {}
   for i = #applied, 1, -1 do
     local e = applied[i]

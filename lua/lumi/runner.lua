@@ -34,7 +34,9 @@ function M.migration_error(m, part, err, sent_offset)
   local fields = { migration = m.file, file = path, cause = err }
   local where = path
   if type(err) == "table" and err.sqlstate then
-    local pos = part and sqlerror.position(part.text, err, sent_offset or 0)
+    -- an error of lumi's own bookkeeping (err.statement: from db:pipeline)
+    -- has a position in lumi's statement, not in the file
+    local pos = part and not err.statement and sqlerror.position(part.text, err, sent_offset or 0)
     if pos then
       -- lines before the section, when the file has sections
       local before = part.start > 1 and select(2, part.file_text:sub(1, part.start - 1):gsub("\n", "")) or 0
@@ -44,6 +46,7 @@ function M.migration_error(m, part, err, sent_offset)
     end
     fields.sqlstate, fields.detail, fields.hint, fields.where = err.sqlstate, err.detail, err.hint, err.where
     local msg = string.format("%s: %s %s: %s", where, err.severity or "ERROR", err.sqlstate, err.message)
+    if err.statement then msg = msg .. " (while recording it in the tracking table)" end
     return errors.new("migration", msg, fields)
   end
   if errors.is(err) then
@@ -157,7 +160,11 @@ function M.execution(part)
   local control = {}
   for i, s in ipairs(stmts) do
     local k = sql.first_keyword(s.text)
-    if tx_words[k] then control[#control + 1] = { index = i, word = k } end
+    local upper = tx_words[k] and s.text:upper() or ""
+    -- ROLLBACK TO SAVEPOINT and COMMIT/ROLLBACK PREPARED do not end a transaction
+    if tx_words[k] and not upper:match("^%s*ROLLBACK%s+TO%f[%W]") and not upper:match("^%s*%a+%s+PREPARED%f[%W]") then
+      control[#control + 1] = { index = i, word = k }
+    end
   end
   if #control == 0 then return "wrapped" end
   local n = #stmts
@@ -320,6 +327,14 @@ local function apply_one(project, st, item, hooks)
       end
       if hooks.after_each then run_hook(project, "after_each", hooks.after_each, ctx) end
     end
+    if db:in_transaction() then
+      -- a BEGIN without its COMMIT: nothing after it would be kept
+      db.conn:exec("ROLLBACK")
+      local merr = errors.new("migration", string.format(
+        "%s: leaves a transaction open (a BEGIN without its COMMIT): its work since that BEGIN was rolled back",
+        part.path), { migration = m.file, file = part.path, hint = "end the file with COMMIT;" })
+      return failed(merr, merr.message)
+    end
     -- 3. the record, now applied
     local done = has_state
       and st:update_statement({ [st.identity] = m[st.identity] }, { state = "applied", execution_ms = ms() })
@@ -337,6 +352,7 @@ local function apply_one(project, st, item, hooks)
       log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms() }), { "COMMIT" }))
   end)
   if not ok then
+    pcall(db.settle, db)
     if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
     local merr
     if type(err) == "table" and err.lua_failure then
@@ -344,7 +360,9 @@ local function apply_one(project, st, item, hooks)
     elseif errors.is(err) then
       merr = err
     else
-      if type(err) == "table" and err.sqlstate and not err.position and not db.conn:is_closed() then
+      local transient = { ["40001"] = true, ["40P01"] = true, ["55P03"] = true, ["57014"] = true }
+      if type(err) == "table" and err.sqlstate and not err.position and not err.statement
+         and not transient[err.sqlstate] and not db.conn:is_closed() then
         merr = M.locate(project, m, part, err)
       end
       merr = merr or M.migration_error(m, part, err, one_trip and #begin or 0)
@@ -382,11 +400,16 @@ function M.locate(project, m, part, err)
   local ok, stmts = pcall(M.split, part)
   if not ok or #stmts < 2 then return nil end
   local found
+  local sql = require "lumi.sql"
   local run_ok = pcall(function()
     db:exec("BEGIN")
     for i, s in ipairs(stmts) do
+      -- the file's own transaction control must not end lumi's transaction
+      local k = sql.first_keyword(s.text)
+      if tx_words[k] then goto skip end
       local good, e = pcall(db.exec, db, s.text)
       if not good then found = { index = i, stmt = s, err = e }; break end
+      ::skip::
     end
   end)
   if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
@@ -471,7 +494,12 @@ function M.locked(project, fn)
     st:ensure()
     return fn(db, st)
   end)
-  if not db.conn:is_closed() then pcall(lock.release, db, key) end
+  if not db.conn:is_closed() then
+    pcall(db.settle, db)
+    if db:in_transaction() then db.conn:exec("ROLLBACK") end
+    local released, rerr = pcall(lock.release, db, key)
+    if not released and ok then error(rerr, 0) end
+  end
   if not ok then error(res, 0) end
   return res
 end

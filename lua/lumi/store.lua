@@ -60,6 +60,12 @@ function M.new(db, spec)
   local self = setmetatable({ db = db, spec = spec }, Store)
   self.qualified = spec.table or "schema_migrations"
   self.schema, self.name = split_name(self.qualified)
+  self.explicit_schema = self.schema ~= nil
+  if not self.schema then
+    -- always name the schema: a migration that changes search_path (pg_dump
+    -- output does) must not lose lumi's own bookkeeping
+    self.schema = db:value("SELECT coalesce(current_schema(), 'public')")
+  end
   local q = function(s) return db:quote_ident(s) end
   self.ident = (self.schema and q(self.schema) .. "." or "") .. q(self.name)
   self.columns = spec.columns or M.default_columns
@@ -72,8 +78,8 @@ function M.new(db, spec)
   if log == nil then log = self.qualified .. "_log" end
   if log then
     local ls, ln = split_name(log)
-    self.log_ident = (ls and q(ls) .. "." or "") .. q(ln)
-    self.log_schema = ls
+    self.log_ident = q(ls or self.schema) .. "." .. q(ln)
+    self.log_schema = ls              -- created when named; else the state table's schema
   end
   return self
 end
@@ -101,7 +107,7 @@ function Store:ensure()
   local sql = {}
   local q = function(s) return self.db:quote_ident(s) end
   if not self:exists() then
-    if self.schema then sql[#sql + 1] = "CREATE SCHEMA IF NOT EXISTS " .. q(self.schema) .. ";" end
+    if self.explicit_schema then sql[#sql + 1] = "CREATE SCHEMA IF NOT EXISTS " .. q(self.schema) .. ";" end
     if type(self.spec.create) == "string" then
       sql[#sql + 1] = self.spec.create:gsub("%s*;?%s*$", ";")
     elseif self.spec.create ~= false then
@@ -304,7 +310,7 @@ end
 --- A 60-bit advisory lock key derived from the tracking table's name, so
 --- that two projects tracked in different tables never block each other.
 function Store:lock_key(hash)
-  local hex = hash.sha256("lumi:" .. (self.schema or "public") .. "." .. self.name)
+  local hex = hash.sha256("lumi:" .. self.schema .. "." .. self.name)
   return math.tointeger(tonumber(hex:sub(1, 15), 16))
 end
 

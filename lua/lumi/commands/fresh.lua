@@ -19,9 +19,6 @@ SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.
   return { schema = schema, owner = info and info.owner, grants = #grants }
 end
 
--- (database, schema) pairs already dropped by this lumi run: several
--- targets may share a database, and the second must not drop the first's work
-local dropped_here = {}
 
 return {
   summary = "drop everything lumi manages and apply every migration again (development)",
@@ -36,13 +33,20 @@ A target marked `protected = true` refuses outright.]],
   destructive = true,
   confirm = "DELETE ALL DATA",
   run = function(project, opts)
+    opts = opts or {}
     local cfg = project.config
     local schemas, seen = {}, {}
     local function add(s) if s and not seen[s] then seen[s] = true; schemas[#schemas + 1] = s end end
-    for _, s in ipairs(cfg.schemas or { "public" }) do add(s) end
-    add(cfg.tracking.table:match("^([^.]+)%."))
-    if cfg.tracking.log then add(tostring(cfg.tracking.log):match("^([^.]+)%.")) end
     local db = project:db()
+    for _, s in ipairs(cfg.schemas or { "public" }) do add(s) end
+    -- the tracking tables go too, wherever they are (an unqualified name
+    -- lives in the first schema of the search path)
+    local st0 = project:store()
+    add(st0.schema)
+    add(st0.log_schema)
+    -- (database, schema) pairs already dropped by this run (opts.run, one per
+    -- command line): targets sharing a database must not undo each other
+    local dropped_here = opts.run or {}
     local runner = require "lumi.runner"
     local dropped = {}
     local lock = require "lumi.lock"
