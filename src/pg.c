@@ -230,6 +230,17 @@ static int error_tostring(lua_State *L) {
 ** Values
 ** ------------------------------------------------------------------ */
 
+/* The string at idx, refusing an embedded NUL: libpq takes C strings, and
+** everything after a NUL would silently not be sent. */
+static const char *check_text(lua_State *L, int idx, const char *what) {
+  size_t n;
+  const char *s = luaL_checklstring(L, idx, &n);
+  size_t z = strlen(s);
+  if (z != n)
+    luaL_error(L, "%s contains a NUL byte (at byte %d): PostgreSQL cannot take it", what, (int)z + 1);
+  return s;
+}
+
 static void push_null(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY);
 }
@@ -337,9 +348,14 @@ static const char *const *collect_params(lua_State *L, int first, int last, int 
           }
         }
         break;
-      case LUA_TSTRING:
-        values[i] = lua_tostring(L, idx);
+      case LUA_TSTRING: {
+        size_t len;
+        const char *v = lua_tolstring(L, idx, &len);
+        if (strlen(v) != len)
+          luaL_error(L, "query parameter $%d contains a NUL byte: send binary data as hex or base64 text", i + 1);
+        values[i] = v;
         break;
+      }
       default:
         if (is_null(L, idx)) { values[i] = NULL; break; }
         luaL_error(L, "bad query parameter $%d: cannot send a %s (send a string, number, boolean, nil or pg.null)",
@@ -554,7 +570,7 @@ static int drain_results(lua_State *L, Conn *c) {
 ** round trip (simple query protocol). Takes no parameters. */
 static int conn_exec(lua_State *L) {
   Conn *c = checkidle(L, 1);
-  const char *sql = luaL_checkstring(L, 2);
+  const char *sql = check_text(L, 2, "the SQL text");
   if (!PQsendQuery(c->pg, sql)) {
     push_conn_error(L, c->pg, "could not send query");
     return fail_with_top(L);
@@ -569,7 +585,7 @@ static int conn_exec(lua_State *L) {
 ** order), `command` and `affected`. */
 static int conn_query(lua_State *L) {
   Conn *c = checkidle(L, 1);
-  const char *sql = luaL_checkstring(L, 2);
+  const char *sql = check_text(L, 2, "the SQL text");
   int nparams;
   const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
   PGresult *res = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
@@ -625,13 +641,33 @@ static int conn_pipeline(lua_State *L) {
   lua_settop(L, 2);
   int n = (int)luaL_len(L, 2);
   if (n < 1) return luaL_error(L, "conn:pipeline needs at least one statement");
+  /* everything that could raise is checked before pipeline mode is entered */
   for (int i = 1; i <= n; i++) {
     if (lua_rawgeti(L, 2, i) != LUA_TTABLE)
       return luaL_error(L, "conn:pipeline: statement %d is not a table {sql, params...}", i);
-    lua_rawgeti(L, -1, 1);
+    int stmt = lua_gettop(L);
+    lua_rawgeti(L, stmt, 1);
     if (!lua_isstring(L, -1))
       return luaL_error(L, "conn:pipeline: statement %d has no SQL string at [1]", i);
-    lua_pop(L, 2);
+    check_text(L, -1, "the SQL text");
+    lua_pop(L, 1);
+    int np;
+    if (lua_getfield(L, stmt, "n") == LUA_TNUMBER) np = (int)lua_tointeger(L, -1) - 1;
+    else np = (int)luaL_len(L, stmt) - 1;
+    lua_pop(L, 1);
+    if (np > 65535) return luaL_error(L, "conn:pipeline: statement %d has too many parameters", i);
+    for (int k = 2; k <= np + 1; k++) {
+      int t = lua_rawgeti(L, stmt, k);
+      if (t == LUA_TSTRING) {
+        size_t len;
+        const char *v = lua_tolstring(L, -1, &len);
+        if (strlen(v) != len) return luaL_error(L, "conn:pipeline: statement %d, parameter $%d contains a NUL byte", i, k - 1);
+      } else if (t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TNUMBER && !is_null(L, -1)) {
+        return luaL_error(L, "conn:pipeline: statement %d, parameter $%d: cannot send a %s", i, k - 1, luaL_typename(L, -1));
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
   }
   if (PQenterPipelineMode(c->pg) != 1) {
     push_conn_error(L, c->pg, "could not enter pipeline mode");
@@ -694,7 +730,11 @@ static int conn_pipeline(lua_State *L) {
     }
     PQclear(res);
   }
-  PQexitPipelineMode(c->pg);
+  if (PQexitPipelineMode(c->pg) != 1 && done) {
+    lua_settop(L, base);
+    push_conn_error(L, c->pg, "could not leave pipeline mode");
+    return fail_with_top(L);
+  }
   if (!done) {
     lua_settop(L, base);
     push_conn_error(L, c->pg, "connection lost during a pipeline");
@@ -716,7 +756,7 @@ static int conn_pipeline(lua_State *L) {
 ** result with conn:receive() before any other use of the connection. */
 static int conn_send(lua_State *L) {
   Conn *c = checkidle(L, 1);
-  const char *sql = luaL_checkstring(L, 2);
+  const char *sql = check_text(L, 2, "the SQL text");
   int nparams;
   const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
   if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
@@ -816,7 +856,7 @@ static int rows_close(lua_State *L) {
 ** query. A server error raises the error table. */
 static int conn_rows(lua_State *L) {
   Conn *c = checkidle(L, 1);
-  const char *sql = luaL_checkstring(L, 2);
+  const char *sql = check_text(L, 2, "the SQL text");
   int nparams;
   int top = lua_gettop(L);
   const char *const *params = collect_params(L, 3, top, &nparams);
@@ -865,7 +905,7 @@ static int put_chunk(lua_State *L, Conn *c, const char *s, size_t n) {
 ** waiting for the server to finish; conn:receive() takes the result. */
 static int conn_copy_from(lua_State *L) {
   Conn *c = checkidle(L, 1);
-  const char *sql = luaL_checkstring(L, 2);
+  const char *sql = check_text(L, 2, "the SQL text");
   int is_fn = lua_isfunction(L, 3);
   if (!is_fn) luaL_checktype(L, 3, LUA_TTABLE);
   int nowait = lua_istable(L, 4) && (lua_getfield(L, 4, "wait"), lua_isboolean(L, -1) && !lua_toboolean(L, -1));

@@ -384,4 +384,39 @@ function M.redact(s)
   return table.concat(out)
 end
 
+local function unescape(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+--- The passwords a connection string holds, as written and percent-decoded,
+--- however malformed the string is (for scrubbing messages that quote it).
+function M.secrets(s)
+  local out = {}
+  if type(s) ~= "string" then return out end
+  local function add(v) if v and v ~= "" then out[#out + 1] = v; local d = unescape(v); if d ~= v then out[#out + 1] = d end end end
+  local userinfo = s:match("^%a[%w+.-]*://(.-)@")
+  if userinfo then add(userinfo:match("^[^:]*:(.*)$")) end
+  for v in s:gmatch("[?&]password=([^&#]*)") do add(v) end
+  for v in s:gmatch("%f[%w_]password%s*=%s*'(.-)'") do add(v) end
+  for v in s:gmatch("%f[%w_]password%s*=%s*([^%s']+)") do add(v) end
+  table.sort(out, function(a, b) return #a > #b end)   -- longest first
+  return out
+end
+
+--- message with every password of connection string s replaced by ***,
+--- then redacted like any connection string it may quote.
+function M.scrub(message, s)
+  message = tostring(message)
+  for _, secret in ipairs(M.secrets(s)) do
+    local i = 1
+    while true do
+      local a, b = message:find(secret, i, true)
+      if not a then break end
+      message = message:sub(1, a - 1) .. "***" .. message:sub(b + 1)
+      i = a + 3
+    end
+  end
+  return M.redact(message)
+end
+
 return M

@@ -19,7 +19,7 @@
 --   db.null                      the SQL NULL sentinel in rows and parameters
 local pg = require "lumi.pg"
 local errors = require "lumi.errors"
-local redact = require("lumi.config").redact
+local config = require "lumi.config"
 
 local M = {}
 
@@ -44,7 +44,7 @@ end
 function M.connect(url, opts)
   local conn, err = pg.connect(url)
   if not conn then
-    errors.raise("connection", "cannot connect to the database: " .. redact(err.message),
+    errors.raise("connection", "cannot connect to the database: " .. config.scrub(err.message, url),
       { sqlstate = err.sqlstate })
   end
   local db = M.wrap(conn, opts)
@@ -57,7 +57,7 @@ end
 function M.connect_start(url)
   local conn, err = pg.connect_start(url)
   if not conn then
-    errors.raise("connection", "cannot connect to the database: " .. redact(err.message),
+    errors.raise("connection", "cannot connect to the database: " .. config.scrub(err.message, url),
       { sqlstate = err.sqlstate })
   end
   return conn
@@ -67,7 +67,7 @@ end
 function M.finish_connect(conn, opts, url)
   local ok, err = conn:wait_connected()
   if not ok then
-    errors.raise("connection", "cannot connect to the database: " .. redact(err.message),
+    errors.raise("connection", "cannot connect to the database: " .. config.scrub(err.message, url),
       { sqlstate = err.sqlstate })
   end
   local db = M.wrap(conn, opts)
@@ -168,7 +168,7 @@ function DB:stream(sql, ...)
   local snapshot = self:value("SELECT pg_export_snapshot()")
   local reader, err = pg.connect(self.url)
   if not reader then
-    errors.raise("connection", "db:stream: cannot open its reading connection: " .. redact(err.message))
+    errors.raise("connection", "db:stream: cannot open its reading connection: " .. config.scrub(err.message, self.url))
   end
   local r = M.wrap(reader)
   r:exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT "

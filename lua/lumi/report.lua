@@ -236,6 +236,18 @@ local state_color = { applied = "green", pending = "yellow", changed = "red", mi
 function render.down(self, r)
   if r.error then
     self:error(r.error)
+    local e = r.error
+    if e.no_transaction then
+      local v = r.failed.migration.version
+      self.err:write(string.format("  Its down part ran without a transaction: statement %d of %d failed, the %s before it took effect.\n",
+        e.statement or 0, e.statements or 0, plural((e.statement or 1) - 1, "statement")))
+      if e.unfinished then
+        self.err:write(string.format("  It is recorded as unfinished. Finish or undo the revert by hand, then run\n"
+          .. "  `lumi unmark %s` (count it as reverted) or `lumi mark %s` (count it as applied).\n", v, v))
+      end
+      self.err:write(string.format("  %s reverted before it.\n", plural(#r.reverted, "migration")))
+      return
+    end
     self.err:write(string.format("  The revert was rolled back; the migration stays applied. %s reverted before it.\n",
       plural(#r.reverted, "migration")))
     return

@@ -451,11 +451,20 @@ local function revert_one(project, st, item)
   end
   local mode, stmts = M.execution(part)
   if mode == "statements" then
-    for _, s in ipairs(stmts) do
+    for i, s in ipairs(stmts) do
       local ok, err = pcall(db.exec, db, s.text)
       if not ok then
         if db:in_transaction() then db.conn:exec("ROLLBACK") end
         local merr = M.migration_error(m, part, err, -(utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)))
+        merr.statement, merr.statements, merr.no_transaction = i, #stmts, true
+        -- what ran before the failure stays: the migration is half reverted
+        if st.columns.state then
+          merr.unfinished = true
+          local upd = st:update_statement({ [st.identity] = item.record[st.identity] or m[st.identity] },
+            { state = "unfinished", error = string.format("revert: statement %d of %d failed: %s", i, #stmts,
+              type(err) == "table" and err.message or tostring(err)) })
+          if upd then pcall(db.query, db, table.unpack(upd, 1, upd.n)) end
+        end
         log_failure(project, st, m, merr, "revert failed")
         return nil, merr
       end
