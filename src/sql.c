@@ -26,6 +26,8 @@
 ** memory error raised by Lua on the way cannot leak it; on every other
 ** path it is freed before the function returns.
 */
+#define _GNU_SOURCE 1
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,7 +372,20 @@ static const luaL_Reg funcs[] = {
   {NULL, NULL}
 };
 
+/* libpg_query keeps per-thread state with destructors inside this shared
+** object. When stock Lua closes its state it unloads C modules; a thread
+** destructor running after that would jump into unmapped code. Pin the
+** module (when it is one) so that it stays loaded until the process ends. */
+static void pin_module(void) {
+  Dl_info info;
+  if (dladdr((void *)pin_module, &info) != 0 && info.dli_fname != NULL) {
+    void *self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    (void)self;   /* the handle is never closed: that is the point */
+  }
+}
+
 LUMI_API int luaopen_lumi_sql(lua_State *L) {
+  pin_module();
   luaL_newlib(L, funcs);
 
   if (luaL_newmetatable(L, BOX_MT)) {
