@@ -61,12 +61,9 @@ function M.new(db, spec)
   self.qualified = spec.table or "schema_migrations"
   self.schema, self.name = split_name(self.qualified)
   self.explicit_schema = self.schema ~= nil
-  if not self.schema then
-    -- always name the schema: a migration that changes search_path (pg_dump
-    -- output does) must not lose lumi's own bookkeeping
-    self.schema = db:value("SELECT coalesce(current_schema(), 'public')")
-  end
   local q = function(s) return db:quote_ident(s) end
+  -- an unqualified name is read as is (the session's search_path) and
+  -- qualified by resolve() before anything is written
   self.ident = (self.schema and q(self.schema) .. "." or "") .. q(self.name)
   self.columns = spec.columns or M.default_columns
   self.identity = spec.identity or (self.columns.version and "version" or "file")
@@ -78,9 +75,25 @@ function M.new(db, spec)
   if log == nil then log = self.qualified .. "_log" end
   if log then
     local ls, ln = split_name(log)
-    self.log_ident = q(ls or self.schema) .. "." .. q(ln)
+    self.log_name = ln
     self.log_schema = ls              -- created when named; else the state table's schema
+    self.log_ident = (ls and q(ls) .. "." or "") .. q(ln)
   end
+  if self.schema then self:resolve() end
+  return self
+end
+
+--- Name the schema of the tracking tables for good (the first of the
+--- search_path when the name was unqualified): a migration that changes
+--- search_path, as pg_dump output does, must not lose lumi's bookkeeping.
+--- Called before anything is written.
+function Store:resolve()
+  if self.resolved then return self end
+  local q = function(s) return self.db:quote_ident(s) end
+  if not self.schema then self.schema = self.db:value("SELECT coalesce(current_schema(), 'public')") end
+  self.ident = q(self.schema) .. "." .. q(self.name)
+  if self.log_name then self.log_ident = q(self.log_schema or self.schema) .. "." .. q(self.log_name) end
+  self.resolved = true
   return self
 end
 
@@ -103,6 +116,7 @@ end
 --- Create the schema, the state table and the log table if they are
 --- missing. Returns true when the state table was created.
 function Store:ensure()
+  self:resolve()
   local created = false
   local sql = {}
   local q = function(s) return self.db:quote_ident(s) end
@@ -310,6 +324,7 @@ end
 --- A 60-bit advisory lock key derived from the tracking table's name, so
 --- that two projects tracked in different tables never block each other.
 function Store:lock_key(hash)
+  self:resolve()
   local hex = hash.sha256("lumi:" .. self.schema .. "." .. self.name)
   return math.tointeger(tonumber(hex:sub(1, 15), 16))
 end

@@ -41,7 +41,7 @@ A target marked `protected = true` refuses outright.]],
     for _, s in ipairs(cfg.schemas or { "public" }) do add(s) end
     -- the tracking tables go too, wherever they are (an unqualified name
     -- lives in the first schema of the search path)
-    local st0 = project:store()
+    local st0 = project:store():resolve()
     add(st0.schema)
     add(st0.log_schema)
     -- (database, schema) pairs already dropped by this run (opts.run, one per
