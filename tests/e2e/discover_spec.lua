@@ -50,3 +50,26 @@ return {
     assert.are.same({ "001" }, h.versions(url))
   end)
 end)
+
+describe("a custom naming scheme in migrate.lua (the README's Flyway example)", function()
+  it("lists, applies and numbers V<n>__<name>.sql files exactly as the README shows", function()
+    local readme = h.read(h.root .. "/README.md")
+    local block = readme:match("```lua\n(%-%- migrate%.lua\nlocal flyway = {.-)```")
+    assert.truthy(block, "the Flyway example is no longer in the README")
+    local url = h.fresh_db()
+    local dir = h.project({
+      ["migrate.lua"] = block,
+      ["migrations/V1__a.sql"] = "CREATE TABLE a (id int);\n",
+      ["migrations/V2__b.sql"] = "CREATE TABLE b (id int);\n",
+      ["migrations/V10__c.sql"] = "CREATE TABLE c (id int);\n",
+    })
+    local env = { DATABASE_URL = url }
+    local out, err, code = h.lumi(dir, "up", env)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("V2__b.sql", 1, true) < out:find("V10__c.sql", 1, true), out)
+    assert.are.same({ "1", "10", "2" }, h.versions(url))
+    out, err, code = h.lumi(dir, "new add d", env)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("migrations/V11__add_d.sql", 1, true), out)
+  end)
+end)
