@@ -40,7 +40,7 @@ LDFLAGS ?=
 ALL_LDFLAGS = -Wl,-E $(LDFLAGS)
 
 BUILD   ?= build
-MODULES = pg hash sql
+MODULES = pg hash sql dir
 LUAC    ?= $(firstword $(shell command -v luac5.4 luac54 luac 2>/dev/null))
 LUA_SRC = $(wildcard lua/lumi/*.lua lua/lumi/*/*.lua)
 LUA_BC  = $(if $(LUAC),$(LUA_SRC:lua/%.lua=$(BUILD)/luac/%.luac))

@@ -3,11 +3,23 @@
 **
 **   hash.sha256(s)            -> hex string
 **   hash.sha256_file(path)    -> hex string | nil, message, errno
-**   hash.start(paths)         -> job: hash many files on worker threads
-**   job:wait()                -> {path = hex | false, ...}, {path = message}
+**   hash.start(paths [, cache]) -> job: hash many files on worker threads
+**   job:wait()                -> {path = hex | false, ...}, {path = message},
+**                                {hashed = n, cached = n}
+**   job:cancel()              -> stop and join the workers (results dropped)
 **
 ** The worker threads touch no Lua state: they read C copies of the paths
 ** and write into C buffers that job:wait() turns into Lua tables.
+**
+** With `cache` (a file name), the worker reads SHA-256s from that file for
+** the paths whose stat data (device, inode, size, mtime and ctime to the
+** nanosecond) are what they were when the file was last hashed, and hashes
+** the rest; then it rewrites the file. The ctime cannot be set by a user
+** (touch, utimes and tar all leave it at "now"), so an edit that keeps a
+** file's size and mtime is still seen. A file whose ctime is within a
+** second of the moment the job began is never cached, so that a write
+** landing in the same clock tick as the hashing cannot hide behind an
+** unchanged timestamp (git's "racy" entries).
 */
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +27,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -38,12 +52,17 @@ static void to_hex(const unsigned char *md, unsigned int n, char *out) {
 /* The SHA-256 implementation is fetched once per Lua state (an implicit
 ** fetch on every EVP_DigestInit_ex costs more than hashing a small file)
 ** and kept in a userdata, upvalue 1 of every function here, whose __gc
-** frees it. A job takes its own reference for its worker threads. */
+** frees it. It is fetched when first needed, not when the module loads:
+** the first fetch initialises OpenSSL (reading its configuration), about a
+** millisecond that a job spends on its worker thread instead (a job started
+** before any fetch fetches its own). */
 #define MD_MT "lumi.hash.MD"
 
 static EVP_MD *md_of(lua_State *L) {
   EVP_MD **box = lua_touserdata(L, lua_upvalueindex(1));
-  if (box == NULL || *box == NULL) luaL_error(L, "lumi.hash: OpenSSL has no SHA-256");
+  if (box == NULL) luaL_error(L, "lumi.hash: no SHA-256 box");
+  if (*box == NULL) *box = EVP_MD_fetch(NULL, "SHA256", NULL);
+  if (*box == NULL) luaL_error(L, "lumi.hash: OpenSSL has no SHA-256 implementation");
   return *box;
 }
 
@@ -129,31 +148,237 @@ static int l_sha256_file(lua_State *L) {
 
 #define JOB_MT "lumi.hash.Job"
 #define MAX_WORKERS 2
+#define HEX_LEN (2 * EVP_MAX_MD_SIZE + 1)
+#define KEY_LEN 112               /* "dev ino size mtime.ns ctime.ns" */
+#define CACHE_HEADER "lumi checksums 1\n"
+#define CACHE_MAX (64 << 20)      /* a bigger cache file is ignored */
 
 typedef struct Job {
   EVP_MD *md;             /* this job's reference to SHA-256 */
   int n;                  /* number of paths */
   char **paths;           /* C copies */
-  char (*hex)[2 * EVP_MAX_MD_SIZE + 1];
+  char (*hex)[HEX_LEN];
   int *err;               /* errno per path, 0 when hashed */
+  char *cache;            /* the cache file, or NULL */
+  char (*key)[KEY_LEN];   /* stat data per path, "" when not cacheable */
+  int cached;             /* paths whose digest came from the cache */
+  int cancelled;          /* set by job:cancel (atomically): workers stop */
   int nthreads;           /* threads started and not yet joined */
   pthread_t threads[MAX_WORKERS];
-  int first[MAX_WORKERS + 1];
 } Job;
 
 typedef struct Slice { Job *job; int from, to; } Slice;
 
+/* The stat data a cache entry is valid for: "dev ino size mtime ctime". */
+static void stat_key(const struct stat *st, char *key) {
+  snprintf(key, KEY_LEN, "%llu %llu %lld %lld.%09ld %lld.%09ld",
+           (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, (long long)st->st_size,
+           (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+           (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
+/* Hash one file into j->hex[i]; with `key`, also note its stat data there
+** (fstat of the descriptor read, taken before reading). */
+static void hash_one(Job *j, EVP_MD *md, int i, char *key, const struct timespec *now) {
+  int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { j->err[i] = errno ? errno : EIO; return; }
+  struct stat st;
+  int have_stat = key != NULL && fstat(fd, &st) == 0;
+  int r = digest(md, NULL, 0, fd, j->hex[i]);
+  if (r != 1) j->err[i] = r < 0 ? (errno ? errno : EIO) : EPROTO;
+  close(fd);
+  if (have_stat && r == 1 && S_ISREG(st.st_mode)) {
+    /* cacheable only when the last change is at least a second old */
+    long long age_ns = (long long)(now->tv_sec - st.st_ctim.tv_sec) * 1000000000LL
+                       + (now->tv_nsec - st.st_ctim.tv_nsec);
+    if (age_ns >= 1000000000LL)
+      stat_key(&st, key);
+  }
+}
+
+/* ---- the checksum cache: a text file, one line per file:
+**   <sha256 hex> <dev> <ino> <size> <mtime s.ns> <ctime s.ns> <path>
+** read into an open-addressing table keyed by path. Anything malformed
+** makes the whole file count as empty. */
+
+typedef struct Entry { const char *path, *key, *hex; size_t keylen; } Entry;
+typedef struct Cache { char *buf; Entry *slots; size_t cap, count; } Cache;
+
+static size_t path_hash(const char *s) {
+  size_t h = 1469598103934665603ULL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+static void cache_free(Cache *c) {
+  free(c->buf); free(c->slots);
+  c->buf = NULL; c->slots = NULL; c->cap = c->count = 0;
+}
+
+static int is_hex64(const char *s) {
+  for (int i = 0; i < 64; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+  return 1;
+}
+
+/* Load the cache file; returns 1 with c filled, 0 (c empty) otherwise. */
+static int cache_load(Cache *c, const char *file) {
+  memset(c, 0, sizeof *c);
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > CACHE_MAX) {
+    close(fd);
+    return 0;
+  }
+  size_t size = (size_t)st.st_size, got = 0;
+  c->buf = malloc(size + 1);
+  if (c->buf == NULL) { close(fd); return 0; }
+  while (got < size) {
+    ssize_t r = read(fd, c->buf + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  c->buf[got] = '\0';
+  size_t hl = strlen(CACHE_HEADER);
+  if (got != size || got < hl || memcmp(c->buf, CACHE_HEADER, hl) != 0) goto bad;
+  size_t lines = 0;
+  for (size_t i = hl; i < got; i++) if (c->buf[i] == '\n') lines++;
+  c->cap = 16;
+  while (c->cap < 2 * lines + 2) c->cap *= 2;
+  c->slots = calloc(c->cap, sizeof *c->slots);
+  if (c->slots == NULL) goto bad;
+  char *p = c->buf + hl, *end = c->buf + got;
+  while (p < end) {
+    char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (nl == NULL || nl - p < 66 || !is_hex64(p) || p[64] != ' ') goto bad;
+    *nl = '\0';
+    p[64] = '\0';
+    char *key = p + 65, *q = key;
+    for (int field = 0; field < 5; field++) {       /* dev ino size mtime ctime */
+      char *f = q;
+      while ((*q >= '0' && *q <= '9') || *q == '.') q++;
+      if (q == f || *q != ' ') goto bad;
+      if (field < 4) q++;
+    }
+    *q = '\0';                                      /* key ends, path follows */
+    Entry e = { q + 1, key, p, (size_t)(q - key) };
+    if (*e.path == '\0' || e.keylen >= KEY_LEN) goto bad;
+    size_t h = path_hash(e.path) & (c->cap - 1);
+    while (c->slots[h].path != NULL) {
+      if (strcmp(c->slots[h].path, e.path) == 0) goto bad;   /* a path twice */
+      h = (h + 1) & (c->cap - 1);
+    }
+    c->slots[h] = e;
+    c->count++;
+    p = nl + 1;
+  }
+  return 1;
+bad:
+  cache_free(c);
+  return 0;
+}
+
+static const Entry *cache_find(const Cache *c, const char *path) {
+  if (c->cap == 0) return NULL;
+  size_t h = path_hash(path) & (c->cap - 1);
+  while (c->slots[h].path != NULL) {
+    if (strcmp(c->slots[h].path, path) == 0) return &c->slots[h];
+    h = (h + 1) & (c->cap - 1);
+  }
+  return NULL;
+}
+
+/* mkdir -p of the directory part of file (mode 0700: it is a user's cache). */
+static void make_parents(const char *file) {
+  char *d = strdup(file);
+  if (d == NULL) return;
+  for (char *p = d + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(d, 0700) != 0 && errno != EEXIST) { free(d); return; }
+    *p = '/';
+  }
+  free(d);
+}
+
+/* Write the cache for this job's paths: a temporary file renamed over the
+** old one, so that a reader sees the old cache or the new one, whole.
+** Failing to write it only costs the next run some hashing. */
+static void cache_save(Job *j) {
+  make_parents(j->cache);
+  size_t n = strlen(j->cache) + 32;
+  char *tmp = malloc(n);
+  if (tmp == NULL) return;
+  snprintf(tmp, n, "%s.%ld.tmp", j->cache, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (f == NULL) {
+    if (fd >= 0) { close(fd); unlink(tmp); }
+    free(tmp);
+    return;
+  }
+  int ok = fputs(CACHE_HEADER, f) >= 0;
+  for (int i = 0; ok && i < j->n; i++) {
+    if (j->err[i] != 0 || j->key[i][0] == '\0' || strchr(j->paths[i], '\n') != NULL) continue;
+    ok = fprintf(f, "%s %s %s\n", j->hex[i], j->key[i], j->paths[i]) > 0;
+  }
+  if (fclose(f) != 0) ok = 0;
+  if (!ok || rename(tmp, j->cache) != 0) unlink(tmp);
+  free(tmp);
+}
+
+/* The worker of a job with a cache: stat every path, take the SHA-256 of
+** those whose stat data match the cache, hash the others, save. */
+static void work_cached(Job *j, EVP_MD *md) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  Cache c;
+  cache_load(&c, j->cache);
+  int dirty = 0;
+  for (int i = 0; i < j->n; i++) {
+    if (__atomic_load_n(&j->cancelled, __ATOMIC_RELAXED)) { cache_free(&c); return; }
+    const Entry *e = cache_find(&c, j->paths[i]);
+    if (e != NULL) {
+      struct stat st;
+      if (stat(j->paths[i], &st) == 0) {
+        char key[KEY_LEN];
+        stat_key(&st, key);
+        if (strcmp(key, e->key) == 0) {
+          memcpy(j->hex[i], e->hex, 65);
+          memcpy(j->key[i], key, strlen(key) + 1);
+          j->cached++;
+          continue;
+        }
+      }
+    }
+    hash_one(j, md, i, j->key[i], &now);
+    dirty = 1;
+  }
+  if (dirty || (size_t)j->cached != c.count) cache_save(j);
+  cache_free(&c);
+}
+
 static void *worker(void *arg) {
   Job *j = ((Slice *)arg)->job;
   int from = ((Slice *)arg)->from, to = ((Slice *)arg)->to;
+  EVP_MD *own = NULL;
   free(arg);
-  for (int i = from; i < to; i++) {
-    int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { j->err[i] = errno ? errno : EIO; continue; }
-    int r = digest(j->md, NULL, 0, fd, j->hex[i]);
-    if (r != 1) j->err[i] = r < 0 ? (errno ? errno : EIO) : EPROTO;
-    close(fd);
+  if (j->md == NULL) {
+    /* the state has not fetched SHA-256 yet: fetch it here, off the main thread */
+    own = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (own == NULL) {
+      for (int i = from; i < to; i++) j->err[i] = EPROTO;
+      return NULL;
+    }
   }
+  EVP_MD *md = own != NULL ? own : j->md;
+  if (j->cache != NULL) work_cached(j, md);
+  else for (int i = from; i < to && !__atomic_load_n(&j->cancelled, __ATOMIC_RELAXED); i++)
+    hash_one(j, md, i, NULL, NULL);
+  if (own != NULL) EVP_MD_free(own);
   return NULL;
 }
 
@@ -162,16 +387,24 @@ static void job_join(Job *j) {
   j->nthreads = 0;
 }
 
-static void job_free(Job *j) {
+static void job_cancel(Job *j) {
+  __atomic_store_n(&j->cancelled, 1, __ATOMIC_RELAXED);
   job_join(j);
+}
+
+static void job_free(Job *j) {
+  job_cancel(j);
   if (j->paths != NULL) {
     for (int i = 0; i < j->n; i++) free(j->paths[i]);
     free(j->paths);
   }
   free(j->hex);
   free(j->err);
+  free(j->key);
+  free(j->cache);
   if (j->md != NULL) EVP_MD_free(j->md);
-  j->paths = NULL; j->hex = NULL; j->err = NULL; j->n = 0; j->md = NULL;
+  j->paths = NULL; j->hex = NULL; j->err = NULL; j->key = NULL; j->cache = NULL;
+  j->n = 0; j->md = NULL;
 }
 
 static int job_gc(lua_State *L) {
@@ -179,25 +412,41 @@ static int job_gc(lua_State *L) {
   return 0;
 }
 
-/* hash.start(paths) -> job
+/* job:cancel() — stop the workers (each finishes the file in hand) and
+** join them; the job's results are gone. A process must not exit while a
+** worker runs: OpenSSL's exit handlers would pull the digest from under it. */
+static int job_cancel_l(lua_State *L) {
+  job_cancel(luaL_checkudata(L, 1, JOB_MT));
+  return 0;
+}
+
+/* hash.start(paths [, cache]) -> job
 ** Starts hashing the files named in the array `paths` on worker threads and
 ** returns at once; the caller does other work (waits for the database) in
-** the meantime. */
+** the meantime. `cache`: the checksum cache file (see the top). */
 static int l_start(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  const char *cache = luaL_optstring(L, 2, NULL);
   lua_Integer n = luaL_len(L, 1);
   if (n < 0 || n > 10000000) return luaL_error(L, "hash.start: bad number of paths");
   Job *j = lua_newuserdatauv(L, sizeof *j, 0);
   memset(j, 0, sizeof *j);
   luaL_setmetatable(L, JOB_MT);
   if (n == 0) return 1;
-  EVP_MD *md = md_of(L);
-  if (EVP_MD_up_ref(md) != 1) return luaL_error(L, "hash.start: OpenSSL refused a reference to SHA-256");
-  j->md = md;
+  EVP_MD **box = lua_touserdata(L, lua_upvalueindex(1));
+  if (box != NULL && *box != NULL) {
+    if (EVP_MD_up_ref(*box) != 1) return luaL_error(L, "hash.start: OpenSSL refused a reference to SHA-256");
+    j->md = *box;
+  }
   j->paths = calloc((size_t)n, sizeof *j->paths);
   j->hex = calloc((size_t)n, sizeof *j->hex);
   j->err = calloc((size_t)n, sizeof *j->err);
-  if (j->paths == NULL || j->hex == NULL || j->err == NULL) {
+  if (cache != NULL) {
+    j->cache = strdup(cache);
+    j->key = calloc((size_t)n, sizeof *j->key);
+  }
+  if (j->paths == NULL || j->hex == NULL || j->err == NULL
+      || (cache != NULL && (j->cache == NULL || j->key == NULL))) {
     job_free(j);
     return luaL_error(L, "hash.start: not enough memory");
   }
@@ -216,7 +465,8 @@ static int l_start(lua_State *L) {
       return luaL_error(L, "hash.start: not enough memory");
     }
   }
-  int workers = j->n >= 4096 ? MAX_WORKERS : 1;
+  /* one worker with a cache (mostly stat calls), two for many files without */
+  int workers = (cache == NULL && j->n >= 4096) ? MAX_WORKERS : 1;
   for (int t = 0; t < workers; t++) {
     Slice *s = malloc(sizeof *s);
     if (s == NULL) break;
@@ -233,11 +483,13 @@ static int l_start(lua_State *L) {
   return 1;
 }
 
-/* job:wait() -> sums, failures
+/* job:wait() -> sums, failures, counts
 ** sums maps each path to its hex digest (false when it could not be read);
-** failures maps the unreadable paths to a message. */
+** failures maps the unreadable paths to a message; counts is
+** {hashed = files read, cached = files whose digest came from the cache}. */
 static int job_wait(lua_State *L) {
   Job *j = luaL_checkudata(L, 1, JOB_MT);
+  if (j->cancelled) return luaL_error(L, "job:wait: the job was cancelled");
   job_join(j);
   lua_createtable(L, 0, j->n);
   lua_newtable(L);
@@ -252,7 +504,14 @@ static int job_wait(lua_State *L) {
       lua_setfield(L, -2, j->paths[i]);
     }
   }
-  return 2;
+  int failed = 0;
+  for (int i = 0; i < j->n; i++) failed += j->err[i] != 0;
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, j->n - j->cached - failed);
+  lua_setfield(L, -2, "hashed");
+  lua_pushinteger(L, j->cached);
+  lua_setfield(L, -2, "cached");
+  return 3;
 }
 
 static const luaL_Reg funcs[] = {
@@ -268,9 +527,11 @@ LUMI_API int luaopen_lumi_hash(lua_State *L) {
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, job_gc);
     lua_setfield(L, -2, "__close");
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
     lua_pushcfunction(L, job_wait);
     lua_setfield(L, -2, "wait");
+    lua_pushcfunction(L, job_cancel_l);
+    lua_setfield(L, -2, "cancel");
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
@@ -282,8 +543,6 @@ LUMI_API int luaopen_lumi_hash(lua_State *L) {
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
-  *box = EVP_MD_fetch(NULL, "SHA256", NULL);
-  if (*box == NULL) return luaL_error(L, "lumi.hash: OpenSSL has no SHA-256 implementation");
   luaL_setfuncs(L, funcs, 1);
   return 1;
 }

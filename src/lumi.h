@@ -13,5 +13,6 @@
 LUMI_API int luaopen_lumi_pg(lua_State *L);
 LUMI_API int luaopen_lumi_hash(lua_State *L);
 LUMI_API int luaopen_lumi_sql(lua_State *L);
+LUMI_API int luaopen_lumi_dir(lua_State *L);
 
 #endif

@@ -210,6 +210,7 @@ static int pmain(lua_State *L) {
   preload(L, "lumi.pg", luaopen_lumi_pg);
   preload(L, "lumi.hash", luaopen_lumi_hash);
   preload(L, "lumi.sql", luaopen_lumi_sql);
+  preload(L, "lumi.dir", luaopen_lumi_dir);
   set_paths(L);
   lua_createtable(L, argc, 1);            /* arg, as lua.c builds it */
   for (int i = 0; i < argc; i++) {

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +55,24 @@ typedef struct Notice {
 
 typedef struct Rows Rows;
 
+/* A query handed to conn:send while the handshake was still going on:
+** copies, sent by the handshake thread the moment the session is ready. */
+typedef struct Queued {
+  char *sql;
+  int nparams;
+  char **params;
+  int sent;             /* the thread sent it */
+} Queued;
+
 typedef struct Conn {
   PGconn *pg;           /* NULL once closed */
   int connecting;       /* started by pg.connect_start, not yet finished */
   PostgresPollingStatusType poll_state;   /* where that handshake stands */
+  int threaded;         /* a thread is finishing the handshake (not yet joined) */
+  pthread_t thread;
+  pthread_mutex_t mu;   /* guards done and queued while threaded */
+  int done;             /* the thread has finished the handshake */
+  Queued *queued;
   Notice *notices;      /* collected by the receiver, oldest first */
   Notice **tail;
   Rows *streaming;      /* the open row iterator, if any */
@@ -87,6 +102,15 @@ static void free_notices(Conn *c) {
   while (n != NULL) { Notice *next = n->next; free_notice(n); n = next; }
   c->notices = NULL;
   c->tail = &c->notices;
+}
+
+static void free_queued(Queued *q) {
+  if (q == NULL) return;
+  free(q->sql);
+  if (q->params != NULL)
+    for (int i = 0; i < q->nparams; i++) free(q->params[i]);
+  free(q->params);
+  free(q);
 }
 
 /* libpq notice receiver: copy the fields, run no Lua. A notice that cannot
@@ -290,10 +314,11 @@ static void push_columns(lua_State *L, const PGresult *res) {
 
 /* Push row `row` of res as a table keyed by column name. `names` is the
 ** stack index of the array of column names (push_columns), or 0. */
-static void push_row_named(lua_State *L, const PGresult *res, int row, int names) {
+static void push_row_named(lua_State *L, const PGresult *res, int row, int names, int skip_nulls) {
   int n = PQnfields(res);
   lua_createtable(L, 0, n);
   for (int j = 0; j < n; j++) {
+    if (skip_nulls && PQgetisnull(res, row, j)) continue;
     if (names) {
       lua_rawgeti(L, names, j + 1);       /* the name, made once per result */
       push_value(L, res, row, j);
@@ -306,7 +331,7 @@ static void push_row_named(lua_State *L, const PGresult *res, int row, int names
 }
 
 static void push_row(lua_State *L, const PGresult *res, int row) {
-  push_row_named(L, res, row, 0);
+  push_row_named(L, res, row, 0, 0);
 }
 
 static void push_affected(lua_State *L, PGresult *res) {
@@ -369,6 +394,60 @@ static const char *const *collect_params(lua_State *L, int first, int last, int 
 ** pg.connect
 ** ------------------------------------------------------------------ */
 
+/* Seconds of connect_timeout in force for pg (0: none). */
+static int connect_timeout_of(PGconn *pg) {
+  int t = 0;
+  PQconninfoOption *opts = PQconninfo(pg);
+  if (opts == NULL) return 0;
+  for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+    if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL) t = atoi(o->val);
+  PQconninfoFree(opts);
+  return t;
+}
+
+/* Drive a non-blocking handshake from state st to its end, waiting on the
+** socket, within connect_timeout. Returns the final polling state
+** (PGRES_POLLING_OK, or anything else for a failure or a timeout). */
+static PostgresPollingStatusType drive_handshake(PGconn *pg, PostgresPollingStatusType st) {
+  int timeout = connect_timeout_of(pg);
+  time_t deadline = timeout > 0 ? time(NULL) + timeout : 0;
+  while (st != PGRES_POLLING_OK) {
+    if (st == PGRES_POLLING_FAILED) break;
+    struct pollfd p;
+    p.fd = PQsocket(pg);
+    p.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    p.revents = 0;
+    int wait_ms = -1;
+    if (deadline) {
+      time_t left = deadline - time(NULL);
+      if (left <= 0) return PGRES_POLLING_FAILED;
+      wait_ms = (int)left * 1000;
+    }
+    int r = poll(&p, 1, wait_ms);
+    if (r < 0 && errno != EINTR) return PGRES_POLLING_FAILED;
+    if (r == 0) return PGRES_POLLING_FAILED;     /* timed out */
+    if (r > 0) st = PQconnectPoll(pg);
+  }
+  return st;
+}
+
+/* The handshake thread: finish connecting, then send the query conn:send
+** queued meanwhile, if any. It runs no Lua and touches only c's C fields,
+** which the main thread leaves alone until it has joined it. */
+static void *handshake_thread(void *arg) {
+  Conn *c = arg;
+  PostgresPollingStatusType st = drive_handshake(c->pg, c->poll_state);
+  pthread_mutex_lock(&c->mu);
+  c->poll_state = st;
+  c->done = 1;
+  Queued *q = c->queued;
+  if (q != NULL && st == PGRES_POLLING_OK && PQstatus(c->pg) == CONNECTION_OK)
+    q->sent = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+                                (const char *const *)q->params, NULL, NULL, 0) == 1;
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
 /* Start connecting (blocking or not); leaves the connection userdata on
 ** the stack and returns it, or pushes an error table and returns NULL. */
 static Conn *start_connect(lua_State *L, const char *info, int async) {
@@ -381,13 +460,9 @@ static Conn *start_connect(lua_State *L, const char *info, int async) {
   keys[k] = NULL; vals[k] = NULL;
 
   Conn *c = lua_newuserdatauv(L, sizeof *c, 1);
-  c->pg = NULL;
-  c->connecting = 0;
+  memset(c, 0, sizeof *c);
   c->poll_state = PGRES_POLLING_WRITING;
-  c->notices = NULL;
   c->tail = &c->notices;
-  c->streaming = NULL;
-  c->awaiting = 0;
   luaL_setmetatable(L, CONN_MT);
 
   PGconn *pg = async ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
@@ -416,8 +491,22 @@ static Conn *start_connect(lua_State *L, const char *info, int async) {
       st = PQconnectPoll(pg);
     }
     c->poll_state = st;
+    /* A thread finishes it (or conn:wait_connected does, without threads). */
+    if (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED
+        && pthread_mutex_init(&c->mu, NULL) == 0) {
+      if (pthread_create(&c->thread, NULL, handshake_thread, c) == 0) c->threaded = 1;
+      else pthread_mutex_destroy(&c->mu);
+    }
   }
   return c;
+}
+
+/* Join the handshake thread, if one runs. */
+static void join_handshake(Conn *c) {
+  if (!c->threaded) return;
+  pthread_join(c->thread, NULL);
+  pthread_mutex_destroy(&c->mu);
+  c->threaded = 0;
 }
 
 /* pg.connect([conninfo]) -> conn | nil, err
@@ -431,23 +520,53 @@ static int l_connect(lua_State *L) {
 
 /* pg.connect_start([conninfo]) -> conn | nil, err
 ** Starts connecting and returns at once, so that the caller can do other
-** work (scan and hash files) while the server sets up the session. The
-** connection must be finished with conn:wait_connected() before use. */
+** work (scan and hash files) while the server sets up the session: a
+** thread finishes the handshake. The connection must be finished with
+** conn:wait_connected() before use, except for conn:send, whose query the
+** thread sends as soon as the session is ready. */
 static int l_connect_start(lua_State *L) {
   const char *info = luaL_optstring(L, 1, NULL);
   if (start_connect(L, info, 1) == NULL) return fail_with_top(L);
   return 1;
 }
 
-/* Seconds of connect_timeout in force for pg (0: none). */
-static int connect_timeout_of(PGconn *pg) {
-  int t = 0;
-  PQconninfoOption *opts = PQconninfo(pg);
-  if (opts == NULL) return 0;
-  for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-    if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL) t = atoi(o->val);
-  PQconninfoFree(opts);
-  return t;
+/* Finish a connection begun by connect_start. Returns 1 when connected
+** (a queued query is then on its way: c->awaiting), or 0 with an error
+** table pushed and the connection closed. */
+static int finish_connecting(lua_State *L, Conn *c) {
+  if (!c->connecting) return 1;
+  PostgresPollingStatusType st;
+  if (c->threaded) {
+    join_handshake(c);
+    st = c->poll_state;
+  } else {
+    st = drive_handshake(c->pg, c->poll_state);
+  }
+  c->connecting = 0;
+  Queued *q = c->queued;
+  c->queued = NULL;
+  if (st != PGRES_POLLING_OK || PQstatus(c->pg) != CONNECTION_OK) {
+    c->awaiting = 0;
+    free_queued(q);
+    push_conn_error(L, c->pg, "timeout expired while connecting");
+    PQfinish(c->pg);
+    c->pg = NULL;
+    return 0;
+  }
+  if (q != NULL && !q->sent) {
+    /* queued after the thread had finished, or the thread could not send */
+    int ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+                               (const char *const *)q->params, NULL, NULL, 0) == 1;
+    free_queued(q);
+    if (!ok) {
+      c->awaiting = 0;
+      push_conn_error(L, c->pg, "could not send query");
+      return 0;
+    }
+    return 1;
+  }
+  free_queued(q);
+  return 1;
 }
 
 /* conn:wait_connected() -> conn | nil, err
@@ -456,34 +575,7 @@ static int conn_wait_connected(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, CONN_MT);
   if (c->pg == NULL) return luaL_error(L, "attempt to use a closed connection");
   lua_settop(L, 1);
-  if (!c->connecting) return 1;
-  int timeout = connect_timeout_of(c->pg);
-  time_t deadline = timeout > 0 ? time(NULL) + timeout : 0;
-  PostgresPollingStatusType st = c->poll_state;
-  while (st != PGRES_POLLING_OK) {
-    if (st == PGRES_POLLING_FAILED) break;
-    struct pollfd p;
-    p.fd = PQsocket(c->pg);
-    p.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-    p.revents = 0;
-    int wait_ms = -1;
-    if (deadline) {
-      time_t left = deadline - time(NULL);
-      if (left <= 0) break;
-      wait_ms = (int)left * 1000;
-    }
-    int r = poll(&p, 1, wait_ms);
-    if (r < 0 && errno != EINTR) break;
-    if (r == 0) break;                    /* timed out */
-    st = PQconnectPoll(c->pg);
-  }
-  c->connecting = 0;
-  if (st != PGRES_POLLING_OK || PQstatus(c->pg) != CONNECTION_OK) {
-    push_conn_error(L, c->pg, "timeout expired while connecting");
-    PQfinish(c->pg);
-    c->pg = NULL;
-    return fail_with_top(L);
-  }
+  if (!finish_connecting(L, c)) return fail_with_top(L);
   return 1;
 }
 
@@ -492,13 +584,17 @@ static int conn_wait_connected(lua_State *L) {
 ** ------------------------------------------------------------------ */
 
 static void finish_streaming(Conn *c);
-static void push_rows(lua_State *L, PGresult *res);
+static void push_rows(lua_State *L, PGresult *res, int skip_nulls);
 
 /* conn:close() — idempotent; also __gc and __close. */
 static int conn_close(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, CONN_MT);
   if (c->streaming != NULL) finish_streaming(c);
   c->awaiting = 0;
+  join_handshake(c);
+  free_queued(c->queued);
+  c->queued = NULL;
+  c->connecting = 0;
   if (c->pg != NULL) { PQfinish(c->pg); c->pg = NULL; }
   free_notices(c);
   return 0;
@@ -606,19 +702,19 @@ static int conn_query(lua_State *L) {
     PQclear(res);
     return fail_with_top(L);
   }
-  push_rows(L, res);
+  push_rows(L, res, 0);
   PQclear(res);
   return 1;
 }
 
 /* Push the rows table of a tuples/command result (as conn:query returns). */
-static void push_rows(lua_State *L, PGresult *res) {
+static void push_rows(lua_State *L, PGresult *res, int skip_nulls) {
   int nrows = PQntuples(res);
   lua_createtable(L, nrows, 3);
   push_columns(L, res);                   /* rows names */
   int names = lua_gettop(L);
   for (int i = 0; i < nrows; i++) {
-    push_row_named(L, res, i, names);
+    push_row_named(L, res, i, names, skip_nulls);
     lua_rawseti(L, -3, i + 1);
   }
   lua_setfield(L, -2, "columns");
@@ -717,7 +813,7 @@ static int conn_pipeline(lua_State *L) {
       case PGRES_PIPELINE_ABORTED:
         break;
       case PGRES_TUPLES_OK: case PGRES_COMMAND_OK: case PGRES_EMPTY_QUERY:
-        push_rows(L, res);
+        push_rows(L, res, 0);
         lua_rawseti(L, -2, i);
         break;
       default:
@@ -754,8 +850,48 @@ static int conn_pipeline(lua_State *L) {
 ** Sends one statement with parameters and returns without waiting; the
 ** server works on it while the caller does something else. Take the
 ** result with conn:receive() before any other use of the connection. */
+/* Copies of a query and its parameters, or NULL for lack of memory. */
+static Queued *make_queued(const char *sql, int nparams, const char *const *params) {
+  Queued *q = calloc(1, sizeof *q);
+  if (q == NULL) return NULL;
+  q->sql = dup_or_null(sql);
+  q->nparams = nparams;
+  if (nparams > 0) q->params = calloc((size_t)nparams, sizeof *q->params);
+  if (q->sql == NULL || (nparams > 0 && q->params == NULL)) { free_queued(q); return NULL; }
+  for (int i = 0; i < nparams; i++) {
+    if (params[i] == NULL) continue;              /* NULL stays NULL */
+    q->params[i] = dup_or_null(params[i]);
+    if (q->params[i] == NULL) { free_queued(q); return NULL; }
+  }
+  return q;
+}
+
 static int conn_send(lua_State *L) {
-  Conn *c = checkidle(L, 1);
+  Conn *c = luaL_checkudata(L, 1, CONN_MT);
+  if (c->pg != NULL && c->connecting) {
+    /* still connecting: hand the query to the handshake thread */
+    if (c->awaiting)
+      return luaL_error(L, "connection is busy: take the result of conn:send with conn:receive first");
+    const char *sql = check_text(L, 2, "the SQL text");
+    int nparams;
+    const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
+    if (c->threaded) {
+      Queued *q = make_queued(sql, nparams, params);
+      if (q == NULL) return luaL_error(L, "conn:send: not enough memory");
+      pthread_mutex_lock(&c->mu);
+      int queued = !c->done;
+      if (queued) c->queued = q;
+      pthread_mutex_unlock(&c->mu);
+      if (queued) {
+        c->awaiting = 1;
+        lua_pushboolean(L, 1);
+        return 1;
+      }
+      free_queued(q);
+    }
+    if (!finish_connecting(L, c)) return fail_with_top(L);
+  }
+  c = checkidle(L, 1);
   const char *sql = check_text(L, 2, "the SQL text");
   int nparams;
   const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
@@ -768,11 +904,20 @@ static int conn_send(lua_State *L) {
   return 1;
 }
 
-/* conn:receive() -> rows | nil, err   (the result of conn:send) */
+/* conn:receive([opts]) -> rows | nil, err   (the result of conn:send)
+** opts.skip_nulls: leave SQL NULLs out of the row tables (nil) instead of
+** setting them to pg.null. */
 static int conn_receive(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, CONN_MT);
+  int skip_nulls = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    skip_nulls = lua_getfield(L, 2, "skip_nulls") != LUA_TNIL && lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
   if (c->pg == NULL) return luaL_error(L, "attempt to use a closed connection");
   if (!c->awaiting) return luaL_error(L, "conn:receive: nothing was sent with conn:send");
+  if (c->connecting && !finish_connecting(L, c)) return fail_with_top(L);
   c->awaiting = 0;
   PGresult *res, *keep = NULL;
   while ((res = PQgetResult(c->pg)) != NULL) {
@@ -788,7 +933,7 @@ static int conn_receive(lua_State *L) {
     PQclear(keep);
     return fail_with_top(L);
   }
-  push_rows(L, keep);
+  push_rows(L, keep, skip_nulls);
   PQclear(keep);
   return 1;
 }

@@ -88,6 +88,10 @@ M.schema = {
   placeholders = { types = { table = true }, doc = "values for ${name} in SQL files" },
   schemas = { types = { table = true }, doc = "the schemas `lumi fresh` drops and re-creates (default: public)" },
   protected = { types = { boolean = true }, doc = "refuse destructive commands (fresh, down) on this target" },
+  checksum_cache = {
+    types = { boolean = true },
+    doc = "keep the files' SHA-256s between runs, by inode, size, mtime and ctime (default true)",
+  },
   lock_timeout = {
     types = { number = true },
     doc = "seconds to wait for another runner's lock before giving up",

@@ -75,6 +75,33 @@ function M.finish_connect(conn, opts, url)
   return db
 end
 
+--- A db handle on a connection begun by M.connect_start, without waiting
+--- for it: the handle finishes connecting on first use (DB:connected), and
+--- its conn:send may come before that (the query goes out as soon as the
+--- session is ready, from the thread finishing the handshake).
+function M.wrap_connecting(conn, opts, url)
+  local db = M.wrap(conn, opts)
+  db.url = url
+  db.connecting = true
+  return db
+end
+
+--- Wait for the connection to be ready, if it is still being established;
+--- raises a `connection` error when it cannot be.
+--- `failed`: the error a conn:send made of the connection's failure.
+function DB:connected(failed)
+  if self.connecting then
+    self.connecting = nil
+    local ok, err = false, failed
+    if not failed then ok, err = self.conn:wait_connected() end
+    if not ok then
+      errors.raise("connection", "cannot connect to the database: " .. config.scrub(err.message, self.url),
+        { sqlstate = err.sqlstate })
+    end
+  end
+  return self
+end
+
 --- Wrap an open lumi.pg connection.
 function M.wrap(conn, opts)
   opts = opts or {}
@@ -194,6 +221,7 @@ end
 --- Take the result of a FETCH sent ahead by db:rows, so that the connection
 --- is free for the next statement. Every method calls it first.
 function DB:settle()
+  if self.connecting then self:connected() end
   if self.pending_copy then
     self.pending_copy = nil
     local r, err = self.conn:receive()
@@ -234,14 +262,20 @@ function DB:copy_from(sql, source, opts)
 end
 
 function DB:quote_ident(s)
+  -- a name of printable ASCII needs no connection: this is what libpq's
+  -- PQescapeIdentifier makes of it (the encoding matters only beyond ASCII)
+  if type(s) == "string" and not s:find("[^\32-\126]") then return '"' .. s:gsub('"', '""') .. '"' end
+  self:connected()
   return self.conn:escape_identifier(s)
 end
 
 function DB:quote_literal(s)
+  self:connected()
   return self.conn:escape_literal(s)
 end
 
 function DB:info()
+  self:connected()
   return self.conn:info()
 end
 

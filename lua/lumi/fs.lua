@@ -6,7 +6,7 @@ local M = {}
 
 local lazy = setmetatable({}, { __index = function(t, k)
   local names = { dirent = "posix.dirent", stat = "posix.sys.stat", unistd = "posix.unistd",
-                  fcntl = "posix.fcntl", errno = "posix.errno", glob = "posix.glob" }
+                  fcntl = "posix.fcntl", errno = "posix.errno" }
   local v = require(names[k])
   rawset(t, k, v)
   return v
@@ -22,18 +22,9 @@ function M.kind(path)
 end
 
 --- Sorted entry names of a directory (without . and ..), or nil, message.
+--- Second result: {name = "directory"} for its subdirectories.
 function M.list(dir)
-  local kind = M.kind(dir)
-  if kind == nil then return nil, "no such directory" end
-  if kind ~= "directory" then return nil, "not a directory" end
-  local ok, names = pcall(lazy.dirent.dir, dir)
-  if not ok then return nil, tostring(names) end
-  local out = {}
-  for _, n in ipairs(names) do
-    if n ~= "." and n ~= ".." then out[#out + 1] = n end
-  end
-  table.sort(out)
-  return out
+  return require("lumi.dir").list(dir)
 end
 
 --- Whole contents of a file, or nil, message.
@@ -81,16 +72,6 @@ end
 --- Directory part of a path ("." when there is none).
 function M.dirname(path)
   return path:match("^(.*)/[^/]*$") or "."
-end
-
---- Names of the subdirectories of dir (one call: glob learns the types
---- from readdir, no stat per entry), as a set.
-function M.subdirs(dir)
-  local set = {}
-  for _, d in ipairs(lazy.glob.glob(dir .. "/*/", 0) or {}) do
-    set[d:match("([^/]+)/$")] = true
-  end
-  return set
 end
 
 --- Does path exist (as anything)?

@@ -24,16 +24,18 @@ local fs = require "lumi.fs"
 
 local M = {}
 
+local find, sub, byte = string.find, string.sub, string.byte
+
 --- The parts of a file name: stem and role ("single", "up", "down"), or
 --- nil and why the file is not a migration.
 function M.classify(file)
-  local n = #file
-  if n > 4 and file:sub(-4) == ".sql" then     -- the common case first, without patterns
-    if n > 7 and file:sub(-7) == ".up.sql" then return file:sub(1, -8), "up" end
-    if n > 9 and file:sub(-9) == ".down.sql" then return file:sub(1, -10), "down" end
-    return file:sub(1, -5), "single"
+  -- plain finds anchored at the end: no pattern, no throwaway strings
+  if find(file, ".sql", -4, true) and #file > 4 then
+    if #file > 7 and find(file, ".up.sql", -7, true) then return sub(file, 1, -8), "up" end
+    if #file > 9 and find(file, ".down.sql", -9, true) then return sub(file, 1, -10), "down" end
+    return sub(file, 1, -5), "single"
   end
-  if n > 4 and file:sub(-4) == ".lua" then return file:sub(1, -5), "lua" end
+  if #file > 4 and find(file, ".lua", -4, true) then return sub(file, 1, -5), "lua" end
   return nil, "not a .sql or .lua file"
 end
 
@@ -48,74 +50,79 @@ function M.discover(dir, scheme, opts)
     errors.raise("config", string.format("cannot read the migrations directory %s: %s", dir, err),
       { hint = "create it, or set `dir` in migrate.lua / --dir" })
   end
-  local subdirs = fs.subdirs(dir)
+  local subdirs = err                -- fs.list's second result: the subdirectories
+  local prefix = dir .. "/"
   local out = { migrations = {}, ignored = {} }
+  local migrations, ignored = out.migrations, out.ignored
   local ups = {}           -- stem -> migration (to attach .down.sql files)
   local downs = {}         -- stem -> file, for downs seen before their up
+  local parse = scheme.parse
 
-  if opts.prefetch then
-    local paths = {}
-    for _, file in ipairs(names) do
-      if file:byte(1) ~= 46 then
-        paths[#paths + 1] = subdirs[file] and (dir .. "/" .. file .. "/up.sql") or (dir .. "/" .. file)
-      end
+  -- the path of every entry's up file, listed at once for the prefetch
+  local paths = {}
+  for i = 1, #names do
+    local file = names[i]
+    if byte(file, 1) ~= 46 then
+      paths[#paths + 1] = subdirs[file] and (prefix .. file .. "/up.sql") or (prefix .. file)
     end
-    opts.prefetch(paths)
   end
+  if opts.prefetch then opts.prefetch(paths) end
 
-  for _, file in ipairs(names) do
-    if file:byte(1) == 46 then goto continue end    -- hidden: .gitkeep, editor files
+  local k = 0              -- index into paths
+  for i = 1, #names do
+    local file = names[i]
+    if byte(file, 1) == 46 then goto continue end    -- hidden: .gitkeep, editor files
+    k = k + 1
     local stem, role
     if subdirs[file] then
       stem, role = file, "dir"
     else
       stem, role = M.classify(file)
       if not stem then
-        out.ignored[#out.ignored + 1] = { file = file, reason = role }
+        ignored[#ignored + 1] = { file = file, reason = role }
         goto continue
       end
     end
-    local parsed, why = scheme.parse(stem)
+    local parsed, why = parse(stem)
     if not parsed then
-      out.ignored[#out.ignored + 1] = { file = file, reason = subdirs[file] and ("a directory: " .. why) or why }
+      ignored[#ignored + 1] = { file = file, reason = subdirs[file] and ("a directory: " .. why) or why }
       goto continue
     end
     if role == "down" then
       local m = ups[stem]
-      if m and m.layout == "pair" then m.down_path = dir .. "/" .. file
+      if m and m.layout == "pair" then m.down_path = paths[k]
       else downs[stem] = file end
       goto continue
     end
-    local m = { version = parsed.version, name = parsed.name, stem = stem }
-    if role == "dir" then
-      if fs.kind(dir .. "/" .. file .. "/up.sql") ~= "file" then
-        out.ignored[#out.ignored + 1] = { file = file .. "/", reason = "a directory without up.sql" }
+    local m = { version = parsed.version, name = parsed.name, stem = stem, path = paths[k] }
+    if role == "single" then
+      m.file, m.layout = file, "file"
+    elseif role == "dir" then
+      if fs.kind(paths[k]) ~= "file" then
+        ignored[#ignored + 1] = { file = file .. "/", reason = "a directory without up.sql" }
         goto continue
       end
       m.file, m.layout = file .. "/up.sql", "directory"
-      if fs.kind(dir .. "/" .. file .. "/down.sql") == "file" then m.down_path = dir .. "/" .. file .. "/down.sql" end
+      if fs.kind(prefix .. file .. "/down.sql") == "file" then m.down_path = prefix .. file .. "/down.sql" end
     elseif role == "lua" then
       m.file, m.layout = file, "lua"
-    elseif role == "up" then
+    else -- "up"
       m.file, m.layout = file, "pair"
-      if downs[stem] then m.down_path = dir .. "/" .. downs[stem]; downs[stem] = nil end
-    else
-      m.file, m.layout = file, "file"
+      if downs[stem] then m.down_path = prefix .. downs[stem]; downs[stem] = nil end
     end
-    m.path = dir .. "/" .. m.file
-    out.migrations[#out.migrations + 1] = m
+    migrations[#migrations + 1] = m
     if not ups[stem] then ups[stem] = m end
     ::continue::
   end
   for stem, file in pairs(downs) do
     local m = ups[stem]
     if m and m.layout == "pair" then
-      m.down_path = dir .. "/" .. file
+      m.down_path = prefix .. file
     else
-      out.ignored[#out.ignored + 1] = { file = file, reason = "a down migration without " .. stem .. ".up.sql" }
+      ignored[#ignored + 1] = { file = file, reason = "a down migration without " .. stem .. ".up.sql" }
     end
   end
-  table.sort(out.ignored, function(a, b) return a.file < b.file end)
+  table.sort(ignored, function(a, b) return a.file < b.file end)
   return out
 end
 

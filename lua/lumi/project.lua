@@ -58,7 +58,7 @@ function Project:scan()
       end
     else
       found = layout.discover(dir, self.scheme, {
-        prefetch = function(paths) self._hashing = hash.start(paths) end,
+        prefetch = function(paths) self._hashing = hash.start(paths, self:checksum_cache()) end,
       })
     end
     self._scan = layout.finish(found, self.scheme, self:identity())
@@ -79,7 +79,9 @@ function Project:db()
   if not self._db then
     local opts = { on_notice = function(n) self:emit({ type = "notice", notice = n }) end }
     if self._pending then
-      self._db = db.finish_connect(self._pending, opts, self.config.database)
+      -- still connecting: the handle waits on first use, and the tracking
+      -- query can be sent before that (see Project:plan)
+      self._db = db.wrap_connecting(self._pending, opts, self.config.database)
       self._pending = nil
     else
       self._db = db.connect(self.config.database, opts)
@@ -92,6 +94,31 @@ end
 function Project:store()
   if not self._store then self._store = require("lumi.store").new(self:db(), self.config.tracking) end
   return self._store
+end
+
+--- The file that keeps the SHA-256s of this target's migration files
+--- between runs (see lumi.hash): in $XDG_CACHE_HOME/lumi (~/.cache/lumi),
+--- one per migrations directory; nil when `checksum_cache = false` or
+--- there is no home to keep it in.
+function Project:checksum_cache()
+  if self.config.checksum_cache == false then return nil end
+  local base = os.getenv("XDG_CACHE_HOME")
+  if not base or base:sub(1, 1) ~= "/" then
+    local home = os.getenv("HOME")
+    if not home or home:sub(1, 1) ~= "/" then return nil end
+    base = home .. "/.cache"
+  end
+  local dir = self.config.migrations_dir
+  if dir:sub(1, 1) ~= "/" then
+    local cwd = require("posix.unistd").getcwd()
+    if not cwd then return nil end
+    dir = cwd .. "/" .. dir
+  end
+  -- named by a 64-bit FNV-1a of the directory (SHA-256 here would make the
+  -- main thread initialise OpenSSL, which the hashing thread does anyway)
+  local h = -3750763034362895579                  -- 0xcbf29ce484222325
+  for i = 1, #dir do h = (h ~ dir:byte(i)) * 1099511628211 end
+  return string.format("%s/lumi/checksums-%016x", base, h)
 end
 
 --- {path = sha256 hex} of the migration files (hashed since the scan).
@@ -107,7 +134,7 @@ function Project:checksums(migrations)
     if self._sums[m.path] == nil then missing[#missing + 1] = m.path end
   end
   if #missing > 0 then
-    for path, sum in pairs(hash.start(missing):wait()) do self._sums[path] = sum end
+    for path, sum in pairs(hash.start(missing, self:checksum_cache()):wait()) do self._sums[path] = sum end
   end
   return self._sums
 end
@@ -125,6 +152,8 @@ function Project:plan(records)
 end
 
 function Project:close()
+  -- no worker thread may outlive the command (see lumi.hash job:cancel)
+  if self._hashing then self._hashing:cancel(); self._hashing = nil end
   if self._db then self._db:close(); self._db = nil end
   if self._pending then self._pending:close(); self._pending = nil end
   self._store = nil

@@ -531,8 +531,7 @@ function M.up(project, opts)
   opts = opts or {}
   local result = { applied = {}, dry_run = opts.dry_run or false }
 
-  local function run(records)
-    local p, scan = project:plan(records)
+  local function run_plan(p, scan)
     M.check_plan(project, p, scan, opts)
     local todo = select_pending(project, p, opts)
     if opts.count then
@@ -583,7 +582,19 @@ function M.up(project, opts)
     return result
   end
 
+  local function run(records)
+    return run_plan(project:plan(records))
+  end
+
   if opts.dry_run then return run() end
+  -- Nothing to apply, a tracking table and no before_all/after_all hooks to
+  -- run: that is known from a read, which needs no lock (the tracking query
+  -- went out while the files were scanned). Anything to apply is planned
+  -- again from the records read under the lock.
+  if not project.config.before_all and not project.config.after_all then
+    local p, scan, exists = project:plan()
+    if exists and #plan_mod.up_to(p, project.scheme, opts.to) == 0 then return run_plan(p, scan) end
+  end
   return M.locked(project, function(_, st) return run((st:applied())) end)
 end
 

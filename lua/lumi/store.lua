@@ -187,10 +187,14 @@ function Store:select_sql(params)
   return "SELECT " .. table.concat(cols, ", ") .. " FROM " .. self.ident .. self:where_sql(params)
 end
 
+-- NULLs as nil: a record's fields are plain values
+local skip_nulls = { skip_nulls = true }
+
 -- rows of the tracking table, or {}, false when it does not exist yet
 local function applied_result(rows, err)
   if rows then
-    for _, r in ipairs(denull(rows)) do
+    for i = 1, #rows do
+      local r = rows[i]
       if r.state == nil then r.state = "applied" end
     end
     return rows, true
@@ -205,7 +209,11 @@ end
 function Store:applied()
   local params = {}
   local sql = self:select_sql(params)
-  return applied_result(self.db.conn:query(sql, table.unpack(params)))
+  self.db:settle()
+  local conn = self.db.conn
+  local ok, err = conn:send(sql, table.unpack(params))
+  if not ok then error(err, 0) end
+  return applied_result(conn:receive(skip_nulls))
 end
 
 --- The same in two steps: the query is sent now and the server works on it
@@ -215,8 +223,14 @@ function Store:applied_later()
   local conn = self.db.conn
   local params = {}
   local ok, err = conn:send(self:select_sql(params), table.unpack(params))
-  if not ok then error(err, 0) end
-  return function() return applied_result(conn:receive()) end
+  if not ok then
+    self.db:connected(err)        -- a failure to connect is said as one
+    error(err, 0)
+  end
+  return function()
+    self.db:connected()
+    return applied_result(conn:receive(skip_nulls))
+  end
 end
 
 --- How many rows this target has (nil when the table does not exist).
