@@ -149,7 +149,6 @@ static int l_sha256_file(lua_State *L) {
 #define JOB_MT "lumi.hash.Job"
 #define MAX_WORKERS 2
 #define HEX_LEN (2 * EVP_MAX_MD_SIZE + 1)
-#define KEY_LEN 112               /* "dev ino size mtime.ns ctime.ns" */
 #define CACHE_HEADER "lumi checksums 1\n"
 #define CACHE_MAX (64 << 20)      /* a bigger cache file is ignored */
 
@@ -160,7 +159,7 @@ typedef struct Job {
   char (*hex)[HEX_LEN];
   int *err;               /* errno per path, 0 when hashed */
   char *cache;            /* the cache file, or NULL */
-  char (*key)[KEY_LEN];   /* stat data per path, "" when not cacheable */
+  struct StatKey *key;    /* stat data per path (cacheable when .ok) */
   int cached;             /* paths whose digest came from the cache */
   int cancelled;          /* set by job:cancel (atomically): workers stop */
   int nthreads;           /* threads started and not yet joined */
@@ -169,17 +168,28 @@ typedef struct Job {
 
 typedef struct Slice { Job *job; int from, to; } Slice;
 
-/* The stat data a cache entry is valid for: "dev ino size mtime ctime". */
-static void stat_key(const struct stat *st, char *key) {
-  snprintf(key, KEY_LEN, "%llu %llu %lld %lld.%09ld %lld.%09ld",
-           (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, (long long)st->st_size,
-           (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
-           (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+/* The stat data a cache entry is valid for: device, inode, size, mtime
+** and ctime (seconds and nanoseconds), in the order the file writes them. */
+typedef struct StatKey { unsigned long long v[7]; int ok; } StatKey;
+
+static void stat_key(const struct stat *st, StatKey *k) {
+  k->v[0] = (unsigned long long)st->st_dev;
+  k->v[1] = (unsigned long long)st->st_ino;
+  k->v[2] = (unsigned long long)st->st_size;
+  k->v[3] = (unsigned long long)st->st_mtim.tv_sec;
+  k->v[4] = (unsigned long long)st->st_mtim.tv_nsec;
+  k->v[5] = (unsigned long long)st->st_ctim.tv_sec;
+  k->v[6] = (unsigned long long)st->st_ctim.tv_nsec;
+  k->ok = 1;
+}
+
+static int same_key(const StatKey *a, const StatKey *b) {
+  return memcmp(a->v, b->v, sizeof a->v) == 0;
 }
 
 /* Hash one file into j->hex[i]; with `key`, also note its stat data there
 ** (fstat of the descriptor read, taken before reading). */
-static void hash_one(Job *j, EVP_MD *md, int i, char *key, const struct timespec *now) {
+static void hash_one(Job *j, EVP_MD *md, int i, StatKey *key, const struct timespec *now) {
   int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC);
   if (fd < 0) { j->err[i] = errno ? errno : EIO; return; }
   struct stat st;
@@ -201,7 +211,7 @@ static void hash_one(Job *j, EVP_MD *md, int i, char *key, const struct timespec
 ** read into an open-addressing table keyed by path. Anything malformed
 ** makes the whole file count as empty. */
 
-typedef struct Entry { const char *path, *key, *hex; size_t keylen; } Entry;
+typedef struct Entry { const char *path, *hex; StatKey key; } Entry;
 typedef struct Cache { char *buf; Entry *slots; size_t cap, count; } Cache;
 
 static size_t path_hash(const char *s) {
@@ -216,8 +226,24 @@ static void cache_free(Cache *c) {
 }
 
 static int is_hex64(const char *s) {
-  for (int i = 0; i < 64; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+  unsigned bad = 0;
+  for (int i = 0; i < 64; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    bad |= !((unsigned)(ch - '0') < 10u || (unsigned)(ch - 'a') < 6u);
+  }
+  return !bad;
+}
+
+/* Read a decimal number at *p into *out and step past it and the
+** separator `sep` after it; 0 when there is none or it is malformed. */
+static int take_number(char **p, char sep, unsigned long long *out) {
+  char *q = *p;
+  unsigned long long v = 0;
+  int digits = 0;
+  while ((unsigned)(*q - '0') < 10u && digits < 20) { v = v * 10 + (unsigned)(*q - '0'); q++; digits++; }
+  if (digits == 0 || *q != sep) return 0;
+  *out = v;
+  *p = q + 1;
   return 1;
 }
 
@@ -245,7 +271,7 @@ static int cache_load(Cache *c, const char *file) {
   size_t hl = strlen(CACHE_HEADER);
   if (got != size || got < hl || memcmp(c->buf, CACHE_HEADER, hl) != 0) goto bad;
   size_t lines = 0;
-  for (size_t i = hl; i < got; i++) if (c->buf[i] == '\n') lines++;
+  for (const char *x = c->buf + hl; (x = memchr(x, '\n', (size_t)(c->buf + got - x))) != NULL; x++) lines++;
   c->cap = 16;
   while (c->cap < 2 * lines + 2) c->cap *= 2;
   c->slots = calloc(c->cap, sizeof *c->slots);
@@ -256,16 +282,15 @@ static int cache_load(Cache *c, const char *file) {
     if (nl == NULL || nl - p < 66 || !is_hex64(p) || p[64] != ' ') goto bad;
     *nl = '\0';
     p[64] = '\0';
-    char *key = p + 65, *q = key;
-    for (int field = 0; field < 5; field++) {       /* dev ino size mtime ctime */
-      char *f = q;
-      while ((*q >= '0' && *q <= '9') || *q == '.') q++;
-      if (q == f || *q != ' ') goto bad;
-      if (field < 4) q++;
-    }
-    *q = '\0';                                      /* key ends, path follows */
-    Entry e = { q + 1, key, p, (size_t)(q - key) };
-    if (*e.path == '\0' || e.keylen >= KEY_LEN) goto bad;
+    Entry e;
+    char *q = p + 65;
+    static const char seps[7] = { ' ', ' ', ' ', '.', ' ', '.', ' ' };
+    for (int f = 0; f < 7; f++)                     /* dev ino size mtime ctime */
+      if (!take_number(&q, seps[f], &e.key.v[f])) goto bad;
+    e.key.ok = 1;
+    e.path = q;
+    e.hex = p;
+    if (*e.path == '\0') goto bad;
     size_t h = path_hash(e.path) & (c->cap - 1);
     while (c->slots[h].path != NULL) {
       if (strcmp(c->slots[h].path, e.path) == 0) goto bad;   /* a path twice */
@@ -322,17 +347,36 @@ static void cache_save(Job *j) {
   }
   int ok = fputs(CACHE_HEADER, f) >= 0;
   for (int i = 0; ok && i < j->n; i++) {
-    if (j->err[i] != 0 || j->key[i][0] == '\0' || strchr(j->paths[i], '\n') != NULL) continue;
-    ok = fprintf(f, "%s %s %s\n", j->hex[i], j->key[i], j->paths[i]) > 0;
+    const StatKey *k = &j->key[i];
+    if (j->err[i] != 0 || !k->ok || strchr(j->paths[i], '\n') != NULL) continue;
+    ok = fprintf(f, "%s %llu %llu %llu %llu.%09llu %llu.%09llu %s\n", j->hex[i],
+                 k->v[0], k->v[1], k->v[2], k->v[3], k->v[4], k->v[5], k->v[6], j->paths[i]) > 0;
   }
   if (fclose(f) != 0) ok = 0;
   if (!ok || rename(tmp, j->cache) != 0) unlink(tmp);
   free(tmp);
 }
 
+/* The digest for a worker: the job's reference, or (the state had fetched
+** none) one fetched here, off the main thread, on first use. */
+typedef struct Digest { Job *job; EVP_MD *own; } Digest;
+
+static EVP_MD *digest_of(Digest *d) {
+  if (d->job->md != NULL) return d->job->md;
+  if (d->own == NULL) d->own = EVP_MD_fetch(NULL, "SHA256", NULL);
+  return d->own;
+}
+
+/* Hash path i, or record why not. */
+static void hash_or_fail(Digest *d, int i, StatKey *key, const struct timespec *now) {
+  EVP_MD *md = digest_of(d);
+  if (md == NULL) { d->job->err[i] = EPROTO; return; }
+  hash_one(d->job, md, i, key, now);
+}
+
 /* The worker of a job with a cache: stat every path, take the SHA-256 of
 ** those whose stat data match the cache, hash the others, save. */
-static void work_cached(Job *j, EVP_MD *md) {
+static void work_cached(Job *j, Digest *d) {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   Cache c;
@@ -344,17 +388,17 @@ static void work_cached(Job *j, EVP_MD *md) {
     if (e != NULL) {
       struct stat st;
       if (stat(j->paths[i], &st) == 0) {
-        char key[KEY_LEN];
-        stat_key(&st, key);
-        if (strcmp(key, e->key) == 0) {
+        StatKey key;
+        stat_key(&st, &key);
+        if (same_key(&key, &e->key)) {
           memcpy(j->hex[i], e->hex, 65);
-          memcpy(j->key[i], key, strlen(key) + 1);
+          j->key[i] = key;
           j->cached++;
           continue;
         }
       }
     }
-    hash_one(j, md, i, j->key[i], &now);
+    hash_or_fail(d, i, &j->key[i], &now);
     dirty = 1;
   }
   if (dirty || (size_t)j->cached != c.count) cache_save(j);
@@ -364,21 +408,12 @@ static void work_cached(Job *j, EVP_MD *md) {
 static void *worker(void *arg) {
   Job *j = ((Slice *)arg)->job;
   int from = ((Slice *)arg)->from, to = ((Slice *)arg)->to;
-  EVP_MD *own = NULL;
   free(arg);
-  if (j->md == NULL) {
-    /* the state has not fetched SHA-256 yet: fetch it here, off the main thread */
-    own = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (own == NULL) {
-      for (int i = from; i < to; i++) j->err[i] = EPROTO;
-      return NULL;
-    }
-  }
-  EVP_MD *md = own != NULL ? own : j->md;
-  if (j->cache != NULL) work_cached(j, md);
+  Digest d = { j, NULL };
+  if (j->cache != NULL) work_cached(j, &d);
   else for (int i = from; i < to && !__atomic_load_n(&j->cancelled, __ATOMIC_RELAXED); i++)
-    hash_one(j, md, i, NULL, NULL);
-  if (own != NULL) EVP_MD_free(own);
+    hash_or_fail(&d, i, NULL, NULL);
+  if (d.own != NULL) EVP_MD_free(d.own);
   return NULL;
 }
 

@@ -94,22 +94,23 @@ function M.discover(dir, scheme, opts)
       else downs[stem] = file end
       goto continue
     end
-    local m = { version = parsed.version, name = parsed.name, stem = stem, path = paths[k] }
-    if role == "single" then
-      m.file, m.layout = file, "file"
-    elseif role == "dir" then
+    local mfile, mlayout, down_path = file, "file", nil
+    if role == "dir" then
       if fs.kind(paths[k]) ~= "file" then
         ignored[#ignored + 1] = { file = file .. "/", reason = "a directory without up.sql" }
         goto continue
       end
-      m.file, m.layout = file .. "/up.sql", "directory"
-      if fs.kind(prefix .. file .. "/down.sql") == "file" then m.down_path = prefix .. file .. "/down.sql" end
+      mfile, mlayout = file .. "/up.sql", "directory"
+      if fs.kind(prefix .. file .. "/down.sql") == "file" then down_path = prefix .. file .. "/down.sql" end
     elseif role == "lua" then
-      m.file, m.layout = file, "lua"
-    else -- "up"
-      m.file, m.layout = file, "pair"
-      if downs[stem] then m.down_path = prefix .. downs[stem]; downs[stem] = nil end
+      mlayout = "lua"
+    elseif role == "up" then
+      mlayout = "pair"
+      if downs[stem] then down_path = prefix .. downs[stem]; downs[stem] = nil end
     end
+    -- one constructor with every field (and room for key and id): no rehash
+    local m = { version = parsed.version, name = parsed.name, stem = stem, path = paths[k], file = mfile,
+                layout = mlayout, down_path = down_path, key = false, id = false }
     migrations[#migrations + 1] = m
     if not ups[stem] then ups[stem] = m end
     ::continue::

@@ -16,12 +16,16 @@
 -- "007" is the same version as "7".
 local M = {}
 
+local byte, find, sub = string.byte, string.find, string.sub
+
 -- versions are compared often while sorting: normalise each one once
 local normal = {}
 local function strip_zeros(v)
+  if byte(v, 1) ~= 48 or #v == 1 then return v end   -- no leading zero
   local n = normal[v]
   if not n then
-    n = v:gsub("^0+(%d)", "%1")
+    local i = find(v, "[^0]")
+    n = i and sub(v, i) or "0"
     normal[v] = n
   end
   return n
@@ -45,6 +49,7 @@ function M.new(opts)
   end
 
   function s.compare(a, b)
+    if #a == #b then return a < b end   -- digits of one width: as strings
     a, b = strip_zeros(a), strip_zeros(b)
     if #a ~= #b then return #a < #b end
     return a < b
