@@ -27,6 +27,7 @@ local function label(cmd)
   if cmd:find("psql %-%-version") then return "psql --version" end
   if cmd:find("^psql") then return cmd end
   local sub = cmd:match("/lumi (%S+)") or cmd:match("^lumi (%S+)")
+  if sub and cmd:find("nocache", 1, true) then return "lumi " .. sub .. " (checksum_cache = false)" end
   if sub then return "lumi " .. sub end
   return cmd
 end

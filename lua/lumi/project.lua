@@ -142,8 +142,9 @@ end
 --- The plan: files × tracking records, with checksums compared. The
 --- tracking table is read while the files are scanned and hashed. Returns
 --- plan, scan, and whether the tracking table exists.
-function Project:plan(records)
-  local take = not records and self:store():applied_later()
+---@param fields table? the record fields the caller needs (a set; all when nil)
+function Project:plan(records, fields)
+  local take = not records and self:store():applied_later(fields)
   local scan = self:scan()
   local exists = true
   if take then records, exists = take() end

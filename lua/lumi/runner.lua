@@ -524,6 +524,10 @@ local function load_up(project, list)
   return items
 end
 
+-- What planning `up` reads of the records: identities, checksums and states
+-- (and the error of an unfinished one), not when or by whom.
+local plan_fields = { version = true, file = true, stem = true, checksum = true, state = true, error = true }
+
 --- lumi up: apply pending migrations in order.
 ---@param opts table {to=version?, dry_run=bool?, count=n?}
 ---@return table result {applied={...}, pending=n, dry_run=, error=?}
@@ -592,7 +596,7 @@ function M.up(project, opts)
   -- went out while the files were scanned). Anything to apply is planned
   -- again from the records read under the lock.
   if not project.config.before_all and not project.config.after_all then
-    local p, scan, exists = project:plan()
+    local p, scan, exists = project:plan(nil, plan_fields)
     if exists and #plan_mod.up_to(p, project.scheme, opts.to) == 0 then return run_plan(p, scan) end
   end
   return M.locked(project, function(_, st) return run((st:applied())) end)

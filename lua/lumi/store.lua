@@ -169,12 +169,14 @@ function Store:ensure()
   return created
 end
 
-function Store:select_sql(params)
+--- The SELECT of this target's records; `fields` (a set of lumi fields)
+--- narrows it to what the caller needs.
+function Store:select_sql(params, fields)
   local cols = {}
   local q = function(s) return self.db:quote_ident(s) end
   for _, field in ipairs(order) do
     local col = self.columns[field]
-    if col then
+    if col and (not fields or fields[field]) then
       if field == "applied_at" then
         cols[#cols + 1] = "to_char(" .. q(col) .. " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at"
       elseif field == "execution_ms" then
@@ -219,10 +221,10 @@ end
 --- The same in two steps: the query is sent now and the server works on it
 --- while the caller does something else; call the returned function for
 --- the records.
-function Store:applied_later()
+function Store:applied_later(fields)
   local conn = self.db.conn
   local params = {}
-  local ok, err = conn:send(self:select_sql(params), table.unpack(params))
+  local ok, err = conn:send(self:select_sql(params, fields), table.unpack(params))
   if not ok then
     self.db:connected(err)        -- a failure to connect is said as one
     error(err, 0)
