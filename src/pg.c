@@ -868,13 +868,14 @@ static Queued *make_queued(const char *sql, int nparams, const char *const *para
 
 static int conn_send(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, CONN_MT);
+  int top = lua_gettop(L);              /* the parameters end here */
   if (c->pg != NULL && c->connecting) {
     /* still connecting: hand the query to the handshake thread */
     if (c->awaiting)
       return luaL_error(L, "connection is busy: take the result of conn:send with conn:receive first");
     const char *sql = check_text(L, 2, "the SQL text");
     int nparams;
-    const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
+    const char *const *params = collect_params(L, 3, top, &nparams);
     if (c->threaded) {
       Queued *q = make_queued(sql, nparams, params);
       if (q == NULL) return luaL_error(L, "conn:send: not enough memory");
@@ -894,7 +895,7 @@ static int conn_send(lua_State *L) {
   c = checkidle(L, 1);
   const char *sql = check_text(L, 2, "the SQL text");
   int nparams;
-  const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
+  const char *const *params = collect_params(L, 3, top, &nparams);
   if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
     push_conn_error(L, c->pg, "could not send query");
     return fail_with_top(L);
