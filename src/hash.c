@@ -190,10 +190,18 @@ static int same_key(const StatKey *a, const StatKey *b) {
 /* Hash one file into j->hex[i]; with `key`, also note its stat data there
 ** (fstat of the descriptor read, taken before reading). */
 static void hash_one(Job *j, EVP_MD *md, int i, StatKey *key, const struct timespec *now) {
-  int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO among the files must not hang the job; anything but
+  ** a regular file (or a directory, which read() refuses) is an error */
+  int fd = open(j->paths[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) { j->err[i] = errno ? errno : EIO; return; }
   struct stat st;
-  int have_stat = key != NULL && fstat(fd, &st) == 0;
+  if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+    j->err[i] = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)
+                ? EINVAL : (errno ? errno : EIO);
+    close(fd);
+    return;
+  }
+  int have_stat = key != NULL;
   int r = digest(md, NULL, 0, fd, j->hex[i]);
   if (r != 1) j->err[i] = r < 0 ? (errno ? errno : EIO) : EPROTO;
   close(fd);
@@ -211,7 +219,7 @@ static void hash_one(Job *j, EVP_MD *md, int i, StatKey *key, const struct times
 ** read into an open-addressing table keyed by path. Anything malformed
 ** makes the whole file count as empty. */
 
-typedef struct Entry { const char *path, *hex; StatKey key; } Entry;
+typedef struct Entry { const char *path, *hex; StatKey key; int used; } Entry;
 typedef struct Cache { char *buf; Entry *slots; size_t cap, count; } Cache;
 
 static size_t path_hash(const char *s) {
@@ -292,12 +300,15 @@ static int cache_load(Cache *c, const char *file) {
     e.hex = p;
     if (*e.path == '\0') goto bad;
     size_t h = path_hash(e.path) & (c->cap - 1);
+    int twice = 0;                   /* a path listed twice: the first counts */
     while (c->slots[h].path != NULL) {
-      if (strcmp(c->slots[h].path, e.path) == 0) goto bad;   /* a path twice */
+      if (strcmp(c->slots[h].path, e.path) == 0) { twice = 1; break; }
       h = (h + 1) & (c->cap - 1);
     }
-    c->slots[h] = e;
-    c->count++;
+    if (!twice) {
+      c->slots[h] = e;
+      c->count++;
+    }
     p = nl + 1;
   }
   return 1;
@@ -306,7 +317,7 @@ bad:
   return 0;
 }
 
-static const Entry *cache_find(const Cache *c, const char *path) {
+static Entry *cache_find(const Cache *c, const char *path) {
   if (c->cap == 0) return NULL;
   size_t h = path_hash(path) & (c->cap - 1);
   while (c->slots[h].path != NULL) {
@@ -382,9 +393,10 @@ static void work_cached(Job *j, Digest *d) {
   Cache c;
   cache_load(&c, j->cache);
   int dirty = 0;
+  size_t used = 0;                 /* distinct entries still of use */
   for (int i = 0; i < j->n; i++) {
     if (__atomic_load_n(&j->cancelled, __ATOMIC_RELAXED)) { cache_free(&c); return; }
-    const Entry *e = cache_find(&c, j->paths[i]);
+    Entry *e = cache_find(&c, j->paths[i]);
     if (e != NULL) {
       struct stat st;
       if (stat(j->paths[i], &st) == 0) {
@@ -393,6 +405,7 @@ static void work_cached(Job *j, Digest *d) {
         if (same_key(&key, &e->key)) {
           memcpy(j->hex[i], e->hex, 65);
           j->key[i] = key;
+          if (!e->used) { e->used = 1; used++; }
           j->cached++;
           continue;
         }
@@ -401,7 +414,7 @@ static void work_cached(Job *j, Digest *d) {
     hash_or_fail(d, i, &j->key[i], &now);
     dirty = 1;
   }
-  if (dirty || (size_t)j->cached != c.count) cache_save(j);
+  if (dirty || used != c.count) cache_save(j);
   cache_free(&c);
 }
 

@@ -117,6 +117,18 @@ describe("lumi command line (end to end)", function()
       check(h.lumi(dir, "validate", env))
     end)
 
+    it("exits 5 naming the database when it does not exist (the server refuses the handshake)", function()
+      local url = h.url_for("no_such_db_" .. math.random(1, 1e9))
+      for _, cmd in ipairs({ "status", "up", "validate", "verify", "status --json" }) do
+        local out, err, code = h.lumi(dir, cmd, { DATABASE_URL = url })
+        assert.are.equal(5, code, cmd .. ": " .. out .. err)
+        local text = cmd:find("--json", 1, true) and cjson.decode(out).error.message or err
+        assert.truthy(h.has(text, "cannot connect to the database"), cmd .. ": " .. text)
+        assert.truthy(h.has(text, "does not exist"), cmd .. ": " .. text)
+        assert.is_nil(text:find("Segmentation", 1, true), text)
+      end
+    end)
+
     it("--json reports a connection error as JSON", function()
       local out, _, code = h.lumi(dir, "status --json", { DATABASE_URL = "postgresql:///db?host=/nonexistent" })
       assert.are.equal(5, code)
