@@ -1,7 +1,13 @@
 --- Wall-clock and monotonic time.
-local ptime = require "posix.time"
-
 local M = {}
+
+-- posix.time is a shared library: loaded when a clock is first read, not
+-- by every command that only formats durations
+local ptime = setmetatable({}, { __index = function(t, k)
+  local real = require "posix.time"
+  setmetatable(t, { __index = real })
+  return real[k]
+end })
 
 --- Seconds from a monotonic clock, as a float (for durations).
 function M.now()

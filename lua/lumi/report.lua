@@ -319,10 +319,19 @@ function render.status(self, r)
     return iso:sub(1, 10) .. " " .. iso:sub(12, 19) .. " UTC"
   end
   local dim_fmt = self.color and "\27[2m%s  %s\27[0m" or "%s  %s"
+  -- the common line in one format: file, date, time, duration
+  local applied_fmt = "  " .. painted.applied:gsub("%%", "%%%%") .. "  %-" .. width .. "s  "
+    .. (self.color and "\27[2m%.10s %s UTC  %s\27[0m" or "%.10s %s UTC  %s")
+  local format, sub, floor = string.format, string.sub, math.floor
   for _, e in ipairs(r.entries) do
     local extra = ""
     if e.state == "applied" then
-      buf[#buf + 1] = string.format(fmt, painted.applied, e.file, string.format(dim_fmt, when(e.applied_at), ms(e.execution_ms)))
+      local at, x = e.applied_at, e.execution_ms
+      if at and x and x < 999.5 then      -- 2026-01-02T03:04:05Z, under a second
+        buf[#buf + 1] = format(applied_fmt, e.file, at, sub(at, 12, 19), format("%d ms", floor(x + 0.5)))
+      else
+        buf[#buf + 1] = format(fmt, painted.applied, e.file, format(dim_fmt, when(at), ms(x)))
+      end
       goto next
     end
     if e.state == "changed" then
