@@ -291,6 +291,7 @@ static int cache_load(Cache *c, const char *file) {
     *nl = '\0';
     p[64] = '\0';
     Entry e;
+    e.used = 0;
     char *q = p + 65;
     static const char seps[7] = { ' ', ' ', ' ', '.', ' ', '.', ' ' };
     for (int f = 0; f < 7; f++)                     /* dev ino size mtime ctime */
@@ -414,7 +415,11 @@ static void work_cached(Job *j, Digest *d) {
     hash_or_fail(d, i, &j->key[i], &now);
     dirty = 1;
   }
-  if (dirty || used != c.count) cache_save(j);
+  /* rewrite only for a change: a new or changed file, or entries gone
+  ** (nothing cacheable and no old cache: nothing to write either) */
+  int cacheable = 0;
+  for (int i = 0; i < j->n && !cacheable; i++) cacheable = j->key[i].ok && j->err[i] == 0;
+  if ((dirty || used != c.count) && (cacheable || c.count > 0)) cache_save(j);
   cache_free(&c);
 }
 
