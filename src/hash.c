@@ -16,10 +16,11 @@
 ** nanosecond) are what they were when the file was last hashed, and hashes
 ** the rest; then it rewrites the file. The ctime cannot be set by a user
 ** (touch, utimes and tar all leave it at "now"), so an edit that keeps a
-** file's size and mtime is still seen. A file whose ctime is within a
-** second of the moment the job began is never cached, so that a write
-** landing in the same clock tick as the hashing cannot hide behind an
-** unchanged timestamp (git's "racy" entries).
+** file's size and mtime is still seen. A file whose ctime is within two
+** seconds of the moment the job began is never cached, so that a later
+** write stamped with the same (coarse) time cannot hide behind an unchanged
+** timestamp (git's "racy" entries): two seconds cover the timestamp
+** granularity of every file system Linux mounts, FAT's included.
 */
 #include <errno.h>
 #include <pthread.h>
@@ -151,6 +152,7 @@ static int l_sha256_file(lua_State *L) {
 #define HEX_LEN (2 * EVP_MAX_MD_SIZE + 1)
 #define CACHE_HEADER "lumi checksums 1\n"
 #define CACHE_MAX (64 << 20)      /* a bigger cache file is ignored */
+#define RACY_NS 2000000000LL      /* files changed more recently are not cached */
 
 typedef struct Job {
   EVP_MD *md;             /* this job's reference to SHA-256 */
@@ -206,10 +208,10 @@ static void hash_one(Job *j, EVP_MD *md, int i, StatKey *key, const struct times
   if (r != 1) j->err[i] = r < 0 ? (errno ? errno : EIO) : EPROTO;
   close(fd);
   if (have_stat && r == 1 && S_ISREG(st.st_mode)) {
-    /* cacheable only when the last change is at least a second old */
+    /* cacheable only when the last change is at least RACY_NS old */
     long long age_ns = (long long)(now->tv_sec - st.st_ctim.tv_sec) * 1000000000LL
                        + (now->tv_nsec - st.st_ctim.tv_nsec);
-    if (age_ns >= 1000000000LL)
+    if (age_ns >= RACY_NS)
       stat_key(&st, key);
   }
 }

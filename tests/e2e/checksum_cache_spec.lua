@@ -6,7 +6,7 @@
 local h = require "support.helper"
 local cjson = require "cjson"
 
--- files whose last change is less than a second old are never cached:
+-- files whose last change is less than two seconds old are never cached:
 -- every project here is made in setup, followed by one wait for them all
 local projects = {}
 local names = { "twice", "edit", "edit_back", "off", "home", "two_a", "two_b", "json" }
@@ -58,7 +58,7 @@ describe("the checksum cache (end to end)", function()
       if name == "off" then files["migrate.lua"] = "return { checksum_cache = false }\n" end
       projects[name] = { dir = h.project(files), url = (h.fresh_db()), cache = h.tmpdir() }
     end
-    os.execute("sleep 1.1")
+    os.execute("sleep 2.1")
   end)
 
   local function lumi(p, args, env)

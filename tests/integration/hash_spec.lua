@@ -76,7 +76,7 @@ describe("lumi.hash.start (background hashing)", function()
 end)
 
 describe("lumi.hash.start with a checksum cache", function()
-  -- Files are cached only once their last change is a second old: every
+  -- Files are cached only once their last change is two seconds old: every
   -- test here gets a directory of its own made in setup, followed by one
   -- wait for the lot.
   local sets = {}
@@ -94,7 +94,7 @@ describe("lumi.hash.start with a checksum cache", function()
 
   setup(function()
     for _, name in ipairs(names) do sets[name] = make_files(4) end
-    os.execute("sleep 1.1")
+    os.execute("sleep 2.1")
   end)
 
   local function check_sums(paths, sums)
@@ -253,7 +253,7 @@ describe("lumi.hash.start with a checksum cache", function()
     assert.are.equal("a file, not a directory\n", h.read(d .. "/plain"))
   end)
 
-  it("never caches a file changed within the last second", function()
+  it("never caches a file changed within the last two seconds", function()
     local paths = sets.fresh
     local cache = h.tmpdir() .. "/checksums"
     h.write(paths[4], "changed just now\n")
