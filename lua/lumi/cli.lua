@@ -174,16 +174,38 @@ local function confirmed(phrase, what)
   return line ~= nil and line:gsub("%s+$", "") == phrase
 end
 
+-- commands that never connect
+local offline = { new = true, list = true }
+
 --- Run a parsed command line; returns the exit status.
 function M.run(parsed)
   local errors = require "lumi.errors"
   local fs = require "lumi.fs"
-  local report = require("lumi.report").new({ json = parsed.options.json, color = use_color(parsed.options),
-    tty_err = require("lumi.fs").isatty(2) and os.getenv("TERM") ~= "dumb" })
-  local project
+  local report
+  local function make_report()
+    report = report or require("lumi.report").new({ json = parsed.options.json, color = use_color(parsed.options),
+      tty_err = fs.isatty(2) and os.getenv("TERM") ~= "dumb" })
+    return report
+  end
+  local project, early
   local ok, status = xpcall(function()
     local name = parsed.command
     if not name then usage_error("no command given") end
+    local o = parsed.options
+    local timeout = o.lock_timeout and tonumber(o.lock_timeout)
+    if o.lock_timeout and not timeout then usage_error("--lock-timeout needs a number of seconds") end
+    local cfg = require("lumi.config").load({
+      config = o.config, target = o.target, env = o.env,
+      flags = { database = o.database, dir = o.dir, table = o.table, lock_timeout = timeout },
+    })
+    -- the server sets up the first target's session while the rest of lumi
+    -- loads (a connection that fails at once is tried again, and reported,
+    -- where a command connects: after its arguments are checked)
+    if not offline[name] then
+      local started, conn = pcall(require("lumi.db").connect_start, cfg.targets[1].database)
+      if started then early = conn end
+    end
+    make_report()
     local cmd = load_command(name)
     local wanted = 0
     for _, a in ipairs(cmd.args or {}) do
@@ -195,13 +217,6 @@ function M.run(parsed)
     if #parsed.args > wanted then
       usage_error(string.format("%s takes no argument %q (usage: %s)", name, parsed.args[wanted + 1], cmd.usage))
     end
-    local o = parsed.options
-    local timeout = o.lock_timeout and tonumber(o.lock_timeout)
-    if o.lock_timeout and not timeout then usage_error("--lock-timeout needs a number of seconds") end
-    local cfg = require("lumi.config").load({
-      config = o.config, target = o.target, env = o.env,
-      flags = { database = o.database, dir = o.dir, table = o.table, lock_timeout = timeout },
-    })
     local targets = cfg.targets
     if name == "new" and #targets > 1 then
       usage_error(string.format("new: migrate.lua has several targets (%s): add --target NAME",
@@ -248,7 +263,9 @@ function M.run(parsed)
     local run_state = {}         -- shared by the targets of this one command line
     for i, tcfg in ipairs(targets) do
       -- the server sets up the session while the rest of lumi loads
-      local pending = not cmd.offline and require("lumi.db").connect_start(tcfg.database) or nil
+      local pending
+      if i == 1 and early then pending, early = early, nil
+      elseif not cmd.offline then pending = require("lumi.db").connect_start(tcfg.database) end
       local opened, p = pcall(require("lumi.project").open, {
         loaded = tcfg, pending = pending,
         on_event = function(ev) report:event(ev) end,
@@ -279,6 +296,8 @@ function M.run(parsed)
     return errors.new("internal", debug.traceback(tostring(e), 2))
   end)
   if project then pcall(project.close, project) end
+  if early then pcall(early.close, early) end
+  make_report()
   if ok then return status end
   local e = status
   if not errors.is(e) and type(e) == "table" and e.sqlstate then
