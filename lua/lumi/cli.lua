@@ -174,7 +174,8 @@ local function confirmed(phrase, what)
   return line ~= nil and line:gsub("%s+$", "") == phrase
 end
 
--- commands that never connect
+-- the commands that never connect (known before their modules load, so
+-- that the others can start connecting first)
 local offline = { new = true, list = true }
 
 --- Run a parsed command line; returns the exit status.
@@ -265,7 +266,7 @@ function M.run(parsed)
       -- the server sets up the session while the rest of lumi loads
       local pending
       if i == 1 and early then pending, early = early, nil
-      elseif not cmd.offline then pending = require("lumi.db").connect_start(tcfg.database) end
+      elseif not offline[name] then pending = require("lumi.db").connect_start(tcfg.database) end
       local opened, p = pcall(require("lumi.project").open, {
         loaded = tcfg, pending = pending,
         on_event = function(ev) report:event(ev) end,

@@ -89,8 +89,9 @@ M.schema = {
   schemas = { types = { table = true }, doc = "the schemas `lumi fresh` drops and re-creates (default: public)" },
   protected = { types = { boolean = true }, doc = "refuse destructive commands (fresh, down) on this target" },
   checksum_cache = {
-    types = { boolean = true },
-    doc = "keep the files' SHA-256s between runs, by inode, size, mtime and ctime (default true)",
+    types = { boolean = true, string = true },
+    doc = "keep the files' SHA-256s between runs, by inode, size, mtime and ctime: true (default, "
+      .. "in $XDG_CACHE_HOME/lumi), false, or the cache file to use",
   },
   lock_timeout = {
     types = { number = true },

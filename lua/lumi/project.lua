@@ -97,11 +97,14 @@ function Project:store()
 end
 
 --- The file that keeps the SHA-256s of this target's migration files
---- between runs (see lumi.hash): in $XDG_CACHE_HOME/lumi (~/.cache/lumi),
---- one per migrations directory; nil when `checksum_cache = false` or
---- there is no home to keep it in.
+--- between runs (see lumi.hash): the one `checksum_cache` names (relative
+--- to migrate.lua), or one per migrations directory in $XDG_CACHE_HOME/lumi
+--- (~/.cache/lumi); nil when `checksum_cache = false` or there is no home
+--- to keep it in.
 function Project:checksum_cache()
-  if self.config.checksum_cache == false then return nil end
+  local setting = self.config.checksum_cache
+  if setting == false then return nil end
+  if type(setting) == "string" then return require("lumi.fs").join(self.config.root, setting) end
   local base = os.getenv("XDG_CACHE_HOME")
   if not base or base:sub(1, 1) ~= "/" then
     local home = os.getenv("HOME")

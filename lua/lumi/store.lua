@@ -209,13 +209,8 @@ end
 --- Records of this target (in no particular order), and whether the table
 --- exists ({}, false when it does not yet). One round trip.
 function Store:applied()
-  local params = {}
-  local sql = self:select_sql(params)
   self.db:settle()
-  local conn = self.db.conn
-  local ok, err = conn:send(sql, table.unpack(params))
-  if not ok then error(err, 0) end
-  return applied_result(conn:receive(skip_nulls))
+  return self:applied_later()()
 end
 
 --- The same in two steps: the query is sent now and the server works on it

@@ -9,7 +9,7 @@ local cjson = require "cjson"
 -- files whose last change is less than two seconds old are never cached:
 -- every project here is made in setup, followed by one wait for them all
 local projects = {}
-local names = { "twice", "edit", "edit_back", "off", "home", "two_a", "two_b", "json" }
+local names = { "twice", "edit", "edit_back", "off", "home", "two_a", "two_b", "json", "named" }
 
 local function ls(path)
   local out, _, code = h.sh("ls -A " .. h.q(path))
@@ -56,6 +56,7 @@ describe("the checksum cache (end to end)", function()
     for _, name in ipairs(names) do
       local files = h.three_files()
       if name == "off" then files["migrate.lua"] = "return { checksum_cache = false }\n" end
+      if name == "named" then files["migrate.lua"] = 'return { checksum_cache = ".cache/sums" }\n' end
       projects[name] = { dir = h.project(files), url = (h.fresh_db()), cache = h.tmpdir() }
     end
     os.execute("sleep 2.1")
@@ -211,12 +212,28 @@ describe("the checksum cache (end to end)", function()
     assert.truthy(h.has(out_b, "changed  003_add_name.sql"), out_b)
   end)
 
-  it("a checksum_cache that is not a boolean is a config error naming the key", function()
+  it("checksum_cache = FILE keeps the cache in that file, relative to migrate.lua, and nowhere else", function()
+    local p = projects.named
+    local out, err, code = lumi(p, "up")
+    assert.are.equal(0, code, out .. err)
+    local text = h.read(p.dir .. "/.cache/sums")
+    assert.truthy(text, "no cache file at .cache/sums")
+    assert.are.equal("lumi checksums 1\n", text:sub(1, 17))
+    assert.truthy(h.has(text, h.sha256sum(p.dir .. "/migrations/001_create_users.sql")), text)
+    assert.are.same({}, ls(p.cache))
+    -- and it is read: an edit keeping size and mtime is still seen through it
+    rewrite_keeping_times(p.dir .. "/migrations/001_create_users.sql",
+      (h.read(p.dir .. "/migrations/001_create_users.sql"):gsub("email", "EMAIL")))
+    out = lumi(p, "status")
+    assert.truthy(h.has(out, "changed  001_create_users.sql"), out)
+  end)
+
+  it("a checksum_cache that is neither a boolean nor a file name is a config error naming the key", function()
     local dir = h.project(h.three_files())
-    h.write(dir .. "/migrate.lua", 'return { checksum_cache = "yes" }\n')
+    h.write(dir .. "/migrate.lua", 'return { checksum_cache = 1 }\n')
     local out, err, code = h.lumi(dir, "status", { DATABASE_URL = h.url })
     assert.are.equal(2, code, out .. err)
-    assert.truthy(h.has(err, 'key "checksum_cache" must be a boolean'), err)
+    assert.truthy(h.has(err, 'key "checksum_cache" must be a boolean or string'), err)
     assert.truthy(h.has(err, "migrate.lua"), err)
   end)
 end)

@@ -10,7 +10,6 @@ Lists every file of the migrations directory that the naming scheme
 recognises, in the order they apply, then every file it ignores with the
 reason. Does not connect to the database.]],
   options = {},
-  offline = true,
   run = function(project)
     if fs.kind(project.config.migrations_dir) == nil then
       return { dir = project.config.migrations_dir, exists = false, migrations = {}, ignored = {} }

@@ -71,7 +71,6 @@ turned into snake_case ("Add users!" becomes add_users); it is never taken as
 a path.]],
   args = { { name = "NAME", required = true, rest = true } },
   options = { { "--lua", help = "create a Lua migration (NNN_name.lua) instead of SQL" } },
-  offline = true,
   run = function(project, opts)
     local name = naming.sanitize(table.concat(opts.args, " "))
     if not name then
