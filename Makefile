@@ -75,8 +75,11 @@ $(BUILD)/paths: FORCE
 $(BUILD)/main.o: $(BUILD)/paths
 .PHONY: FORCE
 
-$(LUMI): $(BUILD)/main.o $(OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) $(PQ_LIBS) $(SSL_LIBS) $(PGQ_LIBS) -lpthread -lm
+# The executable links Lua and lumi.dir only: lumi.pg, lumi.hash and
+# lumi.sql are the shared objects below, which it loads at run time (on a
+# thread from its first instruction: see src/modules.c).
+$(LUMI): $(BUILD)/main.o $(BUILD)/modules.o $(BUILD)/dir.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) -lpthread -ldl -lm
 
 # The same objects as loadable modules for stock lua5.4: require "lumi.pg".
 # MODULE_LIBS: what one module alone links against.

@@ -15,4 +15,9 @@ LUMI_API int luaopen_lumi_hash(lua_State *L);
 LUMI_API int luaopen_lumi_sql(lua_State *L);
 LUMI_API int luaopen_lumi_dir(lua_State *L);
 
+/* modules.c: the modules above that link large libraries, loaded by the
+** host at run time (search: directories holding lumi/<name>.so). */
+void lumi_modules_start(const char *const *search, int n, int background);
+void lumi_modules_preload(lua_State *L);
+
 #endif

@@ -1,16 +1,18 @@
 /*
 ** main.c — the lumi executable.
 **
-** Lua owns main: this file creates the state, preloads the C modules
-** (lumi.pg, lumi.hash), points package.path at lumi's Lua sources, and
-** calls require("lumi.cli").main(arg) under a message handler. What that
-** returns is the exit status. Everything else — argv, configuration,
-** discovery, ordering, locking, output — is Lua.
+** Lua owns main: this file finds lumi's files, starts loading the C
+** modules that link large libraries (lumi.pg, lumi.hash: see modules.c),
+** creates the state, preloads the modules, points package.path at lumi's
+** Lua sources, and calls require("lumi.cli").main(arg) under a message
+** handler. What that returns is the exit status. Everything else — argv,
+** configuration, discovery, ordering, locking, output — is Lua.
 **
-** Where the Lua sources are found, first match wins:
-**   $LUMI_HOME/lua                  (and $LUMI_HOME/deps for luaposix)
-**   <dir of the executable>/lua     (running from a source checkout)
-**   LUMI_LUADIR, compiled in        (an installed lumi)
+** Where lumi's files are found, first match wins:
+**   $LUMI_HOME                      a checkout (lua/, build/, deps/) or a prefix
+**   <dir of the executable>         running from a source checkout
+**   <dir of the executable>/..      make install or a LuaRocks tree, moved anywhere
+**   LUMI_LUADIR, LUMI_CDIR          compiled in (an installed lumi)
 */
 #include <limits.h>
 #include <stdio.h>
@@ -88,6 +90,70 @@ static void use_bytecode(lua_State *L, const char *src, const char *bc) {
   lua_pop(L, 2);
 }
 
+/* ---------------------------------------------------------------------
+** Where lumi's files are. Worked out before the Lua state exists, so that
+** the C modules can start loading at once (see modules.c).
+** ------------------------------------------------------------------ */
+
+typedef struct {
+  char lua[PATH_MAX];      /* lumi's Lua sources: <lua>/lumi/cli.lua */
+  char c[PATH_MAX];        /* C modules: <c>/lumi/pg.so ("" if unknown) */
+  char bytecode[PATH_MAX]; /* compiled twins of the sources */
+  char deps[PATH_MAX];     /* a checkout's bundled luaposix ("" if none) */
+  char exe_dir[PATH_MAX];  /* the executable's directory ("" if unknown) */
+} Layout;
+
+/* Use root's layout if lumi's Lua sources are there (lua and c relative to
+** root). Returns 1 if used. */
+static int try_layout(Layout *lay, const char *root, const char *lua, const char *c) {
+  char probe[PATH_MAX + 64];
+  snprintf(probe, sizeof probe, "%s/%s/lumi/cli.lua", root, lua);
+  if (!file_exists(probe)) return 0;
+  snprintf(lay->lua, sizeof lay->lua, "%s/%s", root, lua);
+  snprintf(lay->c, sizeof lay->c, "%s/%s", root, c);
+  snprintf(lay->bytecode, sizeof lay->bytecode, "%s/%s/luac", root, c);
+  return 1;
+}
+
+/* A source checkout (lua/lumi/cli.lua, modules and bytecode in build/,
+** luaposix in deps/) or an install prefix (make install: share/lumi/lua
+** and lib/lumi; a LuaRocks tree: share/lua/5.4 and lib/lua/5.4). */
+static int try_root(Layout *lay, const char *root) {
+  if (try_layout(lay, root, "lua", "build")) {
+    snprintf(lay->deps, sizeof lay->deps, "%s", root);
+    return 1;
+  }
+  return try_layout(lay, root, "share/lumi/lua", "lib/lumi") ||
+         try_layout(lay, root, "share/lua/5.4", "lib/lua/5.4");
+}
+
+/* First match wins: $LUMI_HOME; the executable's directory (a checkout);
+** its parent (make install or a LuaRocks tree, wherever it was moved);
+** LUMI_LUADIR/LUMI_CDIR, compiled in. */
+static void find_layout(Layout *lay) {
+  memset(lay, 0, sizeof *lay);
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash != NULL) {
+      *slash = '\0';
+      snprintf(lay->exe_dir, sizeof lay->exe_dir, "%s", exe);
+    }
+  }
+  const char *home = getenv("LUMI_HOME");
+  if (home != NULL && *home && try_root(lay, home)) return;
+  if (lay->exe_dir[0]) {
+    char up[PATH_MAX + 4];
+    snprintf(up, sizeof up, "%s/..", lay->exe_dir);
+    if (try_root(lay, lay->exe_dir) || try_root(lay, up)) return;
+  }
+  snprintf(lay->lua, sizeof lay->lua, "%s", LUMI_LUADIR);
+  snprintf(lay->c, sizeof lay->c, "%s", LUMI_CDIR);
+  snprintf(lay->bytecode, sizeof lay->bytecode, "%s/luac", LUMI_CDIR);
+}
+
 /* Prepend `dirs` (a ;-separated template list) to package[field]. */
 static void prepend_path(lua_State *L, const char *field, const char *dirs) {
   lua_getglobal(L, "package");
@@ -97,99 +163,21 @@ static void prepend_path(lua_State *L, const char *field, const char *dirs) {
   lua_pop(L, 2);
 }
 
-/* Use root's layout if lumi's Lua sources are there: `lua` is the Lua
-** directory (relative to root), `c` the C-module one. Returns 1 if used. */
-static int try_layout(lua_State *L, const char *root, const char *lua, const char *c) {
-  char probe[PATH_MAX + 64];
-  snprintf(probe, sizeof probe, "%s/%s/lumi/cli.lua", root, lua);
-  if (!file_exists(probe)) return 0;
-  lua_pushfstring(L, "%s/%s/?.lua;%s/%s/?/init.lua", root, lua, root, lua);
-  prepend_path(L, "path", lua_tostring(L, -1));
-  lua_pop(L, 1);
-  lua_pushfstring(L, "%s/%s/?.so", root, c);
-  prepend_path(L, "cpath", lua_tostring(L, -1));
-  lua_pop(L, 1);
-  return 1;
-}
-
-/* Is root a source checkout (lua/lumi/cli.lua in it)? */
-static int is_checkout(const char *root) {
-  char probe[PATH_MAX + 64];
-  snprintf(probe, sizeof probe, "%s/lua/lumi/cli.lua", root);
-  return file_exists(probe);
-}
-
-/* The luaposix that scripts/deps bundles into a checkout's deps/. */
-static void add_deps(lua_State *L, const char *root) {
-  lua_pushfstring(L, "%s/deps/share/lua/5.4/?.lua;%s/deps/share/lua/5.4/?/init.lua", root, root);
-  prepend_path(L, "path", lua_tostring(L, -1));
-  lua_pop(L, 1);
-  lua_pushfstring(L, "%s/deps/lib/lua/5.4/?.so", root);
-  prepend_path(L, "cpath", lua_tostring(L, -1));
-  lua_pop(L, 1);
-}
-
-/* Point package.path/cpath at lumi's Lua sources and bundled luaposix:
-**   $LUMI_HOME                      a source checkout or install prefix
-**   <exe dir>                       running from a source checkout
-**   <exe dir>/..                    `make install` or LuaRocks tree, wherever it was moved
-**   LUMI_LUADIR/LUMI_CDIR           compiled in
-** then Lua's own default paths. */
-static void set_paths(lua_State *L) {
-  char exe[PATH_MAX];
-  const char *home = getenv("LUMI_HOME");
-  if (home != NULL && *home) {
-    if (is_checkout(home)) {
-      add_deps(L, home);
-      try_layout(L, home, "lua", "build");
-      lua_pushfstring(L, "%s/lua", home);
-      lua_pushfstring(L, "%s/build/luac", home);
-      use_bytecode(L, lua_tostring(L, -2), lua_tostring(L, -1));
-      lua_pop(L, 2);
-      return;
-    }
-    if (try_layout(L, home, "share/lumi/lua", "lib/lumi")) return;
-    if (try_layout(L, home, "share/lua/5.4", "lib/lua/5.4")) return;
+/* Point package.path/cpath at the layout, before Lua's own default paths. */
+static void set_paths(lua_State *L, const Layout *lay) {
+  if (lay->deps[0]) {
+    lua_pushfstring(L, "%s/deps/share/lua/5.4/?.lua;%s/deps/share/lua/5.4/?/init.lua", lay->deps, lay->deps);
+    prepend_path(L, "path", lua_tostring(L, -1));
+    lua_pushfstring(L, "%s/deps/lib/lua/5.4/?.so", lay->deps);
+    prepend_path(L, "cpath", lua_tostring(L, -1));
+    lua_pop(L, 2);
   }
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash != NULL) *slash = '\0';
-    if (is_checkout(exe)) {
-      add_deps(L, exe);
-      try_layout(L, exe, "lua", "build");
-      lua_pushfstring(L, "%s/lua", exe);
-      lua_pushfstring(L, "%s/build/luac", exe);
-      use_bytecode(L, lua_tostring(L, -2), lua_tostring(L, -1));
-      lua_pop(L, 2);
-      return;
-    }
-    if (try_layout(L, exe, "../share/lumi/lua", "../lib/lumi")) {
-      lua_pushfstring(L, "%s/../share/lumi/lua", exe);
-      lua_pushfstring(L, "%s/../lib/lumi/luac", exe);
-      use_bytecode(L, lua_tostring(L, -2), lua_tostring(L, -1));
-      lua_pop(L, 2);
-      return;
-    }
-    if (try_layout(L, exe, "../share/lua/5.4", "../lib/lua/5.4")) {
-      lua_pushfstring(L, "%s/../share/lua/5.4", exe);
-      lua_pushfstring(L, "%s/../lib/lua/5.4/luac", exe);
-      use_bytecode(L, lua_tostring(L, -2), lua_tostring(L, -1));
-      lua_pop(L, 2);
-      return;
-    }
-  }
-  prepend_path(L, "path", LUMI_LUADIR "/?.lua;" LUMI_LUADIR "/?/init.lua");
-  prepend_path(L, "cpath", LUMI_CDIR "/?.so");
-  use_bytecode(L, LUMI_LUADIR, LUMI_CDIR "/luac");
-}
-
-static void preload(lua_State *L, const char *name, lua_CFunction open) {
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, open);
-  lua_setfield(L, -2, name);
-  lua_pop(L, 1);
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", lay->lua, lay->lua);
+  prepend_path(L, "path", lua_tostring(L, -1));
+  lua_pushfstring(L, "%s/?.so", lay->c);
+  prepend_path(L, "cpath", lua_tostring(L, -1));
+  lua_pop(L, 2);
+  use_bytecode(L, lay->lua, lay->bytecode);
 }
 
 /* Message handler: error tables (lumi and pg errors) pass through for
@@ -206,12 +194,14 @@ static int msghandler(lua_State *L) {
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = lua_touserdata(L, 2);
+  const Layout *lay = lua_touserdata(L, 3);
   luaL_openlibs(L);
-  preload(L, "lumi.pg", luaopen_lumi_pg);
-  preload(L, "lumi.hash", luaopen_lumi_hash);
-  preload(L, "lumi.sql", luaopen_lumi_sql);
-  preload(L, "lumi.dir", luaopen_lumi_dir);
-  set_paths(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_lumi_dir);   /* no library behind it: linked in */
+  lua_setfield(L, -2, "lumi.dir");
+  lua_pop(L, 1);
+  lumi_modules_preload(L);
+  set_paths(L, lay);
   lua_createtable(L, argc, 1);            /* arg, as lua.c builds it */
   for (int i = 0; i < argc; i++) {
     lua_pushstring(L, argv[i]);
@@ -228,7 +218,25 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* Will this command line need the database? Only the flags that print and
+** leave are told apart here; anything else starts loading lumi.pg. */
+static int prints_only(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) break;
+    if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+      return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  static Layout lay;
+  find_layout(&lay);
+  /* lumi's own module directory, then the executable's (a build directory
+  ** such as build-san/ holds lumi/pg.so beside the binary) */
+  const char *search[] = {lay.c, lay.exe_dir};
+  lumi_modules_start(search, 2, !prints_only(argc, argv));
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "lumi: cannot create the Lua state: not enough memory\n");
@@ -238,7 +246,8 @@ int main(int argc, char **argv) {
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
-  int status = lua_pcall(L, 2, 1, 1);
+  lua_pushlightuserdata(L, &lay);
+  int status = lua_pcall(L, 3, 1, 1);
   int code;
   if (status == LUA_OK) {
     code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : (lua_toboolean(L, -1) ? 0 : 1);
@@ -253,14 +262,18 @@ int main(int argc, char **argv) {
     fprintf(stderr, "lumi: %s\n", msg);
     lua_pop(L, 1);
   }
-  fflush(stdout);
 #ifdef LUMI_CLOSE_STATE
   /* sanitizer builds: free everything, so that LeakSanitizer sees real leaks */
   lua_close(L);
-#else
-  /* The command has closed its connection; freeing thousands of small Lua
-  ** objects one by one would only delay an exit that returns them all. */
-  (void)L;
-#endif
   return code;
+#else
+  /* The command has closed its connection and joined its workers. Freeing
+  ** thousands of small Lua objects one by one would only delay an exit that
+  ** returns them all, and a command that never needed lumi.pg should not
+  ** wait for the start-up thread to finish loading it: flush every stream
+  ** (Lua's files are C streams) and leave. */
+  (void)L;
+  fflush(NULL);
+  _exit(code);
+#endif
 }

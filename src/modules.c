@@ -1,0 +1,164 @@
+/*
+** modules.c — the C modules that link large libraries, loaded at run time.
+**
+** lumi.pg links libpq, which brings two dozen libraries with it (libssl,
+** libcrypto, Kerberos, LDAP, GnuTLS, ...); lumi.hash links libcrypto;
+** lumi.sql links libpg_query. Linked into the executable, they would be
+** mapped and relocated (Debian builds them with BIND_NOW) before main()
+** runs: about 3.5 ms on every start, most of what `psql --version` costs.
+** So they are the shared objects that stock lua5.4 loads too
+** (<dir>/lumi/pg.so, ...), and the executable loads them itself:
+**
+**   lumi_modules_start  starts a thread that loads lumi.pg and lumi.hash
+**                       while the main thread creates the Lua state, reads
+**                       migrate.lua and lists the migrations;
+**   lumi_modules_preload  puts a loader for each module in package.preload:
+**                       `require "lumi.pg"` waits for that thread only if it
+**                       is still loading. lumi.sql, needed only for files
+**                       run statement by statement, loads on first require.
+**
+** A module is looked for as <dir>/lumi/<name>.so in the directories the
+** host gives (its own build or install directories), then on
+** package.cpath, so that LUA_CPATH can point elsewhere.
+*/
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "lumi.h"
+
+typedef struct {
+  const char *name;        /* module name for require */
+  const char *file;        /* <dir>/lumi/<file>.so */
+  const char *open;        /* its luaopen_ function */
+  int background;          /* loaded by the start-up thread */
+  int done;                /* a load was attempted (guarded by mu) */
+  void *handle;            /* dlopen handle, or NULL */
+  char error[512];         /* why not, when a file was found but not loaded */
+} Module;
+
+static Module modules[] = {
+  {"lumi.pg", "pg", "luaopen_lumi_pg", 1, 0, NULL, ""},
+  {"lumi.hash", "hash", "luaopen_lumi_hash", 1, 0, NULL, ""},
+  {"lumi.sql", "sql", "luaopen_lumi_sql", 0, 0, NULL, ""},
+};
+#define NMODULES (sizeof modules / sizeof modules[0])
+
+#define MAX_DIRS 4
+static char dirs[MAX_DIRS][PATH_MAX];
+static int ndirs;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t loaded = PTHREAD_COND_INITIALIZER;
+static int loader_running;
+
+/* Find and dlopen one module; sets handle or error. No lock held: each
+** module is loaded by one thread only (the loader or, for the others, the
+** main thread). */
+static void load(Module *m) {
+  for (int i = 0; i < ndirs; i++) {
+    char path[PATH_MAX + 64];
+    int n = snprintf(path, sizeof path, "%s/lumi/%s.so", dirs[i], m->file);
+    if (n < 0 || (size_t)n >= sizeof path || access(path, R_OK) != 0) continue;
+    m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (m->handle == NULL) {
+      const char *e = dlerror();
+      snprintf(m->error, sizeof m->error, "%.500s", e ? e : path);
+    }
+    return;
+  }
+}
+
+static void *loader_main(void *arg) {
+  (void)arg;
+  for (size_t i = 0; i < NMODULES; i++) {
+    if (!modules[i].background) continue;
+    load(&modules[i]);
+    pthread_mutex_lock(&mu);
+    modules[i].done = 1;
+    pthread_cond_broadcast(&loaded);
+    pthread_mutex_unlock(&mu);
+  }
+  return NULL;
+}
+
+void lumi_modules_start(const char *const *search, int n, int background) {
+  ndirs = 0;
+  for (int i = 0; i < n && ndirs < MAX_DIRS; i++) {
+    if (search[i] == NULL || !search[i][0]) continue;
+    snprintf(dirs[ndirs++], PATH_MAX, "%s", search[i]);
+  }
+  if (!background) return;
+  pthread_t t;
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return;
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  /* no thread: every module loads on first require instead */
+  if (pthread_create(&t, &attr, loader_main, NULL) == 0) loader_running = 1;
+  pthread_attr_destroy(&attr);
+}
+
+/* Wait for m's load (by the start-up thread, or now); 1 if it has a handle. */
+static int ensure_loaded(Module *m) {
+  if (loader_running && m->background) {
+    pthread_mutex_lock(&mu);
+    while (!m->done) pthread_cond_wait(&loaded, &mu);
+    pthread_mutex_unlock(&mu);
+  } else if (!m->done) {
+    load(m);
+    m->done = 1;
+  }
+  return m->handle != NULL;
+}
+
+/* package.preload loader (upvalue: index in modules). */
+static int load_module(lua_State *L) {
+  Module *m = &modules[lua_tointeger(L, lua_upvalueindex(1))];
+  if (ensure_loaded(m)) {
+    lua_CFunction open = (lua_CFunction)(void (*)(void))dlsym(m->handle, m->open);
+    if (open == NULL) return luaL_error(L, "cannot load %s: no %s in it", m->name, m->open);
+    lua_pushcfunction(L, open);
+    lua_pushstring(L, m->name);
+    lua_call(L, 1, 1);
+    return 1;
+  }
+  if (m->error[0]) return luaL_error(L, "cannot load %s: %s", m->name, m->error);
+  /* not in lumi's own directories: package.cpath, as for any C module */
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchpath");
+  lua_pushstring(L, m->name);
+  lua_getfield(L, -3, "cpath");
+  lua_call(L, 2, 2);                                /* path | nil, why */
+  if (lua_isnil(L, -2)) {
+    return luaL_error(L, "cannot find the C module %s: build it (make) or install lumi again; "
+                      "looked for %s/lumi/%s.so and on package.cpath:%s",
+                      m->name, ndirs ? dirs[0] : ".", m->file, lua_tostring(L, -1));
+  }
+  lua_pop(L, 1);
+  const char *path = lua_tostring(L, -1);
+  lua_getfield(L, -2, "loadlib");
+  lua_pushvalue(L, -2);
+  lua_pushstring(L, m->open);
+  lua_call(L, 2, 2);                                /* open | nil, why */
+  if (lua_isnil(L, -2)) return luaL_error(L, "cannot load %s from %s: %s", m->name, path, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_pushstring(L, m->name);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+void lumi_modules_preload(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (size_t i = 0; i < NMODULES; i++) {
+    lua_pushinteger(L, (lua_Integer)i);
+    lua_pushcclosure(L, load_module, 1);
+    lua_setfield(L, -2, modules[i].name);
+  }
+  lua_pop(L, 1);
+}
