@@ -40,7 +40,7 @@ LDFLAGS ?=
 ALL_LDFLAGS = -Wl,-E $(LDFLAGS)
 
 BUILD   ?= build
-MODULES = pg hash sql dir
+MODULES = pg hash sql sys
 LUAC    ?= $(firstword $(shell command -v luac5.4 luac54 luac 2>/dev/null))
 LUA_SRC = $(wildcard lua/lumi/*.lua lua/lumi/*/*.lua)
 LUA_BC  = $(if $(LUAC),$(LUA_SRC:lua/%.lua=$(BUILD)/luac/%.luac))
@@ -75,10 +75,10 @@ $(BUILD)/paths: FORCE
 $(BUILD)/main.o: $(BUILD)/paths
 .PHONY: FORCE
 
-# The executable links Lua and lumi.dir only: lumi.pg, lumi.hash and
+# The executable links Lua and lumi.sys only: lumi.pg, lumi.hash and
 # lumi.sql are the shared objects below, which it loads at run time (on a
 # thread from its first instruction: see src/modules.c).
-$(LUMI): $(BUILD)/main.o $(BUILD)/modules.o $(BUILD)/dir.o
+$(LUMI): $(BUILD)/main.o $(BUILD)/modules.o $(BUILD)/sys.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) -lpthread -ldl -lm
 
 # The same objects as loadable modules for stock lua5.4: require "lumi.pg".

@@ -13,7 +13,7 @@
 LUMI_API int luaopen_lumi_pg(lua_State *L);
 LUMI_API int luaopen_lumi_hash(lua_State *L);
 LUMI_API int luaopen_lumi_sql(lua_State *L);
-LUMI_API int luaopen_lumi_dir(lua_State *L);
+LUMI_API int luaopen_lumi_sys(lua_State *L);
 
 /* modules.c: the modules above that link large libraries, loaded by the
 ** host at run time (search: directories holding lumi/<name>.so). */

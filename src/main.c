@@ -197,8 +197,8 @@ static int pmain(lua_State *L) {
   const Layout *lay = lua_touserdata(L, 3);
   luaL_openlibs(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_lumi_dir);   /* no library behind it: linked in */
-  lua_setfield(L, -2, "lumi.dir");
+  lua_pushcfunction(L, luaopen_lumi_sys);   /* no library behind it: linked in */
+  lua_setfield(L, -2, "lumi.sys");
   lua_pop(L, 1);
   lumi_modules_preload(L);
   set_paths(L, lay);

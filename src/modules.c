@@ -40,13 +40,14 @@ typedef struct {
   int background;          /* loaded by the start-up thread */
   int done;                /* a load was attempted (guarded by mu) */
   void *handle;            /* dlopen handle, or NULL */
+  lua_CFunction luaopen;   /* its luaopen_ function, found when loaded */
   char error[512];         /* why not, when a file was found but not loaded */
 } Module;
 
 static Module modules[] = {
-  {"lumi.pg", "pg", "luaopen_lumi_pg", 1, 0, NULL, ""},
-  {"lumi.hash", "hash", "luaopen_lumi_hash", 1, 0, NULL, ""},
-  {"lumi.sql", "sql", "luaopen_lumi_sql", 0, 0, NULL, ""},
+  {"lumi.pg", "pg", "luaopen_lumi_pg", 1, 0, NULL, NULL, ""},
+  {"lumi.hash", "hash", "luaopen_lumi_hash", 1, 0, NULL, NULL, ""},
+  {"lumi.sql", "sql", "luaopen_lumi_sql", 0, 0, NULL, NULL, ""},
 };
 #define NMODULES (sizeof modules / sizeof modules[0])
 
@@ -58,9 +59,10 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t loaded = PTHREAD_COND_INITIALIZER;
 static int loader_running;
 
-/* Find and dlopen one module; sets handle or error. No lock held: each
-** module is loaded by one thread only (the loader or, for the others, the
-** main thread). */
+/* Find and dlopen one module; sets handle and luaopen, or error. No lock
+** held: each module is loaded by one thread only (the loader or, for the
+** others, the main thread). Its luaopen_ function is looked up here too:
+** dlsym, like dlopen, waits while another thread is loading a library. */
 static void load(Module *m) {
   for (int i = 0; i < ndirs; i++) {
     char path[PATH_MAX + 64];
@@ -70,7 +72,10 @@ static void load(Module *m) {
     if (m->handle == NULL) {
       const char *e = dlerror();
       snprintf(m->error, sizeof m->error, "%.500s", e ? e : path);
+      return;
     }
+    m->luaopen = (lua_CFunction)(void (*)(void))dlsym(m->handle, m->open);
+    if (m->luaopen == NULL) snprintf(m->error, sizeof m->error, "%.400s has no %s", path, m->open);
     return;
   }
 }
@@ -120,10 +125,8 @@ static int ensure_loaded(Module *m) {
 /* package.preload loader (upvalue: index in modules). */
 static int load_module(lua_State *L) {
   Module *m = &modules[lua_tointeger(L, lua_upvalueindex(1))];
-  if (ensure_loaded(m)) {
-    lua_CFunction open = (lua_CFunction)(void (*)(void))dlsym(m->handle, m->open);
-    if (open == NULL) return luaL_error(L, "cannot load %s: no %s in it", m->name, m->open);
-    lua_pushcfunction(L, open);
+  if (ensure_loaded(m) && m->luaopen != NULL) {
+    lua_pushcfunction(L, m->luaopen);
     lua_pushstring(L, m->name);
     lua_call(L, 1, 1);
     return 1;

@@ -1,7 +1,10 @@
---- Files and directories, through luaposix.
+--- Files and directories, through luaposix and (for what every command
+--- needs before it connects) lumi.sys.
 --
 -- luaposix's modules are loaded when first used: each is a shared library,
 -- and a command that needs two of them should not pay for seven.
+local sys = require "lumi.sys"
+
 local M = {}
 
 local lazy = setmetatable({}, { __index = function(t, k)
@@ -14,17 +17,13 @@ end })
 
 --- Kind of the thing at path: "file", "directory", "other", or nil if absent.
 function M.kind(path)
-  local st = lazy.stat.stat(path)
-  if not st then return nil end
-  if lazy.stat.S_ISREG(st.st_mode) ~= 0 then return "file" end
-  if lazy.stat.S_ISDIR(st.st_mode) ~= 0 then return "directory" end
-  return "other"
+  return (sys.kind(path))
 end
 
 --- Sorted entry names of a directory (without . and ..), or nil, message.
 --- Second result: {name = "directory"} for its subdirectories.
 function M.list(dir)
-  return require("lumi.dir").list(dir)
+  return sys.list(dir)
 end
 
 --- Whole contents of a file, or nil, message.
@@ -83,7 +82,7 @@ end
 
 --- Is file descriptor n a terminal?
 function M.isatty(n)
-  return lazy.unistd.isatty(n) == 1
+  return sys.isatty(n)
 end
 
 return M

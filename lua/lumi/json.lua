@@ -1,10 +1,16 @@
 --- A small JSON encoder for --json output (objects with sorted keys, so the
 --- output is stable). pg.null and json.null encode as null.
-local pg_null = require("lumi.pg").null
-
 local M = {}
 
-M.null = pg_null
+-- json.null, and lumi.pg's NULL sentinel when lumi.pg is loaded (not
+-- loaded: no value can be it; output does not wait for the database module)
+M.null = setmetatable({}, { __name = "json.null", __tostring = function() return "null" end })
+
+local function is_null(v)
+  if v == M.null then return true end
+  local pg = package.loaded["lumi.pg"]
+  return pg ~= nil and v == pg.null
+end
 
 local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
                   ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
@@ -33,7 +39,7 @@ end
 local function encode(v, out, depth)
   if depth > 64 then error("json: nesting too deep", 0) end
   local ty = type(v)
-  if v == nil or v == pg_null then
+  if v == nil or is_null(v) then
     out[#out + 1] = "null"
   elseif ty == "boolean" then
     out[#out + 1] = tostring(v)

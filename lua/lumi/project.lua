@@ -2,7 +2,6 @@
 --- and (opened on first use) its database connection and tracking tables.
 local config = require "lumi.config"
 local naming = require "lumi.naming"
-local db = require "lumi.db"
 local hash = require "lumi.hash"
 
 local M = {}
@@ -66,17 +65,10 @@ function Project:scan()
   return self._scan
 end
 
---- Start connecting in the background: the server sets up the session
---- while lumi scans and hashes files. Project:db() finishes it.
-function Project:connect_early()
-  if not self._db and not self._pending then
-    self._pending = db.connect_start(self.config.database)
-  end
-end
-
 --- The database handle, connected on first use.
 function Project:db()
   if not self._db then
+    local db = require "lumi.db"
     local opts = { on_notice = function(n) self:emit({ type = "notice", notice = n }) end }
     if self._pending then
       -- still connecting: the handle waits on first use, and the tracking
@@ -113,7 +105,7 @@ function Project:checksum_cache()
   end
   local dir = self.config.migrations_dir
   if dir:sub(1, 1) ~= "/" then
-    local cwd = require("posix.unistd").getcwd()
+    local cwd = require("lumi.sys").cwd()
     if not cwd then return nil end
     dir = cwd .. "/" .. dir
   end

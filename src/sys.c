@@ -1,22 +1,32 @@
 /*
-** lumi.dir — what is in a directory, in one call.
+** lumi.sys — the few system calls of lumi's start-up, linked into the
+** executable.
 **
-**   dir.list(path) -> names, kinds | nil, message, errno
+**   sys.list(path)   -> names, kinds | nil, message, errno
+**   sys.kind(path)   -> "file" | "directory" | "other" | nil, message, errno
+**   sys.cwd()        -> the working directory | nil, message, errno
+**   sys.isatty(fd)   -> boolean
 **
-** names: the entries' names in byte order, without "." and "..";
-** kinds: {name = "directory"} for the entries that are directories (or
-** symbolic links to one); other entries are absent from it.
+** list: the entries' names in byte order, without "." and ".."; kinds:
+** {name = "directory"} for the entries that are directories (or symbolic
+** links to one); other entries are absent from it. kind follows symbolic
+** links, as stat does.
 **
-** Everything else about files goes through luaposix. This exists because a
-** project's migrations directory holds hundreds or thousands of files, and
-** listing, sorting and sorting out the subdirectories of them from Lua
-** costs more than the rest of `lumi status` put together.
+** Everything else about files goes through luaposix. These are here
+** because a migrations directory holds hundreds or thousands of files
+** (listing, sorting and sorting out the subdirectories of them from Lua
+** costs more than the rest of `lumi status` put together), and because
+** every command needs the others before it connects: luaposix's modules
+** are shared libraries, and opening one waits while the host's loader
+** thread is opening libpq (see modules.c).
 */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <limits.h>
 
 #include "lua.h"
 #include "lauxlib.h"
@@ -84,7 +94,7 @@ static int read_listing(const char *path, Listing *l) {
   return 0;
 }
 
-#define LISTING_MT "lumi.dir.Listing"
+#define LISTING_MT "lumi.sys.Listing"
 
 static int listing_gc(lua_State *L) {
   listing_free(luaL_checkudata(L, 1, LISTING_MT));
@@ -122,12 +132,46 @@ static int l_list(lua_State *L) {
   return 2;
 }
 
+/* nil, message, errno */
+static int fail_errno(lua_State *L, int err) {
+  luaL_pushfail(L);
+  lua_pushstring(L, strerror(err));
+  lua_pushinteger(L, err);
+  return 3;
+}
+
+static int l_kind(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (stat(path, &st) != 0) return fail_errno(L, errno);
+  if (S_ISREG(st.st_mode)) lua_pushliteral(L, "file");
+  else if (S_ISDIR(st.st_mode)) lua_pushliteral(L, "directory");
+  else lua_pushliteral(L, "other");
+  return 1;
+}
+
+static int l_cwd(lua_State *L) {
+  char buf[PATH_MAX];
+  if (getcwd(buf, sizeof buf) == NULL) return fail_errno(L, errno);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+static int l_isatty(lua_State *L) {
+  lua_Integer fd = luaL_checkinteger(L, 1);
+  lua_pushboolean(L, fd >= 0 && fd <= INT_MAX && isatty((int)fd) == 1);
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
   {"list", l_list},
+  {"kind", l_kind},
+  {"cwd", l_cwd},
+  {"isatty", l_isatty},
   {NULL, NULL}
 };
 
-LUMI_API int luaopen_lumi_dir(lua_State *L) {
+LUMI_API int luaopen_lumi_sys(lua_State *L) {
   if (luaL_newmetatable(L, LISTING_MT)) {
     lua_pushcfunction(L, listing_gc);
     lua_setfield(L, -2, "__gc");
