@@ -32,10 +32,14 @@ reason. Does not connect to the database.]],
         list[#list + 1] = { version = m.version, name = m.name, file = d.files[i], duplicate = true }
       end
     end
-    table.sort(list, function(a, b)
-      if project.scheme.key(a.version) == project.scheme.key(b.version) then return a.file < b.file end
-      return project.scheme.compare(a.version, b.version)
-    end)
+    -- the scan is in order: only the duplicates added above need placing
+    if #scan.duplicates > 0 then
+      local key, compare = project.scheme.key, project.scheme.compare
+      table.sort(list, function(a, b)
+        if key(a.version) == key(b.version) then return a.file < b.file end
+        return compare(a.version, b.version)
+      end)
+    end
     return { dir = project.config.migrations_dir, scheme = project.scheme.name,
              migrations = list, ignored = scan.ignored, exists = fs.kind(project.config.migrations_dir) ~= nil }
   end,
