@@ -28,8 +28,12 @@ function M.record_id(r, scheme, identity)
 end
 
 function M.build(migrations, records, scheme, checksums, identity)
-  local by_id = {}
-  for _, r in ipairs(records) do by_id[M.record_id(r, scheme, identity)] = r end
+  local by_id, ids = {}, {}
+  for i, r in ipairs(records) do
+    local id = M.record_id(r, scheme, identity)
+    ids[i] = id
+    by_id[id] = r
+  end
   local p = { entries = {}, pending = {}, changed = {}, missing = {}, applied = {}, unfinished = {},
               out_of_order = {} }
   local seen = {}
@@ -58,8 +62,8 @@ function M.build(migrations, records, scheme, checksums, identity)
     end
     p.entries[#p.entries + 1] = e
   end
-  for _, r in ipairs(records) do
-    local id = M.record_id(r, scheme, identity)
+  for i, r in ipairs(records) do
+    local id = ids[i]
     if not seen[id] then
       local v = r.version or id
       local e = { record = r, state = "missing", version = v }
