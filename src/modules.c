@@ -10,8 +10,8 @@
 ** (<dir>/lumi/pg.so, ...), and the executable loads them itself:
 **
 **   lumi_modules_start  starts a thread that loads lumi.pg and lumi.hash
-**                       while the main thread creates the Lua state, reads
-**                       migrate.lua and lists the migrations;
+**                       while the main thread creates the Lua state and
+**                       reads migrate.lua;
 **   lumi_modules_preload  puts a loader for each module in package.preload:
 **                       `require "lumi.pg"` waits for that thread only if it
 **                       is still loading. lumi.sql, needed only for files
@@ -20,6 +20,12 @@
 ** A module is looked for as <dir>/lumi/<name>.so in the directories the
 ** host gives (its own build or install directories), then on
 ** package.cpath, so that LUA_CPATH can point elsewhere.
+**
+** While that thread is inside dlopen, any dlopen or dlsym on the main
+** thread waits for it (glibc holds one loader lock): hence the luaopen_
+** functions are looked up by the thread, and what every command needs
+** before it connects (listing, stat, isatty, getcwd) is lumi.sys, linked in,
+** rather than luaposix's shared libraries.
 */
 #include <dlfcn.h>
 #include <limits.h>
@@ -100,12 +106,13 @@ void lumi_modules_start(const char *const *search, int n, int background) {
     snprintf(dirs[ndirs++], PATH_MAX, "%s", search[i]);
   }
   if (!background) return;
+  /* no thread: every module loads on first require instead */
   pthread_t t;
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return;
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  /* no thread: every module loads on first require instead */
-  if (pthread_create(&t, &attr, loader_main, NULL) == 0) loader_running = 1;
+  if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0
+      && pthread_create(&t, &attr, loader_main, NULL) == 0)
+    loader_running = 1;
   pthread_attr_destroy(&attr);
 }
 
