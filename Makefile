@@ -84,6 +84,8 @@ $(LUMI): $(BUILD)/main.o $(BUILD)/modules.o $(BUILD)/sys.o
 # The same objects as loadable modules for stock lua5.4: require "lumi.pg".
 # MODULE_LIBS: what one module alone links against.
 $(BUILD)/lumi/sql.so: MODULE_LIBS = $(PGQ_LIBS)
+# (their objects are kept, not removed as intermediate files)
+.SECONDARY: $(OBJS)
 $(BUILD)/lumi/%.so: $(BUILD)/%.o
 	@mkdir -p $(BUILD)/lumi
 	$(CC) -shared -o $@ $< $(LDFLAGS) $(MODULE_LIBS) $(PQ_LIBS) $(SSL_LIBS) -lpthread -lm
