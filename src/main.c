@@ -130,7 +130,7 @@ static int try_root(Layout *lay, const char *root) {
 /* First match wins: $LUMI_HOME; the executable's directory (a checkout);
 ** its parent (make install or a LuaRocks tree, wherever it was moved);
 ** LUMI_LUADIR/LUMI_CDIR, compiled in. */
-static void find_layout(Layout *lay) {
+static void find_layout(Layout *lay, int use_home) {
   memset(lay, 0, sizeof *lay);
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -142,7 +142,7 @@ static void find_layout(Layout *lay) {
       snprintf(lay->exe_dir, sizeof lay->exe_dir, "%s", exe);
     }
   }
-  const char *home = getenv("LUMI_HOME");
+  const char *home = use_home ? getenv("LUMI_HOME") : NULL;
   if (home != NULL && *home && try_root(lay, home)) return;
   if (lay->exe_dir[0]) {
     char up[PATH_MAX + 4];
@@ -231,12 +231,16 @@ static int prints_only(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  static Layout lay;
-  find_layout(&lay);
-  /* lumi's own module directory, then the executable's (a build directory
-  ** such as build-san/ holds lumi/pg.so beside the binary) */
-  const char *search[] = {lay.c, lay.exe_dir};
-  lumi_modules_start(search, 2, !prints_only(argc, argv));
+  static Layout lay, own;
+  find_layout(&lay, 1);
+  find_layout(&own, 0);
+  /* Where lumi/pg.so and the others are looked for, first match wins: the
+  ** executable's directory (a build directory such as build-san/ holds them
+  ** beside its binary; elsewhere <exe dir>/lumi is the executable itself);
+  ** the layout's; the executable's own layout when LUMI_HOME names a tree
+  ** of Lua sources only; the compiled-in LUMI_CDIR (make install LIBDIR=) */
+  const char *search[] = {lay.exe_dir, lay.c, own.c, LUMI_CDIR};
+  lumi_modules_start(search, 4, !prints_only(argc, argv));
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "lumi: cannot create the Lua state: not enough memory\n");

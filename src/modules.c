@@ -50,14 +50,17 @@ typedef struct {
   char error[512];         /* why not, when a file was found but not loaded */
 } Module;
 
+/* in loading order: lumi.hash (libcrypto alone) first, so that the
+** commands that never connect (list, new), which load it, never wait for
+** libpq; lumi.pg (libpq and the rest) then */
 static Module modules[] = {
-  {"lumi.pg", "pg", "luaopen_lumi_pg", 1, 0, NULL, NULL, ""},
   {"lumi.hash", "hash", "luaopen_lumi_hash", 1, 0, NULL, NULL, ""},
+  {"lumi.pg", "pg", "luaopen_lumi_pg", 1, 0, NULL, NULL, ""},
   {"lumi.sql", "sql", "luaopen_lumi_sql", 0, 0, NULL, NULL, ""},
 };
 #define NMODULES (sizeof modules / sizeof modules[0])
 
-#define MAX_DIRS 4
+#define MAX_DIRS 6
 static char dirs[MAX_DIRS][PATH_MAX];
 static int ndirs;
 
@@ -76,12 +79,17 @@ static void load(Module *m) {
     if (n < 0 || (size_t)n >= sizeof path || access(path, R_OK) != 0) continue;
     m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (m->handle == NULL) {
+      /* dlerror names the library that is missing, or what is wrong */
       const char *e = dlerror();
       snprintf(m->error, sizeof m->error, "%.500s", e ? e : path);
       return;
     }
     m->luaopen = (lua_CFunction)(void (*)(void))dlsym(m->handle, m->open);
-    if (m->luaopen == NULL) snprintf(m->error, sizeof m->error, "%.400s has no %s", path, m->open);
+    if (m->luaopen == NULL) {
+      snprintf(m->error, sizeof m->error, "%.400s has no %s", path, m->open);
+      dlclose(m->handle);
+      m->handle = NULL;
+    }
     return;
   }
 }
@@ -103,7 +111,9 @@ void lumi_modules_start(const char *const *search, int n, int background) {
   ndirs = 0;
   for (int i = 0; i < n && ndirs < MAX_DIRS; i++) {
     if (search[i] == NULL || !search[i][0]) continue;
-    snprintf(dirs[ndirs++], PATH_MAX, "%s", search[i]);
+    int seen = 0;
+    for (int k = 0; k < ndirs; k++) seen |= strcmp(dirs[k], search[i]) == 0;
+    if (!seen) snprintf(dirs[ndirs++], PATH_MAX, "%s", search[i]);
   }
   if (!background) return;
   /* no thread: every module loads on first require instead */
@@ -138,7 +148,8 @@ static int load_module(lua_State *L) {
     lua_call(L, 1, 1);
     return 1;
   }
-  if (m->error[0]) return luaL_error(L, "cannot load %s: %s", m->name, m->error);
+  if (m->error[0])
+    return luaL_error(L, "cannot load the C module %s: %s (is the library it names installed?)", m->name, m->error);
   /* not in lumi's own directories: package.cpath, as for any C module */
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "searchpath");
@@ -146,9 +157,15 @@ static int load_module(lua_State *L) {
   lua_getfield(L, -3, "cpath");
   lua_call(L, 2, 2);                                /* path | nil, why */
   if (lua_isnil(L, -2)) {
-    return luaL_error(L, "cannot find the C module %s: build it (make) or install lumi again; "
-                      "looked for %s/lumi/%s.so and on package.cpath:%s",
-                      m->name, ndirs ? dirs[0] : ".", m->file, lua_tostring(L, -1));
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; i < ndirs; i++) {
+      lua_pushfstring(L, "\n\tno file '%s/lumi/%s.so'", dirs[i], m->file);
+      luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    return luaL_error(L, "cannot find the C module %s: build it (make) or install lumi again%s\n\t%s",
+                      m->name, lua_tostring(L, -1), lua_tostring(L, -2));
   }
   lua_pop(L, 1);
   const char *path = lua_tostring(L, -1);
