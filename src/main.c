@@ -240,7 +240,14 @@ int main(int argc, char **argv) {
   ** the layout's; the executable's own layout when LUMI_HOME names a tree
   ** of Lua sources only; the compiled-in LUMI_CDIR (make install LIBDIR=) */
   const char *search[] = {lay.exe_dir, lay.c, own.c, LUMI_CDIR};
-  lumi_modules_start(search, 4, !prints_only(argc, argv));
+  int background = !prints_only(argc, argv);
+#ifdef LUMI_CLOSE_STATE
+  /* sanitizer builds load the (instrumented) modules on first require, on
+  ** the main thread: LeakSanitizer's tracer crashed now and then at exit
+  ** after instrumented libraries had been loaded on another thread */
+  background = 0;
+#endif
+  lumi_modules_start(search, 4, background);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "lumi: cannot create the Lua state: not enough memory\n");
