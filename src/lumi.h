@@ -17,7 +17,7 @@ LUMI_API int luaopen_lumi_sys(lua_State *L);
 
 /* modules.c: the modules above that link large libraries, loaded by the
 ** host at run time (search: directories holding lumi/<name>.so). */
-void lumi_modules_start(const char *const *search, int n, int background);
+void lumi_modules_dirs(const char *const *search, int n);
 void lumi_modules_preload(lua_State *L);
 
 #endif

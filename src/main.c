@@ -218,18 +218,6 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
-/* Will this command line need the database? Only the flags that print and
-** leave are told apart here; anything else starts loading lumi.pg. */
-static int prints_only(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--") == 0) break;
-    if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-      return 1;
-  }
-  return 0;
-}
-
 int main(int argc, char **argv) {
   static Layout lay, own;
   find_layout(&lay, 1);
@@ -240,14 +228,7 @@ int main(int argc, char **argv) {
   ** the layout's; the executable's own layout when LUMI_HOME names a tree
   ** of Lua sources only; the compiled-in LUMI_CDIR (make install LIBDIR=) */
   const char *search[] = {lay.exe_dir, lay.c, own.c, LUMI_CDIR};
-  int background = !prints_only(argc, argv);
-#ifdef LUMI_CLOSE_STATE
-  /* sanitizer builds load the (instrumented) modules on first require, on
-  ** the main thread: LeakSanitizer's tracer crashed now and then at exit
-  ** after instrumented libraries had been loaded on another thread */
-  background = 0;
-#endif
-  lumi_modules_start(search, 4, background);
+  lumi_modules_dirs(search, 4);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "lumi: cannot create the Lua state: not enough memory\n");
@@ -280,8 +261,8 @@ int main(int argc, char **argv) {
 #else
   /* The command has closed its connection and joined its workers. Freeing
   ** thousands of small Lua objects one by one would only delay an exit that
-  ** returns them all, and a command that never needed lumi.pg should not
-  ** wait for the start-up thread to finish loading it: flush every stream
+  ** returns them all, and a command that failed early should not wait for
+  ** the thread of lumi.host.load_soon to finish loading libpq: flush every stream
   ** (Lua's files are C streams) and leave. */
   (void)L;
   fflush(NULL);

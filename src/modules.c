@@ -9,13 +9,17 @@
 ** So they are the shared objects that stock lua5.4 loads too
 ** (<dir>/lumi/pg.so, ...), and the executable loads them itself:
 **
-**   lumi_modules_start  starts a thread that loads lumi.pg and lumi.hash
-**                       while the main thread creates the Lua state and
-**                       reads migrate.lua;
-**   lumi_modules_preload  puts a loader for each module in package.preload:
-**                       `require "lumi.pg"` waits for that thread only if it
-**                       is still loading. lumi.sql, needed only for files
-**                       run statement by statement, loads on first require.
+**   lumi_modules_preload  puts a loader for each module in package.preload,
+**                       and the module lumi.host;
+**   lumi.host.load_soon(name, ...)  (Lua) has a thread load those modules
+**                       while the main thread goes on: the command line
+**                       asks for lumi.pg and lumi.hash as soon as it knows
+**                       its command will connect, so that libpq is mapped
+**                       while migrate.lua is read. `require` then waits for
+**                       that thread only if it is still loading the module;
+**                       a module nobody asked for loads on first require
+**                       (lumi.sql, needed only for files run statement by
+**                       statement; everything, in `lumi list` and `new`).
 **
 ** A module is looked for as <dir>/lumi/<name>.so in the directories the
 ** host gives (its own build or install directories), then on
@@ -43,20 +47,18 @@ typedef struct {
   const char *name;        /* module name for require */
   const char *file;        /* <dir>/lumi/<file>.so */
   const char *open;        /* its luaopen_ function */
-  int background;          /* loaded by the start-up thread */
-  int done;                /* a load was attempted (guarded by mu) */
+  int wanted;              /* asked for by load_soon (guarded by mu) */
+  int claimed;             /* a thread has begun loading it (mu) */
+  int done;                /* that load is over (mu) */
   void *handle;            /* dlopen handle, or NULL */
   lua_CFunction luaopen;   /* its luaopen_ function, found when loaded */
   char error[512];         /* why not, when a file was found but not loaded */
 } Module;
 
-/* in loading order: lumi.hash (libcrypto alone) first, so that the
-** commands that never connect (list, new), which load it, never wait for
-** libpq; lumi.pg (libpq and the rest) then */
 static Module modules[] = {
-  {"lumi.hash", "hash", "luaopen_lumi_hash", 1, 0, NULL, NULL, ""},
-  {"lumi.pg", "pg", "luaopen_lumi_pg", 1, 0, NULL, NULL, ""},
-  {"lumi.sql", "sql", "luaopen_lumi_sql", 0, 0, NULL, NULL, ""},
+  {"lumi.pg", "pg", "luaopen_lumi_pg", 0, 0, 0, NULL, NULL, ""},
+  {"lumi.hash", "hash", "luaopen_lumi_hash", 0, 0, 0, NULL, NULL, ""},
+  {"lumi.sql", "sql", "luaopen_lumi_sql", 0, 0, 0, NULL, NULL, ""},
 };
 #define NMODULES (sizeof modules / sizeof modules[0])
 
@@ -66,11 +68,12 @@ static int ndirs;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t loaded = PTHREAD_COND_INITIALIZER;
-static int loader_running;
+#ifndef LUMI_CLOSE_STATE
+static int loader_running;               /* a load_soon thread is at work (mu) */
+#endif
 
 /* Find and dlopen one module; sets handle and luaopen, or error. No lock
-** held: each module is loaded by one thread only (the loader or, for the
-** others, the main thread). Its luaopen_ function is looked up here too:
+** held: each module is loaded by the one thread that claimed it. Its luaopen_ function is looked up here too:
 ** dlsym, like dlopen, waits while another thread is loading a library. */
 static void load(Module *m) {
   for (int i = 0; i < ndirs; i++) {
@@ -94,20 +97,37 @@ static void load(Module *m) {
   }
 }
 
-static void *loader_main(void *arg) {
-  (void)arg;
-  for (size_t i = 0; i < NMODULES; i++) {
-    if (!modules[i].background) continue;
-    load(&modules[i]);
-    pthread_mutex_lock(&mu);
-    modules[i].done = 1;
-    pthread_cond_broadcast(&loaded);
-    pthread_mutex_unlock(&mu);
-  }
-  return NULL;
+/* The module m, claimed by the calling thread (mu held): load it with mu
+** released, then tell the threads waiting for it. */
+static void load_claimed(Module *m) {
+  pthread_mutex_unlock(&mu);
+  load(m);
+  pthread_mutex_lock(&mu);
+  m->done = 1;
+  pthread_cond_broadcast(&loaded);
 }
 
-void lumi_modules_start(const char *const *search, int n, int background) {
+#ifndef LUMI_CLOSE_STATE
+/* The load_soon thread: the modules asked for and not yet claimed, in the
+** order of the table, until there are none. */
+static void *loader_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&mu);
+  for (;;) {
+    Module *next = NULL;
+    for (size_t i = 0; i < NMODULES && next == NULL; i++)
+      if (modules[i].wanted && !modules[i].claimed) next = &modules[i];
+    if (next == NULL) break;
+    next->claimed = 1;
+    load_claimed(next);
+  }
+  loader_running = 0;
+  pthread_mutex_unlock(&mu);
+  return NULL;
+}
+#endif
+
+void lumi_modules_dirs(const char *const *search, int n) {
   ndirs = 0;
   for (int i = 0; i < n && ndirs < MAX_DIRS; i++) {
     if (search[i] == NULL || !search[i][0]) continue;
@@ -115,28 +135,60 @@ void lumi_modules_start(const char *const *search, int n, int background) {
     for (int k = 0; k < ndirs; k++) seen |= strcmp(dirs[k], search[i]) == 0;
     if (!seen) snprintf(dirs[ndirs++], PATH_MAX, "%s", search[i]);
   }
-  if (!background) return;
-  /* no thread: every module loads on first require instead */
-  pthread_t t;
-  pthread_attr_t attr;
-  if (pthread_attr_init(&attr) != 0) return;
-  if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0
-      && pthread_create(&t, &attr, loader_main, NULL) == 0)
-    loader_running = 1;
-  pthread_attr_destroy(&attr);
 }
 
-/* Wait for m's load (by the start-up thread, or now); 1 if it has a handle. */
+/* Load m now on this thread, or wait while another thread loads it; 1 if
+** it has a handle. */
 static int ensure_loaded(Module *m) {
-  if (loader_running && m->background) {
-    pthread_mutex_lock(&mu);
-    while (!m->done) pthread_cond_wait(&loaded, &mu);
-    pthread_mutex_unlock(&mu);
-  } else if (!m->done) {
-    load(m);
-    m->done = 1;
+  pthread_mutex_lock(&mu);
+  if (!m->claimed) {
+    m->claimed = 1;
+    load_claimed(m);
   }
+  while (!m->done) pthread_cond_wait(&loaded, &mu);
+  pthread_mutex_unlock(&mu);
   return m->handle != NULL;
+}
+
+/* lumi.host.load_soon(name, ...): load these modules on a thread of their
+** own, from now; unknown names are ignored. Returns nothing. Sanitizer
+** builds (LUMI_CLOSE_STATE) load every module on first require instead:
+** LeakSanitizer's tracer crashed now and then at exit after instrumented
+** libraries had been loaded on another thread. */
+static int host_load_soon(lua_State *L) {
+  int n = lua_gettop(L);
+  for (int i = 1; i <= n; i++) luaL_checkstring(L, i);
+#ifndef LUMI_CLOSE_STATE
+  pthread_mutex_lock(&mu);
+  int added = 0;
+  for (int i = 1; i <= n; i++) {
+    const char *name = lua_tostring(L, i);
+    for (size_t k = 0; k < NMODULES; k++) {
+      Module *m = &modules[k];
+      if (strcmp(m->name, name) == 0 && !m->wanted && !m->claimed) m->wanted = added = 1;
+    }
+  }
+  if (added && !loader_running) {
+    pthread_t t;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+      if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0
+          && pthread_create(&t, &attr, loader_main, NULL) == 0)
+        loader_running = 1;
+      pthread_attr_destroy(&attr);
+    }
+    /* no thread: each module loads on first require, as if never asked */
+  }
+  pthread_mutex_unlock(&mu);
+#endif
+  return 0;
+}
+
+static int luaopen_lumi_host(lua_State *L) {
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, host_load_soon);
+  lua_setfield(L, -2, "load_soon");
+  return 1;
 }
 
 /* package.preload loader (upvalue: index in modules). */
@@ -187,5 +239,7 @@ void lumi_modules_preload(lua_State *L) {
     lua_pushcclosure(L, load_module, 1);
     lua_setfield(L, -2, modules[i].name);
   }
+  lua_pushcfunction(L, luaopen_lumi_host);
+  lua_setfield(L, -2, "lumi.host");
   lua_pop(L, 1);
 }

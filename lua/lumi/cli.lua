@@ -338,6 +338,12 @@ function M.main(argv)
     end
     return 0
   end
+  if not offline[parsed.command] and package.preload["lumi.host"] then
+    -- the lumi executable maps libpq (two dozen libraries) on a thread of
+    -- its own while migrate.lua is read; a command that never connects
+    -- does without it
+    require("lumi.host").load_soon("lumi.pg", "lumi.hash")
+  end
   return M.run(parsed)
 end
 

@@ -2,7 +2,6 @@
 --- and (opened on first use) its database connection and tracking tables.
 local config = require "lumi.config"
 local naming = require "lumi.naming"
-local hash = require "lumi.hash"
 
 local M = {}
 
@@ -40,9 +39,12 @@ function Project:identity()
 end
 
 --- Migration files on disk: {migrations=, ignored=, duplicates=}. The
---- files are hashed on a worker thread from the moment they are listed.
-function Project:scan()
+--- files are hashed on a worker thread from the moment they are listed,
+--- unless the caller says it needs no checksums (list, new).
+---@param opts table? {checksums = false}
+function Project:scan(opts)
   if not self._scan then
+    local hashing = not (opts and opts.checksums == false)
     local layout = require "lumi.layout"
     local dir = self.config.migrations_dir
     local found
@@ -57,7 +59,7 @@ function Project:scan()
       end
     else
       found = layout.discover(dir, self.scheme, {
-        prefetch = function(paths) self._hashing = hash.start(paths, self:checksum_cache()) end,
+        prefetch = hashing and function(paths) self._hashing = require("lumi.hash").start(paths, self:checksum_cache()) end or nil,
       })
     end
     self._scan = layout.finish(found, self.scheme, self:identity())
@@ -129,7 +131,7 @@ function Project:checksums(migrations)
     if self._sums[m.path] == nil then missing[#missing + 1] = m.path end
   end
   if #missing > 0 then
-    for path, sum in pairs(hash.start(missing, self:checksum_cache()):wait()) do self._sums[path] = sum end
+    for path, sum in pairs(require("lumi.hash").start(missing, self:checksum_cache()):wait()) do self._sums[path] = sum end
   end
   return self._sums
 end

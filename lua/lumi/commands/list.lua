@@ -14,7 +14,7 @@ reason. Does not connect to the database.]],
     if fs.kind(project.config.migrations_dir) == nil then
       return { dir = project.config.migrations_dir, exists = false, migrations = {}, ignored = {} }
     end
-    local scan = project:scan()
+    local scan = project:scan({ checksums = false })
     local dup = {}
     for _, d in ipairs(scan.duplicates) do
       for _, f in ipairs(d.files) do dup[f] = d.key end

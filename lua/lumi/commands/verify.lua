@@ -1,6 +1,5 @@
 --- lumi verify: can lumi reach the database, and what does it find there.
 local lock = require "lumi.lock"
-local hash = require "lumi.hash"
 local config = require "lumi.config"
 
 return {
@@ -16,7 +15,7 @@ it holds, and whether another runner holds the migration lock.]],
     local info = db:info()
     local st = project:store()
     local count = st:count()
-    local holder = lock.holder(db, st:lock_key(hash))
+    local holder = lock.holder(db, st:lock_key(require "lumi.hash"))
     return {
       database = config.redact(project.config.database) or "(from PG* environment variables)",
       server_version = info.server_version,
