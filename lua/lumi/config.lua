@@ -355,35 +355,68 @@ function M.load(opts)
   return first
 end
 
---- Text (a connection string, or a message quoting one) with every
---- password replaced by ***, for output: URL user:password@, URL
---- ?password=, and conninfo password=value or password='quoted value'.
+-- conninfo `password = value` pairs in s, as libpq reads them (a value is
+-- 'quoted' or bare, and a backslash escapes the next character in either):
+-- {first, last, value} for each, first..last the value as written.
+local function conninfo_passwords(s)
+  local found, i = {}, 1
+  while true do
+    local _, b = s:find("%f[%w_]password%s*=%s*", i)
+    if not b then return found end
+    local j, value, quoted = b + 1, {}, s:sub(b + 1, b + 1) == "'"
+    if quoted then j = j + 1 end
+    while j <= #s do
+      local c = s:sub(j, j)
+      if c == "\\" and j < #s then
+        value[#value + 1] = s:sub(j + 1, j + 1)
+        j = j + 2
+      elseif (quoted and c == "'") or (not quoted and c:match("%s")) then
+        if quoted then j = j + 1 end
+        break
+      else
+        value[#value + 1] = c
+        j = j + 1
+      end
+    end
+    found[#found + 1] = { b + 1, j - 1, table.concat(value) }
+    i = j
+  end
+end
+
+-- A postgresql:// URL with its password replaced by ***, by libpq's rules:
+-- the user part ends at the first @ or /, and parameters are split on &.
+local function redact_url(scheme, rest)
+  local stop = rest:find("[@/]")
+  if stop and rest:sub(stop, stop) == "@" then
+    local user = rest:sub(1, stop - 1):match("^([^:]*):")
+    if user then rest = user .. ":***" .. rest:sub(stop) end
+  end
+  local q = rest:find("?", 1, true)
+  if q then
+    local params = {}
+    for kv in (rest:sub(q + 1) .. "&"):gmatch("([^&]*)&") do
+      params[#params + 1] = kv:match("^password=") and "password=***" or kv
+    end
+    rest = rest:sub(1, q) .. table.concat(params, "&")
+  end
+  return scheme .. rest
+end
+
+--- Text with every password replaced by ***, for output. A connection
+--- string (postgresql:// URL or conninfo) is redacted as libpq reads it,
+--- whatever characters its password holds; a message quoting one by the
+--- patterns of URL user:password@, URL ?password= and conninfo password=.
 function M.redact(s)
   if s == nil then return nil end
+  local scheme, rest = s:match("^(postgres[%w]*://)(.*)$")
+  if scheme then return redact_url(scheme, rest) end
   s = s:gsub("(%a[%w+.-]*://[^/@:%s\"']*):[^@/%s\"']*@", "%1:***@")   -- URL user:password@
   s = s:gsub("([?&]password=)[^&#%s\"']*", "%1***")                  -- URL ?password=
-  -- conninfo: password = value | 'value with \' escapes'
   local out, i = {}, 1
-  while true do
-    local a, b = s:find("%f[%w_]password%s*=%s*", i)
-    if not a then break end
-    out[#out + 1] = s:sub(i, b)
-    local j = b + 1
-    if s:sub(j, j) == "'" then
-      j = j + 1
-      while j <= #s do
-        local c = s:sub(j, j)
-        if c == "\\" then j = j + 2
-        elseif c == "'" then j = j + 1; break
-        else j = j + 1 end
-      end
-    elseif s:sub(j, j + 2) == "***" then
-      j = j + 3
-    else
-      while j <= #s and not s:sub(j, j):match("[%s&]") do j = j + 1 end
-    end
+  for _, p in ipairs(conninfo_passwords(s)) do
+    out[#out + 1] = s:sub(i, p[1] - 1)
     out[#out + 1] = "***"
-    i = j
+    i = p[2] + 1
   end
   out[#out + 1] = s:sub(i)
   return table.concat(out)
@@ -399,11 +432,13 @@ function M.secrets(s)
   local out = {}
   if type(s) ~= "string" then return out end
   local function add(v) if v and v ~= "" then out[#out + 1] = v; local d = unescape(v); if d ~= v then out[#out + 1] = d end end end
-  local userinfo = s:match("^%a[%w+.-]*://(.-)@")
+  local userinfo = s:match("^%a[%w+.-]*://([^@/]*)@")
   if userinfo then add(userinfo:match("^[^:]*:(.*)$")) end
   for v in s:gmatch("[?&]password=([^&#]*)") do add(v) end
-  for v in s:gmatch("%f[%w_]password%s*=%s*'(.-)'") do add(v) end
-  for v in s:gmatch("%f[%w_]password%s*=%s*([^%s']+)") do add(v) end
+  for _, p in ipairs(conninfo_passwords(s)) do
+    add(p[3])
+    add(s:sub(p[1], p[2]))
+  end
   table.sort(out, function(a, b) return #a > #b end)   -- longest first
   return out
 end

@@ -28,6 +28,24 @@ describe("lumi verify (end to end)", function()
     assert.truthy(out:find("postgresql://postgres:***@/", 1, true), out)
   end)
 
+  it("hides passwords holding spaces, quotes and backslash escapes, as libpq reads them", function()
+    local host = url:match("host=([^&]+)")
+    local dbname = url:match("^postgresql:///([^?]+)")
+    for _, case in ipairs({
+      { url:gsub("^postgresql://", "postgresql://postgres:it's a s3cret@"), "it's a s3cret" },
+      { url:gsub("^postgresql://", [[postgresql://postgres:pa"ss's3cret@]]), [[pa"ss's3cret]] },
+      { url .. "&password=correct horse s3cret", "horse s3cret" },
+      { "host=" .. host .. " dbname=" .. dbname .. [[ user=postgres password=hunter2\ tail_of_s3cret]], "tail_of_s3cret" },
+    }) do
+      for _, args in ipairs({ "verify", "verify --json" }) do
+        local out, err, code = h.lumi(dir, args, { DATABASE_URL = case[1] })
+        assert.are.equal(0, code, err)
+        assert.is_nil(out:find("s3cret", 1, true), out)
+        assert.truthy(out:find("***", 1, true), out)
+      end
+    end
+  end)
+
   it("hides a password given as a URL parameter and keeps the rest", function()
     local with_pw = url:gsub("%?", "?password=s3cretpw&", 1)
     local out, err, code = h.lumi(dir, "verify --json", { DATABASE_URL = with_pw })

@@ -246,6 +246,22 @@ describe("config", function()
       assert.are.equal("host=h password=*** user=u", out)
     end)
 
+    it("hides a URL password whatever characters it holds, as libpq reads it", function()
+      assert.are.equal("postgresql://postgres:***@/app?host=/tmp",
+        config.redact("postgresql://postgres:it's a secret@/app?host=/tmp"))
+      assert.are.equal("postgresql://postgres:***@/app", config.redact([[postgresql://postgres:pa"ss'word@/app]]))
+      assert.are.equal("postgresql:///app?host=/tmp&user=u&password=***",
+        config.redact("postgresql:///app?host=/tmp&user=u&password=correct horse battery"))
+      -- the user part ends at the first / : an @ further on is not a password's end
+      assert.are.equal("postgresql://h/app?application_name=a@b", config.redact("postgresql://h/app?application_name=a@b"))
+    end)
+
+    it("hides a bare conninfo password with backslash escapes, and finds it to scrub", function()
+      local s = [[host=/tmp dbname=app user=u password=hunter2\ tail_of_secret sslmode=disable]]
+      assert.are.equal("host=/tmp dbname=app user=u password=*** sslmode=disable", config.redact(s))
+      assert.are.equal("connecting with *** failed", config.scrub("connecting with hunter2 tail_of_secret failed", s))
+    end)
+
     it("leaves strings without a password alone", function()
       assert.are.equal("postgresql://u@h/db", config.redact("postgresql://u@h/db"))
       assert.are.equal("host=/tmp dbname=app", config.redact("host=/tmp dbname=app"))
