@@ -528,7 +528,7 @@ static int l_start(lua_State *L) {
     s->job = j;
     s->from = (int)((long long)j->n * t / workers);
     s->to = (int)((long long)j->n * (t + 1) / workers);
-    if (pthread_create(&j->threads[j->nthreads], NULL, worker, s) != 0) {
+    if (lumi_thread_create(&j->threads[j->nthreads], NULL, worker, s) != 0) {
       /* no thread: do this slice right here */
       worker(s);
       continue;

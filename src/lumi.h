@@ -2,6 +2,9 @@
 #ifndef LUMI_H
 #define LUMI_H
 
+#include <pthread.h>
+#include <signal.h>
+
 #include "lua.h"
 
 #if defined(__GNUC__)
@@ -19,5 +22,19 @@ LUMI_API int luaopen_lumi_sys(lua_State *L);
 ** host at run time (search: directories holding lumi/<name>.so). */
 void lumi_modules_dirs(const char *const *search, int n);
 void lumi_modules_preload(lua_State *L);
+
+/* pthread_create for lumi's worker threads (handshake, hashing, module
+** loading): the thread never receives SIGINT or SIGTERM, so that they reach
+** the Lua thread, where pg.cancel_on_interrupt's handler cancels queries. */
+static inline int lumi_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &block, &old) != 0) return pthread_create(t, attr, fn, arg);
+  int r = pthread_create(t, attr, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return r;
+}
 
 #endif

@@ -173,7 +173,7 @@ static int host_load_soon(lua_State *L) {
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) == 0) {
       if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0
-          && pthread_create(&t, &attr, loader_main, NULL) == 0)
+          && lumi_thread_create(&t, &attr, loader_main, NULL) == 0)
         loader_running = 1;
       pthread_attr_destroy(&attr);
     }

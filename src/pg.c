@@ -16,6 +16,7 @@
 */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
 #include <time.h>
@@ -77,6 +78,7 @@ typedef struct Conn {
   Notice **tail;
   Rows *streaming;      /* the open row iterator, if any */
   int awaiting;         /* a query sent by conn:send, result not yet taken */
+  PGcancel *cancel;     /* its entry in the interrupt handler's list */
 } Conn;
 
 struct Rows {
@@ -126,6 +128,107 @@ static void on_notice(void *arg, const PGresult *res) {
   n->hint = dup_or_null(PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
   *c->tail = n;
   c->tail = &n->next;
+}
+
+/* ---------------------------------------------------------------------
+** Interrupts: with pg.cancel_on_interrupt, SIGINT or SIGTERM sends a
+** cancel request for the statement running on every open connection (as
+** psql does on Ctrl-C), so that the server rolls it back now rather than
+** running it to its end after the client has gone; pg.interrupted() tells
+** Lua, which stops. A second signal, or one that finds no connection open,
+** ends the process as the signal would.
+**
+** The handler runs on the Lua thread only (lumi's own threads block both
+** signals: lumi_thread_create), and that thread changes the list with the
+** signals blocked, so the handler never sees it half changed.
+** ------------------------------------------------------------------ */
+
+#define MAX_CANCELS 32
+static PGcancel *cancels[MAX_CANCELS];
+static volatile sig_atomic_t interrupted_by;
+
+static void block_interrupts(sigset_t *old) {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &s, old);
+}
+
+/* c has just connected: its cancel handle joins the list. */
+static void track_cancel(Conn *c) {
+  if (c->cancel != NULL || c->pg == NULL) return;
+  PGcancel *k = PQgetCancel(c->pg);
+  if (k == NULL) return;
+  sigset_t old;
+  block_interrupts(&old);
+  for (int i = 0; i < MAX_CANCELS; i++)
+    if (cancels[i] == NULL) { cancels[i] = k; c->cancel = k; break; }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (c->cancel == NULL) PQfreeCancel(k);      /* list full: not cancellable */
+}
+
+static void untrack_cancel(Conn *c) {
+  if (c->cancel == NULL) return;
+  sigset_t old;
+  block_interrupts(&old);
+  for (int i = 0; i < MAX_CANCELS; i++)
+    if (cancels[i] == c->cancel) cancels[i] = NULL;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  PQfreeCancel(c->cancel);
+  c->cancel = NULL;
+}
+
+static void on_interrupt(int sig) {
+  int saved = errno;
+  int any = 0;
+  if (!interrupted_by) {
+    interrupted_by = sig;
+    for (int i = 0; i < MAX_CANCELS; i++) {
+      if (cancels[i] == NULL) continue;
+      char buf[256];
+      (void)PQcancel(cancels[i], buf, sizeof buf);   /* async-signal-safe */
+      any = 1;
+    }
+  }
+  if (!any) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    raise(sig);              /* delivered, and fatal, when the handler returns */
+  }
+  errno = saved;
+}
+
+/* pg.cancel_on_interrupt() — install the handler for SIGINT and SIGTERM,
+** except for a signal the process was started with ignored (a background
+** job of a non-interactive shell ignores SIGINT, and so does lumi then). */
+static int l_cancel_on_interrupt(lua_State *L) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  sa.sa_flags = SA_RESTART;
+  const int sigs[] = {SIGINT, SIGTERM};
+  for (int i = 0; i < 2; i++) {
+    struct sigaction old;
+    if (sigaction(sigs[i], NULL, &old) != 0 || (old.sa_handler != SIG_IGN && sigaction(sigs[i], &sa, NULL) != 0))
+      return luaL_error(L, "cannot install the interrupt handler: %s", strerror(errno));
+  }
+  return 0;
+}
+
+/* pg.interrupted() -> "SIGINT" | "SIGTERM" | nil */
+static int l_interrupted(lua_State *L) {
+  int sig = interrupted_by;
+  if (sig == SIGINT) lua_pushliteral(L, "SIGINT");
+  else if (sig == SIGTERM) lua_pushliteral(L, "SIGTERM");
+  else lua_pushnil(L);
+  return 1;
 }
 
 static Conn *checkconn(lua_State *L, int idx) {
@@ -478,6 +581,7 @@ static Conn *start_connect(lua_State *L, const char *info, int async) {
   PQsetNoticeReceiver(pg, on_notice, c);
   c->pg = pg;
   c->connecting = async;
+  if (!async) track_cancel(c);
   if (async) {
     /* Drive the handshake as far as it goes without waiting, so that the
     ** startup packet is on its way and the server works while we do. */
@@ -494,7 +598,7 @@ static Conn *start_connect(lua_State *L, const char *info, int async) {
     /* A thread finishes it (or conn:wait_connected does, without threads). */
     if (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED
         && pthread_mutex_init(&c->mu, NULL) == 0) {
-      if (pthread_create(&c->thread, NULL, handshake_thread, c) == 0) c->threaded = 1;
+      if (lumi_thread_create(&c->thread, NULL, handshake_thread, c) == 0) c->threaded = 1;
       else pthread_mutex_destroy(&c->mu);
     }
   }
@@ -553,6 +657,7 @@ static int finish_connecting(lua_State *L, Conn *c) {
     c->pg = NULL;
     return 0;
   }
+  track_cancel(c);
   if (q != NULL && !q->sent) {
     /* queued after the thread had finished, or the thread could not send */
     int ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
@@ -595,6 +700,7 @@ static int conn_close(lua_State *L) {
   free_queued(c->queued);
   c->queued = NULL;
   c->connecting = 0;
+  untrack_cancel(c);
   if (c->pg != NULL) { PQfinish(c->pg); c->pg = NULL; }
   free_notices(c);
   return 0;
@@ -1242,6 +1348,8 @@ static int null_tostring(lua_State *L) {
 static const luaL_Reg funcs[] = {
   {"connect", l_connect},
   {"connect_start", l_connect_start},
+  {"cancel_on_interrupt", l_cancel_on_interrupt},
+  {"interrupted", l_interrupted},
   {"is_error", l_is_error},
   {NULL, NULL}
 };

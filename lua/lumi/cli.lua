@@ -43,7 +43,8 @@ Exit status:
   3   validation failed (changed, missing, duplicate or unparsable files)
   4   the migration lock is held by another runner
   5   the database could not be reached
-  70  internal error (a bug in lumi or in migrate.lua's Lua code)]]
+  70  internal error (a bug in lumi or in migrate.lua's Lua code)
+  130 interrupted by SIGINT (143: SIGTERM); the running migration was rolled back]]
 
 local function opt_key(o) return o[1]:sub(3):gsub("-", "_") end
 
@@ -203,6 +204,8 @@ function M.run(parsed)
     -- loads (a connection that fails at once is tried again, and reported,
     -- where a command connects: after its arguments are checked)
     if not offline[name] then
+      -- Ctrl-C or SIGTERM cancels the statement running and stops the run
+      require("lumi.pg").cancel_on_interrupt()
       local started, conn = pcall(require("lumi.db").connect_start, cfg.targets[1].database)
       if started then early = conn end
     end
@@ -299,7 +302,12 @@ function M.run(parsed)
   if project then pcall(project.close, project) end
   if early then pcall(early.close, early) end
   make_report()
-  if ok then return status end
+  local sig = package.loaded["lumi.pg"] and package.loaded["lumi.pg"].interrupted()
+  if ok then
+    -- a command the signal made fail (its query cancelled) ends as the signal would have it
+    if sig and status ~= 0 then return require("lumi.db").interrupted_error(sig, "").exit_code end
+    return status
+  end
   local e = status
   if not errors.is(e) and type(e) == "table" and e.sqlstate then
     -- a database error outside a migration (permissions on the tracking table, ...)
@@ -307,6 +315,10 @@ function M.run(parsed)
       detail = e.detail, hint = e.hint })
   elseif not errors.is(e) then
     e = errors.new("internal", tostring(e))
+  end
+  if sig and e.kind ~= "interrupted" then
+    e.exit_code = require("lumi.db").interrupted_error(sig, "").exit_code
+    e.hint = e.hint or string.format("interrupted by %s: lumi cancelled the statement that was running", sig)
   end
   report:error(e)
   return e.exit_code

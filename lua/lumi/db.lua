@@ -39,6 +39,23 @@ local function check(self, r, err)
   return r
 end
 
+local signal_numbers = { SIGINT = 2, SIGTERM = 15 }
+
+--- The signal that interrupted lumi ("SIGINT" or "SIGTERM"; see
+--- pg.cancel_on_interrupt), or nil.
+function M.interrupted()
+  return pg.interrupted()
+end
+
+--- An `interrupted` error: the message, with the exit status the shell
+--- gives a process the signal ended (130 for SIGINT, 143 for SIGTERM).
+function M.interrupted_error(sig, message, fields)
+  fields = fields or {}
+  fields.signal = sig
+  fields.exit_code = 128 + (signal_numbers[sig] or 2)
+  return errors.new("interrupted", message, fields)
+end
+
 --- Connect, or raise a `connection` error (with the password redacted).
 ---@param url string? URL or conninfo; nil uses the PG* environment
 function M.connect(url, opts)
@@ -221,6 +238,12 @@ end
 --- Take the result of a FETCH sent ahead by db:rows, so that the connection
 --- is free for the next statement. Every method calls it first.
 function DB:settle()
+  -- while a migration or a hook runs (db.guarded), a signal stops it at
+  -- its next statement (the one running was cancelled by the handler)
+  if self.guarded then
+    local sig = pg.interrupted()
+    if sig then error(M.interrupted_error(sig, "interrupted by " .. sig), 0) end
+  end
   if self.connecting then self:connected() end
   if self.pending_copy then
     self.pending_copy = nil

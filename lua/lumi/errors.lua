@@ -15,6 +15,7 @@ M.exit_codes = {
   validation = 3,   -- changed, missing, duplicate or unparsable files
   lock = 4,         -- another runner holds the migration lock
   connection = 5,   -- the database could not be reached
+  interrupted = 130, -- SIGINT (128 + 2) stopped the run; SIGTERM gives 143
   internal = 70,    -- a bug: please report it
 }
 

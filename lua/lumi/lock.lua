@@ -22,6 +22,7 @@ SELECT a.pid, a.usename AS user, a.application_name AS application,
  WHERE l.locktype = 'advisory' AND l.granted
    AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid
    AND l.objsubid = 1
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
  LIMIT 1]], key)
 end
 
@@ -42,6 +43,10 @@ function M.acquire(db, key, timeout, on_wait)
       errors.raise("lock", string.format("another lumi run holds the migration lock: %s; waited %s",
         who, clock.format(timeout or 0)), { holder = holder,
         hint = "wait for it to finish, or raise lock_timeout / --lock-timeout" })
+    end
+    local sig = require("lumi.db").interrupted()
+    if sig then
+      error(require("lumi.db").interrupted_error(sig, string.format("interrupted by %s while waiting for the migration lock: nothing ran", sig)), 0)
     end
     clock.sleep(math.min(pause, math.max(deadline - clock.now(), 0.001)))
     pause = math.min(pause * 2, 0.5)

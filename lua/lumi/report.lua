@@ -214,7 +214,7 @@ function render.up(self, r)
     end
     self.err:write(string.format("  %s before it %s applied.%s\n",
       plural(#r.applied, "migration"), #r.applied == 1 and "was" or "were",
-      e.no_transaction and "" or " Fix the file, then run `lumi up` again."))
+      (e.no_transaction or e.interrupted) and "" or " Fix the file, then run `lumi up` again."))
     return
   end
   if r.dry_run then

@@ -20,6 +20,7 @@ local plan_mod = require "lumi.plan"
 local sqlerror = require "lumi.sqlerror"
 local migration = require "lumi.migration"
 local context = require "lumi.context"
+local db_mod = require "lumi.db"
 
 local M = {}
 
@@ -192,12 +193,49 @@ local function log_of(project, st, m, event, extra)
     checksum = extra.checksum, execution_ms = extra.ms, sqlstate = extra.sqlstate, error = extra.error })
 end
 
+-- Run fn(...) with db unguarded: lumi's own bookkeeping after a failure
+-- goes on after an interrupt (see DB:settle).
+local function unguarded(db, fn, ...)
+  local guarded = db.guarded
+  db.guarded = false
+  local ok, err = pcall(fn, ...)
+  db.guarded = guarded
+  return ok, err
+end
+
 -- Record a failure in the log, outside any transaction (best effort).
 local function log_failure(project, st, m, err, event)
   local db = project:db()
   if db.conn:is_closed() then return end
   local stmt = log_of(project, st, m, event or "failed", { sqlstate = err.sqlstate, error = err.message })
-  if stmt then pcall(db.query, db, table.unpack(stmt, 1, stmt.n)) end
+  if stmt then unguarded(db, db.query, db, table.unpack(stmt, 1, stmt.n)) end
+end
+
+-- Run one migration (apply_one or revert_one) with the db guarded: an
+-- interrupt stops it at its next statement. A failure caused by the
+-- interrupt (the running statement cancelled) says so, with its exit code.
+local function interruptible(project, fn, st, item, ...)
+  local db = project:db()
+  db.guarded = true
+  local ok, seconds, merr = pcall(fn, project, st, item, ...)
+  db.guarded = false
+  if not ok then error(seconds, 0) end
+  local sig = db_mod.interrupted()
+  if not seconds and sig and merr.kind ~= "interrupted" then
+    merr.exit_code = db_mod.interrupted_error(sig, "").exit_code
+    merr.interrupted = sig
+    merr.hint = string.format("interrupted by %s: lumi cancelled the statement that was running", sig)
+  end
+  return seconds, merr
+end
+
+-- Stop before the next migration once a signal has come.
+local function stop_if_interrupted(m, done, verb)
+  local sig = db_mod.interrupted()
+  if not sig then return nil end
+  return db_mod.interrupted_error(sig, string.format("interrupted by %s before %s: %s", sig, m.file,
+    done > 0 and string.format("the %d %s before it stay %s, nothing after ran", done,
+      done == 1 and "migration" or "migrations", verb) or "nothing ran"))
 end
 
 local function batch(...)
@@ -240,7 +278,11 @@ end
 
 -- Run a hook; a failure becomes a `migration` error naming the hook.
 local function run_hook(project, name, fn, ctx)
+  local db = project._db
+  local guarded = db and db.guarded
+  if db then db.guarded = true end
   local ok, failure = context.call(fn, ctx, project.config.file)
+  if db then db.guarded = guarded end
   if ok then return end
   local e = failure.err
   local where = project.config.file and failure.line and (project.config.file .. ":" .. failure.line .. ": ") or ""
@@ -300,7 +342,7 @@ local function apply_one(project, st, item, hooks)
       merr.no_transaction = true
       if has_state then
         local upd = st:update_statement({ [st.identity] = m[st.identity] }, { error = message })
-        if upd then pcall(db.query, db, table.unpack(upd, 1, upd.n)) end
+        if upd then unguarded(db, db.query, db, table.unpack(upd, 1, upd.n)) end
       end
       log_failure(project, st, m, merr, has_state and "unfinished" or "failed")
       return nil, merr
@@ -562,22 +604,24 @@ function M.up(project, opts)
       run_hook(project, "before_all", hooks.before_all, context.new(project, { pending = pending, direction = "up" }))
     end
     for _, item in ipairs(items) do
+      local stop = stop_if_interrupted(item.migration, #result.applied, "applied")
+      if stop then result.error = stop; break end
       project:emit({ type = "start", migration = item.migration })
-      local seconds, merr = apply_one(project, st, item, hooks)
+      local seconds, merr = interruptible(project, apply_one, st, item, hooks)
       if not seconds then
         result.failed = { migration = item.migration, error = merr }
         result.error = merr
-        local db = project:db()
-        if #result.applied > 0 and not db.conn:is_closed() then
-          -- those before it committed without waiting for the WAL flush:
-          -- one durable commit (it gets a transaction id) flushes them all
-          pcall(db.value, db, "SELECT txid_current()")
-        end
         project:emit({ type = "failed", migration = item.migration, error = merr })
         break
       end
       result.applied[#result.applied + 1] = { migration = item.migration, seconds = seconds }
       project:emit({ type = "applied", migration = item.migration, seconds = seconds })
+    end
+    local db = project:db()
+    if result.error and #result.applied > 0 and not db.conn:is_closed() then
+      -- those before it committed without waiting for the WAL flush:
+      -- one durable commit (it gets a transaction id) flushes them all
+      pcall(db.value, db, "SELECT txid_current()")
     end
     if hooks.after_all and not result.error then
       run_hook(project, "after_all", hooks.after_all,
@@ -644,7 +688,9 @@ function M.down(project, opts)
     end
     local st = project:store()
     for _, item in ipairs(items) do
-      local seconds, merr = revert_one(project, st, item)
+      local stop = stop_if_interrupted(item.migration, #result.reverted, "reverted")
+      if stop then result.error = stop; break end
+      local seconds, merr = interruptible(project, revert_one, st, item)
       if not seconds then
         result.failed = { migration = item.migration, error = merr }
         result.error = merr

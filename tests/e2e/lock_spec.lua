@@ -31,6 +31,23 @@ describe("the migration lock (end to end)", function()
     assert.truthy(out:find("lock        held by process " .. holder:info().pid, 1, true), out)
   end)
 
+  it("names only a holder in this database", function()
+    -- advisory locks belong to one database: the same key taken in another
+    -- database (another tenant, app_test beside app_dev) is no holder here
+    local other = dbmod.connect((h.fresh_db()))
+    assert.is_true(other:value("SELECT pg_try_advisory_lock($1)", key))
+    local out, err, code = h.lumi(dir, "verify", { DATABASE_URL = url })
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("lock        free", 1, true), out)
+    assert.is_true(holder:value("SELECT pg_try_advisory_lock($1)", key))
+    local _
+    _, err, code = h.lumi(dir, "up --lock-timeout 0", { DATABASE_URL = url })
+    assert.are.equal(4, code, err)
+    assert.truthy(err:find("process " .. holder:info().pid, 1, true), err)
+    assert.is_nil(err:find("process " .. other:info().pid, 1, true), err)
+    other:close()
+  end)
+
   it("a lock on another tracking table does not block", function()
     local other = store.new(holder, "other.migrations"):lock_key(hash)
     assert.is_true(holder:value("SELECT pg_try_advisory_lock($1)", other))
