@@ -75,18 +75,41 @@ end
 --- "$${name}" stands for a literal "${name}". Raises a config error naming
 --- the first placeholder without a value, with its line.
 function M.fill(text, values, where, lines_before)
-  if values == nil or not text:find("${", 1, true) then return text end
-  local out = text:gsub("()(%$?)%${([%w_.%-]+)}", function(at, escape, name)
-    if escape == "$" then return "${" .. name .. "}" end
-    local v = values[name]
-    if v == nil then
-      local line = select(2, text:sub(1, at):gsub("\n", "")) + 1 + (lines_before or 0)
-      errors.raise("config", string.format("%s:%d: placeholder ${%s} has no value", where, line, name),
-        { hint = string.format("set placeholders = { %s = ... } in migrate.lua, or write $${%s} for the text itself", name, name) })
+  if values == nil or not text:find("${", 1, true) then return text, nil end
+  -- where each substitution sits in the text sent and in the file, so that
+  -- an error position in the one can be mapped back to the other
+  local fills, delta = {}, 0
+  local out = text:gsub("()(%$?)%${([%w_.%-]+)}()", function(at, escape, name, after)
+    local value
+    if escape == "$" then
+      value = "${" .. name .. "}"
+    else
+      local v = values[name]
+      if v == nil then
+        local line = select(2, text:sub(1, at):gsub("\n", "")) + 1 + (lines_before or 0)
+        errors.raise("config", string.format("%s:%d: placeholder ${%s} has no value", where, line, name),
+          { hint = string.format("set placeholders = { %s = ... } in migrate.lua, or write $${%s} for the text itself", name, name) })
+      end
+      value = tostring(v)
     end
-    return tostring(v)
+    fills[#fills + 1] = { sent = at + delta, sent_len = #value, file = at, file_len = after - at }
+    delta = delta + #value - (after - at)
+    return value
   end)
-  return out
+  return out, fills
+end
+
+--- The byte of part.source (the text as the file has it) that byte `b` of
+--- part.text (the text sent, placeholders filled) comes from; a byte inside
+--- a placeholder's value maps to the placeholder.
+function M.source_byte(part, b)
+  local delta = 0
+  for _, f in ipairs(part.fills or {}) do
+    if b < f.sent then break end
+    if b < f.sent + f.sent_len then return f.file end
+    delta = (f.file + f.file_len) - (f.sent + f.sent_len)
+  end
+  return b + delta
 end
 
 --- Load a Lua migration: the table its file returns, checked.
@@ -153,10 +176,17 @@ function M.load(m, dir, placeholders)
       end
     end
   end
+  -- a UTF-8 byte order mark (editors on Windows write one) is not SQL
+  if part.start == 1 and part.text:sub(1, 3) == "\239\187\191" then
+    part = { text = part.text:sub(4), start = 4 }
+  end
   -- placeholders are reported on the line of the whole file
   local lines_before = part.start > 1 and select(2, file_text:sub(1, part.start - 1):gsub("\n", "")) or 0
+  local text, fills = M.fill(part.text, placeholders, path, lines_before)
   return {
-    text = M.fill(part.text, placeholders, path, lines_before),
+    text = text,
+    source = part.text,
+    fills = fills,
     file_text = file_text,
     start = part.start,
     path = path,

@@ -198,7 +198,10 @@ function render.up(self, r)
     local e = r.error
     if e.no_transaction then
       local v = r.failed.migration.version
-      if e.statement then
+      if e.statement == 1 then
+        self.err:write(string.format("  It ran without a transaction: its first statement (of %d) failed, before any other ran.\n",
+          e.statements))
+      elseif e.statement then
         self.err:write(string.format("  It ran without a transaction: statement %d of %d failed, the %s before it took effect.\n",
           e.statement, e.statements, plural(e.statement - 1, "statement")))
       else

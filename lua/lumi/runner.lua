@@ -38,6 +38,16 @@ function M.migration_error(m, part, err, sent_offset)
     -- an error of lumi's own bookkeeping (err.statement: from db:pipeline)
     -- has a position in lumi's statement, not in the file
     local pos = part and not err.statement and sqlerror.position(part.text, err, sent_offset or 0)
+    if pos and part.fills and #part.fills > 0 then
+      -- placeholders filled: the line and column as the file has them
+      local p = err.position - (sent_offset or 0)
+      local b = utf8.len(part.text) and utf8.offset(part.text, p) or p
+      if not b or b > #part.text + 1 then b = #part.text + 1 end
+      local fb = migration.source_byte(part, b)
+      local src = part.source
+      local cp = utf8.len(src) and (utf8.len(src:sub(1, fb - 1)) + 1) or fb
+      pos = sqlerror.position(src, { position = cp }, 0)
+    end
     if pos then
       -- lines before the section, when the file has sections
       local before = part.start > 1 and select(2, part.file_text:sub(1, part.start - 1):gsub("\n", "")) or 0
@@ -362,6 +372,10 @@ local function apply_one(project, st, item, hooks)
         local ok, err = pcall(db.exec, db, s.text)
         if not ok then
           if db:in_transaction() then db.conn:exec("ROLLBACK") end
+          if type(err) == "table" and err.sqlstate and not err.position then
+            -- the server gives no position: the statement is known, point at it
+            err = setmetatable({ position = s.text:find("%S") or 1 }, { __index = err })
+          end
           local merr = M.migration_error(m, part, err, -(utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)))
           merr.statement, merr.statements = i, #stmts
           return failed(merr, string.format("statement %d of %d failed: %s", i, #stmts, err.message or tostring(err)))
@@ -395,7 +409,7 @@ local function apply_one(project, st, item, hooks)
   end)
   if not ok then
     pcall(db.settle, db)
-    if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
+    if not db.conn:is_closed() and db:in_transaction() then db.conn:exec("ROLLBACK") end
     local merr
     if type(err) == "table" and err.lua_failure then
       merr = lua_error(m, part, err.lua_failure)
@@ -454,7 +468,7 @@ function M.locate(project, m, part, err)
       ::skip::
     end
   end)
-  if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
+  if not db.conn:is_closed() and db:in_transaction() then db.conn:exec("ROLLBACK") end
   if not run_ok or not found or type(found.err) ~= "table" or found.err.sqlstate ~= err.sqlstate then return nil end
   local s = found.stmt
   local before = utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)
@@ -523,7 +537,7 @@ local function revert_one(project, st, item)
     db:pipeline(batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 }), { "COMMIT" }))
   end)
   if not ok then
-    if not db.conn:is_closed() then db.conn:exec("ROLLBACK") end
+    if not db.conn:is_closed() and db:in_transaction() then db.conn:exec("ROLLBACK") end
     local merr = M.migration_error(m, part, err, mode == "own" and 0 or #BEGIN_DURABLE)
     log_failure(project, st, m, merr, "revert failed")
     return nil, merr

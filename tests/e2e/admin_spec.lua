@@ -280,6 +280,18 @@ describe("the event log and lumi log (end to end)", function()
     })
   end)
 
+  it("lumi log -n takes a whole number of 1 or more (exit 2 otherwise)", function()
+    lumi("up")
+    for _, n in ipairs({ "0", "-1", "abc", "1.5" }) do
+      local out, err, code = lumi("log -n " .. n)
+      assert.are.equal(2, code, n .. ": " .. out .. err)
+      assert.truthy(err:find("log -n N: N must be a whole number of events, 1 or more", 1, true), n .. ": " .. err)
+    end
+    local out, err, code = lumi("log -n 1 --json")
+    assert.are.equal(0, code, err)
+    assert.are.equal(1, #require("cjson").decode(out).events)
+  end)
+
   it("lumi log says so before anything happened", function()
     local out, err, code = lumi("log")
     assert.are.equal(0, code, out .. err)

@@ -115,6 +115,15 @@ describe("lumi down (end to end)", function()
     assert.are.equal("a b c d", tables(url))
   end)
 
+  it("refuses N, --to and --all given together (exit 2), reverting nothing", function()
+    for _, args in ipairs({ "down 1 --all", "down --to 002 --all", "down 1 --to 001", "down --all --dry-run 2" }) do
+      local out, err, code = lumi(args)
+      assert.are.equal(2, code, args .. ": " .. out .. err)
+      assert.truthy(err:find("down takes one of N, --to VERSION or --all, not ", 1, true), args .. ": " .. err)
+    end
+    assert.are.equal("a b c d", tables(url))
+  end)
+
   it("fails before changing anything (exit 3) when one of the migrations has no down part", function()
     os.remove(dir .. "/migrations/003_c.down.sql")
     local out, err, code = lumi("down 2")

@@ -22,6 +22,42 @@ describe("placeholders (end to end)", function()
       h.value(url, "SELECT checksum FROM schema_migrations WHERE version = '001'"))
   end)
 
+  it("an error is placed at the line and column of the file, not of the filled text", function()
+    local dir = h.project({
+      ["migrate.lua"] = 'return { placeholders = { cols = "a int,\\n  b int,\\n  c int", role = "a_very_long_role_name" } }\n',
+      ["migrations/001_multiline.sql"] = "CREATE TABLE t2 (\n  ${cols}\n);\nSELECT nosuch FROM t2;\n",
+    })
+    local out, err, code = h.lumi(dir, "up", { DATABASE_URL = url })
+    assert.are.equal(1, code, out .. err)
+    assert.truthy(err:find("001_multiline.sql:4:8: ERROR 42703", 1, true), err)
+    assert.truthy(err:find("4 | SELECT nosuch FROM t2;", 1, true), err)
+    os.remove(dir .. "/migrations/001_multiline.sql")
+    h.write(dir .. "/migrations/001_long.sql", "-- ${role}\nSELECT '${role}', CRAETE;\n")
+    out, err, code = h.lumi(dir, "up", { DATABASE_URL = url })
+    assert.are.equal(1, code, out .. err)
+    assert.truthy(err:find("001_long.sql:2:19: ERROR 42703", 1, true), err)
+    assert.truthy(err:find("2 | SELECT '${role}', CRAETE;", 1, true), err)
+    -- an error inside a value points at its placeholder
+    h.write(dir .. "/migrate.lua", 'return { placeholders = { expr = "1 +* 2" } }\n')
+    h.write(dir .. "/migrations/001_long.sql", "SELECT 1;\nSELECT ${expr};\n")
+    out, err, code = h.lumi(dir, "up", { DATABASE_URL = url })
+    assert.are.equal(1, code, out .. err)
+    assert.truthy(err:find("001_long.sql:2:8: ERROR ", 1, true), err)
+  end)
+
+  it("a UTF-8 byte order mark at the start of a file is not sent", function()
+    local dir = h.project({ ["migrations/001_bom.sql"] = "\239\187\191CREATE TABLE bom (id int);\n" })
+    local out, err, code = h.lumi(dir, "up", { DATABASE_URL = url })
+    assert.are.equal(0, code, out .. err)
+    assert.is_true(h.table_exists(url, "bom"))
+    assert.are.equal(h.sha256sum(dir .. "/migrations/001_bom.sql"),
+      h.value(url, "SELECT checksum FROM schema_migrations WHERE version = '001'"))
+    h.write(dir .. "/migrations/002_bom.sql", "\239\187\191SELECT nosuch;\n")
+    out, err, code = h.lumi(dir, "up", { DATABASE_URL = url })
+    assert.are.equal(1, code, out .. err)
+    assert.truthy(err:find("002_bom.sql:1:8: ERROR 42703", 1, true), err)
+  end)
+
   it("fills the down part too", function()
     local dir = h.project({
       ["migrate.lua"] = 'return { placeholders = { schema = "app" } }\n',

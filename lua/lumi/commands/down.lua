@@ -18,6 +18,14 @@ A target marked `protected = true` refuses.]],
   },
   destructive = true,
   run = function(project, opts)
+    local given = {}
+    if opts.args[1] then given[#given + 1] = "N (" .. opts.args[1] .. ")" end
+    if opts.to then given[#given + 1] = "--to " .. opts.to end
+    if opts.all then given[#given + 1] = "--all" end
+    if #given > 1 then
+      errors.raise("usage", string.format("down takes one of N, --to VERSION or --all, not %s (usage: %s)",
+        table.concat(given, " and "), "lumi down [N | --to VERSION | --all] [--dry-run]"))
+    end
     local count = 1
     if opts.args[1] then
       count = math.tointeger(tonumber(opts.args[1]))

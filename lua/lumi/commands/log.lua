@@ -9,7 +9,11 @@ unmarked, baselined or repaired, with who, when and how long.]],
   options = { { "--limit", short = "-n", arg = "N", help = "how many events (default 50)" } },
   run = function(project, opts)
     local st = project:store()
-    local n = tonumber(opts.limit or 50)
+    local n = math.tointeger(tonumber(opts.limit or 50))
+    if not n or n < 1 then
+      require("lumi.errors").raise("usage", string.format("log -n N: N must be a whole number of events, 1 or more (got %q)",
+        tostring(opts.limit)))
+    end
     local ok, rows = pcall(st.history, st, n)
     if not ok then
       if type(rows) == "table" and rows.sqlstate == "42P01" then rows = {} else error(rows, 0) end
