@@ -43,7 +43,11 @@ M.tracking_schema = {
       .. "execution_ms, applied_by, state, error)",
     check = function(v)
       for k, col in pairs(v) do
-        if not fields[k] then return false, "names an unknown field " .. tostring(k) end
+        if not fields[k] then
+          local hint = type(k) == "string" and M.suggest(k, fields)
+          return false, string.format("names an unknown field %q%s", tostring(k),
+            hint and string.format(" (did you mean %q?)", hint) or "")
+        end
         if type(col) ~= "string" then return false, "maps " .. tostring(k) .. " to a " .. type(col) .. ", not a column name" end
       end
       return true
@@ -180,8 +184,10 @@ function M.check(t, schema, prefix, source)
     if spec.check then
       local ok, why = spec.check(v)
       if not ok then
-        errors.raise("config", string.format("%s: key %q %s, got %s", source, path, why,
-          type(v) == "string" and string.format("%q", v) or tostring(v)), { key = path })
+        -- the value when it can be shown (a table's address says nothing)
+        local got = type(v) == "string" and string.format("%q", v) or type(v) ~= "table" and tostring(v) or nil
+        errors.raise("config", string.format("%s: key %q %s%s", source, path, why, got and (", got " .. got) or ""),
+          { key = path })
       end
     end
   end

@@ -120,8 +120,18 @@ function Store:ensure()
   local created = false
   local sql = {}
   local q = function(s) return self.db:quote_ident(s) end
+  -- a schema is created only when missing: CREATE SCHEMA IF NOT EXISTS
+  -- would say NOTICE "already exists" on every first run
+  local schemas = {}
+  local function create_schema(name)
+    if schemas[name] then return end
+    schemas[name] = true
+    if not self.db:value("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", name) then
+      sql[#sql + 1] = "CREATE SCHEMA IF NOT EXISTS " .. q(name) .. ";"
+    end
+  end
   if not self:exists() then
-    if self.explicit_schema then sql[#sql + 1] = "CREATE SCHEMA IF NOT EXISTS " .. q(self.schema) .. ";" end
+    if self.explicit_schema then create_schema(self.schema) end
     if type(self.spec.create) == "string" then
       sql[#sql + 1] = self.spec.create:gsub("%s*;?%s*$", ";")
     elseif self.spec.create ~= false then
@@ -141,7 +151,7 @@ function Store:ensure()
     created = true
   end
   if self.log_ident and not self.db:value("SELECT to_regclass($1) IS NOT NULL", self.log_ident) then
-    if self.log_schema then sql[#sql + 1] = "CREATE SCHEMA IF NOT EXISTS " .. q(self.log_schema) .. ";" end
+    if self.log_schema then create_schema(self.log_schema) end
     sql[#sql + 1] = "CREATE TABLE IF NOT EXISTS " .. self.log_ident .. [[ (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   target       text,

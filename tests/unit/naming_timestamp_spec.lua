@@ -58,6 +58,18 @@ describe("naming.timestamp", function()
       assert.are.same({ version = utc, name = "add_users" }, s.parse(stem))
     end)
 
+    it("after the newest, takes the next real second: never a name the scheme rejects", function()
+      for _, case in ipairs({
+        { "20991231235959", "21000101000000" }, { "20240228235959", "20240229000000" },
+        { "20230228235959", "20230301000000" }, { "20250630235959", "20250701000000" },
+        { "20991231235960", "21000101000001" },
+      }) do
+        local stem = s.next({ { version = case[1] } }, "x", 0)   -- a clock behind them all
+        assert.are.equal(case[2] .. "_x", stem)
+        assert.truthy(s.parse(stem), stem)
+      end
+    end)
+
     it("stays after the newest migration when the clock is behind it (or in the same second)", function()
       assert.are.equal("20300101000001_x", s.next({ { version = "20300101000000" } }, "x", t))
       assert.are.equal(string.format("%014d_x", math.tointeger(tonumber(utc)) + 1),

@@ -57,12 +57,17 @@ function M.new(opts)
 
   function s.next(migrations, name)
     local last = migrations[#migrations]
-    local n, w = 1, width
+    local n, w = "1", width
     if last then
-      n = math.tointeger(tonumber(strip_zeros(last.version))) + 1
+      -- one more, in decimal digits: versions may be longer than an integer
+      local digits = strip_zeros(last.version)
+      local i = #digits
+      while i > 0 and digits:sub(i, i) == "9" do i = i - 1 end
+      if i == 0 then n = "1" .. string.rep("0", #digits)
+      else n = digits:sub(1, i - 1) .. string.char(digits:byte(i) + 1) .. string.rep("0", #digits - i) end
       w = math.max(w, #last.version)
     end
-    return string.format("%0" .. w .. "d_%s", n, name)
+    return string.rep("0", w - #n) .. n .. "_" .. name
   end
 
   return s

@@ -3,6 +3,18 @@
 -- See naming/sequential.lua for the contract every scheme follows.
 local M = {}
 
+-- Seconds since 1970-01-01 UTC of a civil date and time (proleptic
+-- Gregorian; days_from_civil by Howard Hinnant).
+local function epoch(y, mo, d, h, mi, se)
+  y = mo <= 2 and y - 1 or y
+  local era = (y >= 0 and y or y - 399) // 400
+  local yoe = y - era * 400
+  local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + h * 3600 + mi * 60 + se
+end
+
 function M.new(opts)
   opts = opts or {}
   local s = { name = "timestamp", pattern = "YYYYMMDDHHMMSS_name" }
@@ -30,8 +42,9 @@ function M.new(opts)
     local last = migrations[#migrations]
     if last and last.version >= v then
       -- the clock is behind the newest migration (or two in one second):
-      -- keep order with the next number after it
-      v = string.format("%014d", math.tointeger(tonumber(last.version)) + 1)
+      -- keep order with the second after it, a real date and time
+      local n = function(i, j) return math.tointeger(tonumber(last.version:sub(i, j))) end
+      v = os.date("!%Y%m%d%H%M%S", epoch(n(1, 4), n(5, 6), n(7, 8), n(9, 10), n(11, 12), n(13, 14)) + 1)
     end
     return v .. "_" .. name
   end
