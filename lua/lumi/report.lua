@@ -37,6 +37,17 @@ function Report:warn(fmt, ...)
   self.err:write(self:paint("yellow", "warning: "), string.format(fmt, ...), "\n")
 end
 
+-- Display width of a file name: its characters (a UTF-8 name's bytes
+-- outnumber them). `%-Ns` pads by bytes, so a non-ASCII name is given its
+-- padding up to `width` here.
+local function cols(name)
+  return name:find("[\128-\255]") and utf8.len(name) or #name
+end
+local function padded(name, width)
+  if not name:find("[\128-\255]") then return name end
+  return name .. string.rep(" ", width - (utf8.len(name) or #name))
+end
+
 local function plural(n, word)
   return string.format("%d %s%s", n, word, n == 1 and "" or "s")
 end
@@ -131,16 +142,16 @@ end
 function Report:render_event(ev)
   if ev.type == "plan" then
     self.width = 0
-    for _, m in ipairs(ev.migrations) do self.width = math.max(self.width, #m.file) end
+    for _, m in ipairs(ev.migrations) do self.width = math.max(self.width, cols(m.file)) end
   elseif ev.type == "applied" then
-    self:say("  %s  %-" .. (self.width or 0) .. "s  %s", self:paint("green", "applied"), ev.migration.file,
+    self:say("  %s  %-" .. (self.width or 0) .. "s  %s", self:paint("green", "applied"), padded(ev.migration.file, self.width or 0),
       self:paint("dim", clock.format(ev.seconds)))
   elseif ev.type == "would_apply" then
     self:say("  %s  %s", self:paint("cyan", "would apply"), ev.migration.file)
   elseif ev.type == "would_revert" then
     self:say("  %s  %s", self:paint("cyan", "would revert"), ev.migration.file)
   elseif ev.type == "reverted" then
-    self:say("  %s  %-" .. (self.width or 0) .. "s  %s", self:paint("yellow", "reverted"), ev.migration.file,
+    self:say("  %s  %-" .. (self.width or 0) .. "s  %s", self:paint("yellow", "reverted"), padded(ev.migration.file, self.width or 0),
       self:paint("dim", clock.format(ev.seconds)))
   elseif ev.type == "dropped" then
     self:say("  %s  schema%s %s", self:paint("red", "dropped"), #ev.schemas > 1 and "s" or "", table.concat(ev.schemas, ", "))
@@ -225,7 +236,9 @@ function render.up(self, r)
     else self:say("Dry run: %s would be applied; nothing was changed.", plural(#r.applied, "migration")) end
     return
   end
-  if #r.applied == 0 then
+  if #r.applied == 0 and r.to and (r.pending or 0) > 0 then
+    self:say("Nothing to apply up to %s; %s after it.", r.to, plural(r.pending, "migration") .. " pending")
+  elseif #r.applied == 0 then
     self:say("Nothing to apply: the database is up to date.")
   else
     local total = 0
@@ -286,7 +299,11 @@ end
 
 function render.unmark(self, r)
   for _, m in ipairs(r.unmarked) do
-    self:say("Forgot %s (it was %s); nothing was run. `lumi up` will apply it again.", m.file, m.was)
+    if m.was == "missing" then
+      self:say("Forgot %s (it was applied, and its file is gone); nothing was run.", m.file)
+    else
+      self:say("Forgot %s (it was %s); nothing was run. `lumi up` will apply it again.", m.file, m.was)
+    end
   end
 end
 
@@ -311,7 +328,7 @@ function render.status(self, r)
     r.table_exists and "" or " (not created yet: nothing applied)")
   if #r.entries > 0 then self:say("") end
   local width = 0
-  for _, e in ipairs(r.entries) do width = math.max(width, #e.file) end
+  for _, e in ipairs(r.entries) do width = math.max(width, cols(e.file)) end
   local buf, fmt = {}, "  %s  %-" .. width .. "s  %s"
   local painted = {}
   local sw = 7
@@ -331,9 +348,9 @@ function render.status(self, r)
     if e.state == "applied" then
       local at, x = e.applied_at, e.execution_ms
       if at and x and x < 999.5 then      -- 2026-01-02T03:04:05Z, under a second
-        buf[#buf + 1] = format(applied_fmt, e.file, at, sub(at, 12, 19), format("%d ms", floor(x + 0.5)))
+        buf[#buf + 1] = format(applied_fmt, padded(e.file, width), at, sub(at, 12, 19), format("%d ms", floor(x + 0.5)))
       else
-        buf[#buf + 1] = format(fmt, painted.applied, e.file, format(dim_fmt, when(at), ms(x)))
+        buf[#buf + 1] = format(fmt, painted.applied, padded(e.file, width), format(dim_fmt, when(at), ms(x)))
       end
       goto next
     end
@@ -344,7 +361,7 @@ function render.status(self, r)
     if e.state == "unfinished" then extra = "failed midway" .. (e.error and (": " .. e.error) or "") end
     if e.state == "missing" then extra = "applied " .. when(e.applied_at) .. ", file not found" end
     if e.out_of_order then extra = "older than the newest applied migration" end
-    buf[#buf + 1] = string.format(fmt, painted[e.state], e.file, extra ~= "" and self:paint("dim", extra) or "")
+    buf[#buf + 1] = string.format(fmt, painted[e.state], padded(e.file, width), extra ~= "" and self:paint("dim", extra) or "")
     ::next::
   end
   if #buf > 0 and not self.json then

@@ -589,7 +589,7 @@ local plan_fields = { version = true, file = true, stem = true, checksum = true,
 ---@return table result {applied={...}, pending=n, dry_run=, error=?}
 function M.up(project, opts)
   opts = opts or {}
-  local result = { applied = {}, dry_run = opts.dry_run or false }
+  local result = { applied = {}, dry_run = opts.dry_run or false, to = opts.to }
 
   local function run_plan(p, scan)
     M.check_plan(project, p, scan, opts)

@@ -49,6 +49,26 @@ describe("lumi status (end to end)", function()
     assert.truthy(out:find("3 migrations: 2 applied, 0 pending, 1 missing", 1, true), out)
   end)
 
+  it("--json says which migrations can be reverted; text columns line up by characters", function()
+    h.write(dir .. "/migrations/004_sections.sql", "-- migrate:up\nCREATE TABLE s (id int);\n-- migrate:down\nDROP TABLE s;\n")
+    h.write(dir .. "/migrations/005_ünïcode.sql", "CREATE TABLE u (id int);\n")
+    local out, err, code = lumi("status --json")
+    assert.are.equal(0, code, err)
+    local rev = {}
+    for _, e in ipairs(cjson.decode(out).entries) do rev[e.file] = e.reversible end
+    assert.is_false(rev["001_create_users.sql"])
+    assert.is_true(rev["004_sections.sql"])
+    lumi("up")
+    out = lumi("status")
+    local at = {}
+    for line in out:gmatch("[^\n]+") do
+      local file = line:match("^  applied  (%S+)")
+      if file then at[#at + 1] = utf8.len(line:match("^(  applied  %S+%s+)")) end
+    end
+    assert.are.equal(5, #at, out)
+    for i = 2, #at do assert.are.equal(at[1], at[i], out) end
+  end)
+
   it("marks a pending file older than the newest applied one", function()
     os.rename(dir .. "/migrations/002_create_posts.sql", dir .. "/002_create_posts.sql")
     lumi("up")

@@ -1,4 +1,14 @@
 --- lumi status: applied, pending, changed and missing migrations.
+
+-- Has migration m a down part? A down file says so; a one-file migration
+-- is read for a down section; a Lua one is not run to find out (nil).
+local function reversible(m)
+  if m.down_path then return true end
+  if m.layout ~= "file" then return m.layout == "lua" and nil or false end
+  local text = require("lumi.fs").read(m.path)
+  local s = text and require("lumi.migration").sections(text)
+  return (s and s.down ~= nil) or false
+end
 local text_fields = { version = true, file = true, stem = true, checksum = true, applied_at = true,
                       execution_ms = true, state = true, error = true }
 
@@ -17,6 +27,7 @@ and missing (recorded, but the file is gone).]],
     local p, scan, exists = project:plan(nil, not (opts and opts.json) and text_fields or nil)
     local totals = { total = 0, applied = 0, pending = 0, changed = 0, missing = 0, unfinished = 0 }
     local entries = {}
+    local json = opts and opts.json
     for _, e in ipairs(p.entries) do
       local m, r = e.migration, e.record
       entries[#entries + 1] = {
@@ -31,7 +42,7 @@ and missing (recorded, but the file is gone).]],
         file_checksum = e.checksum,
         out_of_order = m and m.out_of_order or nil,
         error = r and r.error or nil,
-        reversible = m and (m.down_path ~= nil or m.layout == "file") or nil,
+        reversible = json and m and reversible(m),
       }
       totals[e.state] = totals[e.state] + 1
       totals.total = totals.total + 1
