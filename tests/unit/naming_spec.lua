@@ -8,6 +8,17 @@ describe("naming.sanitize", function()
     assert.are.equal("v2_backfill", naming.sanitize("V2 backfill"))
   end)
 
+  it("splits camelCase and acronyms into words", function()
+    assert.are.equal("add_users_table", naming.sanitize("AddUsersTable"))
+    assert.are.equal("add_http_server", naming.sanitize("addHTTPServer"))
+    assert.are.equal("v2_upgrade", naming.sanitize("v2Upgrade"))
+  end)
+
+  it("keeps letters beyond ASCII whole", function()
+    assert.are.equal("naïve_café_prices", naming.sanitize("Naïve café prices"))
+    assert.are.equal("日本語のテーブル", naming.sanitize("日本語のテーブル"))
+  end)
+
   it("never yields a path", function()
     assert.are.equal("etc_passwd", naming.sanitize("../../etc/passwd"))
     assert.are.equal("tmp_x", naming.sanitize("/tmp/x"))

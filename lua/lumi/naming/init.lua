@@ -46,9 +46,15 @@ function M.resolve(value, where)
 end
 
 --- A file name safe to create from what the user typed after `lumi new`:
---- lower snake_case letters, digits and underscores, never a path.
+--- snake_case (words split at spaces, punctuation and camelCase humps;
+--- ASCII letters lowered, other letters kept), never a path.
 function M.sanitize(name)
-  local s = name:lower():gsub("[^%w]+", "_"):gsub("_+", "_"):gsub("^_", ""):gsub("_$", "")
+  local s = name
+    :gsub("(%u)(%u%l)", "%1_%2")           -- HTTPServer -> HTTP_Server
+    :gsub("([%l%d])(%u)", "%1_%2")          -- addUsers -> add_Users
+    :lower()                                -- ASCII only: other letters are kept as they are
+    :gsub("[^%w\128-\255]+", "_")          -- anything else between words -> _
+    :gsub("_+", "_"):gsub("^_", ""):gsub("_$", "")
   if s == "" then return nil end
   return s
 end
