@@ -413,6 +413,9 @@ function render.verify(self, r)
 end
 
 function render.validate(self, r)
+  for _, w in ipairs(r.warnings or {}) do
+    self.err:write(string.format("%s %s: %s\n", self:paint("yellow", "warning:"), w.file, w.message))
+  end
   if r.ok then
     self:say("OK: %s checked, no problems.", plural(r.checked, "migration"))
     return

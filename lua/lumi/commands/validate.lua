@@ -1,5 +1,40 @@
 --- lumi validate: every file name parses, no two files share a version, no
---- applied file changed and none is missing.
+--- applied file changed and none is missing; every migration `up` would run
+--- (and every down part) can be read, loaded and parsed.
+local errors = require "lumi.errors"
+
+-- Problems in the contents of migration m's part `dir`: it cannot be read,
+-- a Lua migration does not load, a placeholder has no value, or the SQL
+-- does not parse. Adds to problems (or, for a parse error the server may
+-- not share, to warnings).
+local function check_part(project, m, dir, problems, warnings, grammar_is_servers)
+  local migration = require "lumi.migration"
+  local ok, part = pcall(migration.load, m, dir, project.config.placeholders)
+  if not ok then
+    local e = part
+    problems[#problems + 1] = { kind = "unloadable", file = m.file,
+      message = errors.is(e) and e.message or tostring(e) }
+    return
+  end
+  if not part or part.lua then return end
+  local sql = require "lumi.sql"
+  local parsed, err = sql.parse_ok(part.text)
+  if parsed then return end
+  -- err.position: a byte of the text sent; shown where the file has it
+  local where = part.path
+  if err.position then
+    local b = migration.source_byte(part, err.position)
+    local src = part.source
+    local before = part.start > 1 and select(2, part.file_text:sub(1, part.start - 1):gsub("\n", "")) or 0
+    local chars_before = utf8.len(src:sub(1, b - 1))
+    local line, col = require("lumi.sqlerror").locate(src, chars_before and chars_before + 1 or b)
+    where = string.format("%s:%d:%d", part.path, line + before, col)
+  end
+  local list = grammar_is_servers and problems or warnings
+  list[#list + 1] = { kind = "syntax", file = m.file, message = string.format("%s: %s%s", where, err.message,
+    grammar_is_servers and "" or " (by the PostgreSQL 15 grammar lumi checks with; the server is newer)") }
+end
+
 return {
   summary = "check file names, versions and checksums (non-zero exit on problems)",
   usage = "lumi validate",
@@ -7,8 +42,13 @@ return {
 Checks that every migration-looking file parses under the naming scheme, that
 no two files share a version, that every up has its down when the layout is
 "pair" or "directory", and against the database that no applied file has
-changed, gone missing or been left unfinished. Exits 3 when anything is wrong, so it can gate a
-CI pipeline.]],
+changed, gone missing or been left unfinished, and that no pending file is
+older than the newest applied one (unless out_of_order allows it). Then the
+contents: every pending migration and every down part must be readable, a
+Lua one must load, every ${placeholder} must have a value, and SQL must parse
+by PostgreSQL's grammar (libpg_query, PostgreSQL 15: on a newer server a
+parse error is only a warning). Exits 3 when anything is wrong, so it can
+gate a CI pipeline.]],
   options = {},
   run = function(project)
     local p, scan = project:plan()
@@ -47,7 +87,27 @@ CI pipeline.]],
       problems[#problems + 1] = { kind = "missing", file = e.record.file,
         message = "applied, but the file is gone" }
     end
-    return { ok = #problems == 0, problems = problems, checked = #scan.migrations,
+    -- what `up` would refuse: a pending migration older than the newest applied
+    local policy = project.config.out_of_order
+    for _, m in ipairs(p.out_of_order) do
+      local allowed = policy == "apply"
+      if type(policy) == "function" then allowed = policy(m, { newest_applied = p.newest_applied }) end
+      if not allowed then
+        problems[#problems + 1] = { kind = "out of order", file = m.file,
+          message = "pending, and older than the newest applied migration " .. p.newest_applied }
+      end
+    end
+    -- the contents: what `up` would run, and every down part
+    local warnings = {}
+    local version = project:db().conn:info().server_version_num or 0
+    local grammar_is_servers = version < 160000
+    local pending = {}
+    for _, m in ipairs(p.pending) do pending[m] = true end
+    for _, m in ipairs(scan.migrations) do
+      if pending[m] then check_part(project, m, "up", problems, warnings, grammar_is_servers) end
+      if m.down_path or m.layout == "file" then check_part(project, m, "down", problems, warnings, grammar_is_servers) end
+    end
+    return { ok = #problems == 0, problems = problems, warnings = warnings, checked = #scan.migrations,
              exit_code = #problems == 0 and 0 or 3 }
   end,
 }
