@@ -127,6 +127,12 @@ function M.discover(dir, scheme, opts)
   return out
 end
 
+--- Is an ignored entry {file=, reason=} most likely a migration with a
+--- mistake in its name? A .sql file or a directory is; a README is not.
+function M.misnamed(ig)
+  return (ig.file:match("%.sql$") or ig.file:match("/$") or ig.reason:match("^a directory")) ~= nil
+end
+
 --- Complete what a discovery returned: keys, identities, version order,
 --- and the migrations that share an identity.
 ---@param identity string "version" (default), "file" or "stem"

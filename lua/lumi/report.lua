@@ -377,6 +377,12 @@ function render.status(self, r)
   if t.missing > 0 then parts[#parts + 1] = string.format("%d missing", t.missing) end
   if (t.unfinished or 0) > 0 then parts[#parts + 1] = string.format("%d unfinished", t.unfinished) end
   self:say("\n%s: %s", plural(t.total, "migration"), table.concat(parts, ", "))
+  local layout = require "lumi.layout"
+  for _, ig in ipairs(r.ignored or {}) do
+    if layout.misnamed(ig) then
+      self:warn("%s is not a migration: %s (it will never run)", ig.file, ig.reason)
+    end
+  end
 end
 
 function render.list(self, r)

@@ -75,10 +75,23 @@ local function files_of(list, f)
   return table.concat(out, ", ")
 end
 
--- Refuse to run a plan that is not sound: raise a validation error.
+-- Refuse to run a plan that is not sound: raise a validation error. Warn
+-- about what will not stop it but is most likely a mistake: a .sql file the
+-- naming scheme ignores, an applied migration whose file is gone.
 function M.check_plan(project, p, scan, opts)
   local cfg = project.config
   opts = opts or {}
+  local layout = require "lumi.layout"
+  for _, ig in ipairs(scan.ignored) do
+    if layout.misnamed(ig) then
+      project:emit({ type = "warning", message = string.format("%s is not a migration: %s (it will never run)",
+        ig.file, ig.reason) })
+    end
+  end
+  for _, e in ipairs(p.missing) do
+    project:emit({ type = "warning", message = string.format("%s was applied, and its file is gone",
+      e.record.file or e.record.stem or e.version) })
+  end
   if #scan.duplicates > 0 then
     local d = scan.duplicates[1]
     errors.raise("validation", string.format("two files share version %s: %s", d.key, table.concat(d.files, ", ")),

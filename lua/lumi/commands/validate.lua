@@ -56,8 +56,7 @@ gate a CI pipeline.]],
     for _, ig in ipairs(scan.ignored) do
       -- a .sql file (or a directory) the scheme cannot read is a mistake;
       -- a README is not
-      local candidate = ig.file:match("%.sql$") or ig.file:match("/$") or ig.reason:match("^a directory")
-      if candidate then
+      if require("lumi.layout").misnamed(ig) then
         problems[#problems + 1] = { kind = "unparsable", file = ig.file, message = ig.reason }
       end
     end
