@@ -328,7 +328,13 @@ function render.status(self, r)
     r.table_exists and "" or " (not created yet: nothing applied)")
   if #r.entries > 0 then self:say("") end
   local width = 0
-  for _, e in ipairs(r.entries) do width = math.max(width, cols(e.file)) end
+  local wide = false           -- a non-ASCII name: padded by characters
+  for _, e in ipairs(r.entries) do
+    local w = cols(e.file)
+    if w ~= #e.file then wide = true end
+    if w > width then width = w end
+  end
+  local pad = wide and padded or function(name) return name end
   local buf, fmt = {}, "  %s  %-" .. width .. "s  %s"
   local painted = {}
   local sw = 7
@@ -348,9 +354,9 @@ function render.status(self, r)
     if e.state == "applied" then
       local at, x = e.applied_at, e.execution_ms
       if at and x and x < 999.5 then      -- 2026-01-02T03:04:05Z, under a second
-        buf[#buf + 1] = format(applied_fmt, padded(e.file, width), at, sub(at, 12, 19), format("%d ms", floor(x + 0.5)))
+        buf[#buf + 1] = format(applied_fmt, pad(e.file, width), at, sub(at, 12, 19), format("%d ms", floor(x + 0.5)))
       else
-        buf[#buf + 1] = format(fmt, painted.applied, padded(e.file, width), format(dim_fmt, when(at), ms(x)))
+        buf[#buf + 1] = format(fmt, painted.applied, pad(e.file, width), format(dim_fmt, when(at), ms(x)))
       end
       goto next
     end
@@ -361,7 +367,7 @@ function render.status(self, r)
     if e.state == "unfinished" then extra = "failed midway" .. (e.error and (": " .. e.error) or "") end
     if e.state == "missing" then extra = "applied " .. when(e.applied_at) .. ", file not found" end
     if e.out_of_order then extra = "older than the newest applied migration" end
-    buf[#buf + 1] = string.format(fmt, painted[e.state], padded(e.file, width), extra ~= "" and self:paint("dim", extra) or "")
+    buf[#buf + 1] = string.format(fmt, painted[e.state], pad(e.file, width), extra ~= "" and self:paint("dim", extra) or "")
     ::next::
   end
   if #buf > 0 and not self.json then
