@@ -565,6 +565,12 @@ function M.locked(project, fn)
   local db = project:db()
   local st = project:store()
   local key = st:lock_key(hash)
+  -- should lumi die without a word (SIGKILL, a lost machine), the server
+  -- checks every second that it is still there, and stops the statement
+  -- it runs instead of finishing it for nobody (PostgreSQL 14 and later)
+  if (db.conn:info().server_version_num or 0) >= 140000 then
+    db:value("SELECT set_config('client_connection_check_interval', '1s', false)")
+  end
   lock.acquire(db, key, project.config.lock_timeout, function(holder)
     project:emit({ type = "lock_wait", holder = holder, timeout = project.config.lock_timeout })
   end)

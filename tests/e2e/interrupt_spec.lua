@@ -114,6 +114,21 @@ end }
     assert.is_true(lock_is_free())
   end)
 
+  it("SIGKILL: the server notices lumi is gone and stops the statement (client_connection_check_interval)", function()
+    local code = run_and_signal("up", "KILL", running_sleep)
+    assert.are.equal(137, code)
+    -- checked every second by the server: gone long before pg_sleep(60) ends
+    local gone = false
+    for _ = 1, 100 do
+      if still_running() == 0 then gone = true; break end
+      os.execute("sleep 0.1")
+    end
+    assert.is_true(gone)
+    assert.are.same({ "001" }, h.versions(url))
+    assert.is_false(h.table_exists(url, "b"))
+    assert.is_true(lock_is_free())
+  end)
+
   it("while waiting for the lock, it stops and runs nothing", function()
     local holder = dbmod.connect(url)
     local key = store.new(holder, "schema_migrations"):lock_key(hash)
