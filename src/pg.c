@@ -134,9 +134,12 @@ static void on_notice(void *arg, const PGresult *res) {
 ** Interrupts: with pg.cancel_on_interrupt, SIGINT or SIGTERM sends a
 ** cancel request for the statement running on every open connection (as
 ** psql does on Ctrl-C), so that the server rolls it back now rather than
-** running it to its end after the client has gone; pg.interrupted() tells
-** Lua, which stops. A second signal, or one that finds no connection open,
-** ends the process as the signal would.
+** running it to its end after the client has gone. Then the process ends
+** as the signal would, unless Lua has asked to wind down by itself
+** (pg.defer_interrupts(true): a run that changes the database, which
+** records the failure and releases its lock); pg.interrupted() tells it.
+** A second signal, or one that finds no connection open, always ends the
+** process.
 **
 ** The handler runs on the Lua thread only (lumi's own threads block both
 ** signals: lumi_thread_create), and that thread changes the list with the
@@ -146,6 +149,7 @@ static void on_notice(void *arg, const PGresult *res) {
 #define MAX_CANCELS 32
 static PGcancel *cancels[MAX_CANCELS];
 static volatile sig_atomic_t interrupted_by;
+static volatile sig_atomic_t deferring;      /* pg.defer_interrupts */
 
 static void block_interrupts(sigset_t *old) {
   sigset_t s;
@@ -191,7 +195,7 @@ static void on_interrupt(int sig) {
       any = 1;
     }
   }
-  if (!any) {
+  if (!any || !deferring) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -219,6 +223,13 @@ static int l_cancel_on_interrupt(lua_State *L) {
     if (sigaction(sigs[i], NULL, &old) != 0 || (old.sa_handler != SIG_IGN && sigaction(sigs[i], &sa, NULL) != 0))
       return luaL_error(L, "cannot install the interrupt handler: %s", strerror(errno));
   }
+  return 0;
+}
+
+/* pg.defer_interrupts(on) — while on, a first signal cancels the running
+** statements and leaves the process to Lua (see above). */
+static int l_defer_interrupts(lua_State *L) {
+  deferring = lua_toboolean(L, 1);
   return 0;
 }
 
@@ -1350,6 +1361,7 @@ static const luaL_Reg funcs[] = {
   {"connect_start", l_connect_start},
   {"cancel_on_interrupt", l_cancel_on_interrupt},
   {"interrupted", l_interrupted},
+  {"defer_interrupts", l_defer_interrupts},
   {"is_error", l_is_error},
   {NULL, NULL}
 };

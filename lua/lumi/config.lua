@@ -361,36 +361,83 @@ function M.load(opts)
   return first
 end
 
--- conninfo `password = value` pairs in s, as libpq reads them (a value is
--- 'quoted' or bare, and a backslash escapes the next character in either):
--- {first, last, value} for each, first..last the value as written.
-local function conninfo_passwords(s)
-  local found, i = {}, 1
-  while true do
-    local _, b = s:find("%f[%w_]password%s*=%s*", i)
-    if not b then return found end
-    local j, value, quoted = b + 1, {}, s:sub(b + 1, b + 1) == "'"
-    if quoted then j = j + 1 end
-    while j <= #s do
-      local c = s:sub(j, j)
-      if c == "\\" and j < #s then
-        value[#value + 1] = s:sub(j + 1, j + 1)
-        j = j + 2
-      elseif (quoted and c == "'") or (not quoted and c:match("%s")) then
-        if quoted then j = j + 1 end
-        break
-      else
-        value[#value + 1] = c
-        j = j + 1
-      end
+-- The keywords whose values are secrets: the password, and the one that
+-- unlocks the client's SSL key.
+local secret_keys = { password = true, sslpassword = true }
+
+local function unescape(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- A conninfo value starting at s[j], as libpq reads it: 'quoted' or bare
+-- up to a space, a backslash escaping the next character in either.
+-- Returns the value and the index of its last character.
+local function conninfo_value(s, j)
+  local value, quoted = {}, s:sub(j, j) == "'"
+  if quoted then j = j + 1 end
+  while j <= #s do
+    local c = s:sub(j, j)
+    if c == "\\" and j < #s then
+      value[#value + 1] = s:sub(j + 1, j + 1)
+      j = j + 2
+    elseif quoted and c == "'" then
+      return table.concat(value), j
+    elseif not quoted and c:match("%s") then
+      break
+    else
+      value[#value + 1] = c
+      j = j + 1
     end
-    found[#found + 1] = { b + 1, j - 1, table.concat(value) }
-    i = j
+  end
+  return table.concat(value), j - 1
+end
+
+-- s as a conninfo string, "key = value ...": {key=, first=, last=, value=}
+-- for each pair (first..last: the value as written), or nil when s is not
+-- one (a message that quotes one, say).
+local function conninfo_pairs(s)
+  local out, i = {}, 1
+  while true do
+    i = s:find("%S", i)
+    if not i then return out end
+    local k1, k2 = s:find("^[%a_][%w_]*", i)
+    if not k1 then return nil end
+    local _, e = s:find("^%s*=%s*", k2 + 1)
+    if not e then return nil end
+    local value, last = conninfo_value(s, e + 1)
+    out[#out + 1] = { key = s:sub(k1, k2), first = e + 1, last = last, value = value }
+    i = last + 1
   end
 end
 
--- A postgresql:// URL with its password replaced by ***, by libpq's rules:
--- the user part ends at the first @ or /, and parameters are split on &.
+-- The secret values in s: of its pairs when s is a conninfo string, else
+-- wherever `password=` or `sslpassword=` appears in it. {first, last, value}.
+local function conninfo_secrets(s)
+  local found = {}
+  local pairs_ = conninfo_pairs(s)
+  if pairs_ then
+    for _, p in ipairs(pairs_) do
+      if secret_keys[p.key] then found[#found + 1] = { p.first, p.last, p.value } end
+    end
+    return found
+  end
+  for key in pairs(secret_keys) do
+    local i = 1
+    while true do
+      local _, b = s:find("%f[%w_]" .. key .. "%s*=%s*", i)
+      if not b then break end
+      local value, last = conninfo_value(s, b + 1)
+      found[#found + 1] = { b + 1, last, value }
+      i = last + 1
+    end
+  end
+  table.sort(found, function(x, y) return x[1] < y[1] end)
+  return found
+end
+
+-- A postgresql:// URL with its secrets replaced by ***, by libpq's rules:
+-- the user part ends at the first @ or /, parameters are split on &, and
+-- their names are percent-decoded too.
 local function redact_url(scheme, rest)
   local stop = rest:find("[@/]")
   if stop and rest:sub(stop, stop) == "@" then
@@ -401,7 +448,8 @@ local function redact_url(scheme, rest)
   if q then
     local params = {}
     for kv in (rest:sub(q + 1) .. "&"):gmatch("([^&]*)&") do
-      params[#params + 1] = kv:match("^password=") and "password=***" or kv
+      local key = kv:match("^([^=]*)=")
+      params[#params + 1] = key and secret_keys[unescape(key)] and (key .. "=***") or kv
     end
     rest = rest:sub(1, q) .. table.concat(params, "&")
   end
@@ -416,20 +464,20 @@ function M.redact(s)
   if s == nil then return nil end
   local scheme, rest = s:match("^(postgres[%w]*://)(.*)$")
   if scheme then return redact_url(scheme, rest) end
-  s = s:gsub("(%a[%w+.-]*://[^/@:%s\"']*):[^@/%s\"']*@", "%1:***@")   -- URL user:password@
-  s = s:gsub("([?&]password=)[^&#%s\"']*", "%1***")                  -- URL ?password=
+  if not conninfo_pairs(s) then
+    s = s:gsub("(%a[%w+.-]*://[^/@:%s\"']*):[^@/%s\"']*@", "%1:***@")   -- URL user:password@
+    s = s:gsub("([?&]s?s?l?password=)[^&#%s\"']*", "%1***")              -- URL ?password=
+  end
   local out, i = {}, 1
-  for _, p in ipairs(conninfo_passwords(s)) do
-    out[#out + 1] = s:sub(i, p[1] - 1)
-    out[#out + 1] = "***"
-    i = p[2] + 1
+  for _, p in ipairs(conninfo_secrets(s)) do
+    if p[1] >= i then
+      out[#out + 1] = s:sub(i, p[1] - 1)
+      out[#out + 1] = "***"
+      i = p[2] + 1
+    end
   end
   out[#out + 1] = s:sub(i)
   return table.concat(out)
-end
-
-local function unescape(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
 --- The passwords a connection string holds, as written and percent-decoded,
@@ -440,8 +488,10 @@ function M.secrets(s)
   local function add(v) if v and v ~= "" then out[#out + 1] = v; local d = unescape(v); if d ~= v then out[#out + 1] = d end end end
   local userinfo = s:match("^%a[%w+.-]*://([^@/]*)@")
   if userinfo then add(userinfo:match("^[^:]*:(.*)$")) end
-  for v in s:gmatch("[?&]password=([^&#]*)") do add(v) end
-  for _, p in ipairs(conninfo_passwords(s)) do
+  for key, v in s:gmatch("[?&]([^=&#]*)=([^&#]*)") do
+    if secret_keys[unescape(key)] then add(v) end
+  end
+  for _, p in ipairs(conninfo_secrets(s)) do
     add(p[3])
     add(s:sub(p[1], p[2]))
   end

@@ -47,6 +47,13 @@ function M.interrupted()
   return pg.interrupted()
 end
 
+--- While on, a signal cancels the running statements and leaves the
+--- process to Lua, which winds the run down (see pg.defer_interrupts);
+--- otherwise it cancels them and ends the process.
+function M.defer_interrupts(on)
+  pg.defer_interrupts(on)
+end
+
 --- An `interrupted` error: the message, with the exit status the shell
 --- gives a process the signal ended (130 for SIGINT, 143 for SIGTERM).
 function M.interrupted_error(sig, message, fields)
@@ -238,12 +245,6 @@ end
 --- Take the result of a FETCH sent ahead by db:rows, so that the connection
 --- is free for the next statement. Every method calls it first.
 function DB:settle()
-  -- while a migration or a hook runs (db.guarded), a signal stops it at
-  -- its next statement (the one running was cancelled by the handler)
-  if self.guarded then
-    local sig = pg.interrupted()
-    if sig then error(M.interrupted_error(sig, "interrupted by " .. sig), 0) end
-  end
   if self.connecting then self:connected() end
   if self.pending_copy then
     self.pending_copy = nil
@@ -256,6 +257,14 @@ function DB:settle()
     local rows, err = self.conn:receive()
     if not rows then error(err, 0) end
     state.ready = rows
+  end
+  -- while a migration or a hook runs (db.guarded), a signal stops it at
+  -- its next statement (the one running was cancelled by the handler);
+  -- what was in flight is taken first, so the connection is idle for the
+  -- rollback
+  if self.guarded then
+    local sig = pg.interrupted()
+    if sig then error(M.interrupted_error(sig, "interrupted by " .. sig), 0) end
   end
 end
 

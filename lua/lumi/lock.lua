@@ -44,10 +44,6 @@ function M.acquire(db, key, timeout, on_wait)
         who, clock.format(timeout or 0)), { holder = holder,
         hint = "wait for it to finish, or raise lock_timeout / --lock-timeout" })
     end
-    local sig = require("lumi.db").interrupted()
-    if sig then
-      error(require("lumi.db").interrupted_error(sig, string.format("interrupted by %s while waiting for the migration lock: nothing ran", sig)), 0)
-    end
     clock.sleep(math.min(pause, math.max(deadline - clock.now(), 0.001)))
     pause = math.min(pause * 2, 0.5)
   end

@@ -135,6 +135,14 @@ function M.load_lua(m)
   return mod
 end
 
+-- The text without the UTF-8 byte order mark some editors (on Windows)
+-- put first: it is neither SQL nor part of a section marker or directive.
+-- (Checksums are of the file's bytes, BOM included: see lumi.hash.)
+local function without_bom(text)
+  if text:sub(1, 3) == "\239\187\191" then return text:sub(4) end
+  return text
+end
+
 --- Load direction `dir` ("up" or "down") of migration m. Returns
 --- {text=, file_text=, start=, path=, directives=} or nil when the
 --- migration has no such direction. `start` is where `text` begins in
@@ -154,12 +162,14 @@ function M.load(m, dir, placeholders)
     -- a one-file migration may carry its down part as a section
     file_text, err = fs.read(m.path)
     if not file_text then errors.raise("config", "cannot read migration " .. err, { file = m.path }) end
+    file_text = without_bom(file_text)
     local s = M.sections(file_text)
     if not s or not s.down then return nil end
     path = m.path
   else
     file_text, err = fs.read(path)
     if not file_text then errors.raise("config", "cannot read migration " .. err, { file = path }) end
+    file_text = without_bom(file_text)
   end
   local part = { text = file_text, start = 1 }
   local preamble = ""
@@ -175,10 +185,6 @@ function M.load(m, dir, placeholders)
         return nil
       end
     end
-  end
-  -- a UTF-8 byte order mark (editors on Windows write one) is not SQL
-  if part.start == 1 and part.text:sub(1, 3) == "\239\187\191" then
-    part = { text = part.text:sub(4), start = 4 }
   end
   -- placeholders are reported on the line of the whole file
   local lines_before = part.start > 1 and select(2, file_text:sub(1, part.start - 1):gsub("\n", "")) or 0

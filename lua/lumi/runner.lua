@@ -242,7 +242,11 @@ local function interruptible(project, fn, st, item, ...)
   db.guarded = true
   local ok, seconds, merr = pcall(fn, project, st, item, ...)
   db.guarded = false
-  if not ok then error(seconds, 0) end
+  if not ok then
+    -- stopped before it began (its first statement refused): a failure of its own
+    if errors.is(seconds, "interrupted") then return nil, seconds end
+    error(seconds, 0)
+  end
   local sig = db_mod.interrupted()
   if not seconds and sig and merr.kind ~= "interrupted" then
     merr.exit_code = db_mod.interrupted_error(sig, "").exit_code
@@ -380,7 +384,10 @@ local function apply_one(project, st, item, hooks)
         return failed(merr, merr.message)
       end
     else
-      if hooks.before_each then run_hook(project, "before_each", hooks.before_each, ctx) end
+      if hooks.before_each then
+        local ok, herr = pcall(run_hook, project, "before_each", hooks.before_each, ctx)
+        if not ok then return failed(herr, herr.message or tostring(herr)) end
+      end
       for i, s in ipairs(stmts) do
         local ok, err = pcall(db.exec, db, s.text)
         if not ok then
@@ -394,7 +401,10 @@ local function apply_one(project, st, item, hooks)
           return failed(merr, string.format("statement %d of %d failed: %s", i, #stmts, err.message or tostring(err)))
         end
       end
-      if hooks.after_each then run_hook(project, "after_each", hooks.after_each, ctx) end
+      if hooks.after_each then
+        local ok, herr = pcall(run_hook, project, "after_each", hooks.after_each, ctx)
+        if not ok then return failed(herr, herr.message or tostring(herr)) end
+      end
     end
     if db:in_transaction() then
       -- a BEGIN without its COMMIT: nothing after it would be kept
@@ -404,11 +414,13 @@ local function apply_one(project, st, item, hooks)
         part.path), { migration = m.file, file = part.path, hint = "end the file with COMMIT;" })
       return failed(merr, merr.message)
     end
-    -- 3. the record, now applied
+    -- 3. the record, now applied (all of it ran: an interrupt now changes nothing)
     local done = has_state
       and st:update_statement({ [st.identity] = m[st.identity] }, { state = "applied", execution_ms = ms() })
       or st:record_statement(m, item.checksum, ms())
-    db:pipeline(batch(done, log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms() })))
+    local recorded, rerr = unguarded(db, db.pipeline, db,
+      batch(done, log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms() })))
+    if not recorded then error(rerr, 0) end
     return clock.now() - t0
   end
 
@@ -514,8 +526,15 @@ local function revert_one(project, st, item)
       log_failure(project, st, m, merr, "revert failed")
       return nil, merr
     end
-    db:pipeline(batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 }),
-      tx and { "COMMIT" } or nil))
+    local records = batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 }),
+      tx and { "COMMIT" } or nil)
+    if tx then
+      db:pipeline(records)
+    else
+      -- it ran without a transaction, all of it: an interrupt now changes nothing
+      local recorded, rerr = unguarded(db, db.pipeline, db, records)
+      if not recorded then error(rerr, 0) end
+    end
     return clock.now() - t0
   end
   local mode, stmts = M.execution(part)
@@ -532,13 +551,15 @@ local function revert_one(project, st, item)
           local upd = st:update_statement({ [st.identity] = item.record[st.identity] or m[st.identity] },
             { state = "unfinished", error = string.format("revert: statement %d of %d failed: %s", i, #stmts,
               type(err) == "table" and err.message or tostring(err)) })
-          if upd then pcall(db.query, db, table.unpack(upd, 1, upd.n)) end
+          if upd then unguarded(db, db.query, db, table.unpack(upd, 1, upd.n)) end
         end
         log_failure(project, st, m, merr, "revert failed")
         return nil, merr
       end
     end
-    db:pipeline(batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 })))
+    local recorded, rerr = unguarded(db, db.pipeline, db,
+      batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 })))
+    if not recorded then error(rerr, 0) end
     return clock.now() - t0
   end
   local ok, err = pcall(function()
@@ -574,6 +595,9 @@ function M.locked(project, fn)
   lock.acquire(db, key, project.config.lock_timeout, function(holder)
     project:emit({ type = "lock_wait", holder = holder, timeout = project.config.lock_timeout })
   end)
+  -- from here a signal does not end lumi: the statement running is
+  -- cancelled, and the run winds down (records, logs, releases the lock)
+  db_mod.defer_interrupts(true)
   local ok, res = pcall(function()
     st:ensure()
     return fn(db, st)
@@ -582,8 +606,9 @@ function M.locked(project, fn)
     pcall(db.settle, db)
     if db:in_transaction() then db.conn:exec("ROLLBACK") end
     local released, rerr = pcall(lock.release, db, key)
-    if not released and ok then error(rerr, 0) end
+    if not released and ok then db_mod.defer_interrupts(false); error(rerr, 0) end
   end
+  db_mod.defer_interrupts(false)
   if not ok then error(res, 0) end
   return res
 end
@@ -594,7 +619,8 @@ local function load_up(project, list)
   local sums = project:checksums(list)
   for i, m in ipairs(list) do
     local part = migration.load(m, "up", project.config.placeholders)
-    items[i] = { migration = m, part = part, checksum = sums[m.path] or hash.sha256(part.file_text) }
+    items[i] = { migration = m, part = part,
+                 checksum = sums[m.path] or hash.sha256_file(m.path) or hash.sha256(part.file_text) }
   end
   return items
 end

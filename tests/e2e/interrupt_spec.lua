@@ -114,6 +114,53 @@ end }
     assert.is_true(lock_is_free())
   end)
 
+  it("a no-transaction down interrupted midway is recorded unfinished", function()
+    os.remove(dir .. "/migrations/002_slow.sql")
+    h.write(dir .. "/migrations/002_x.up.sql", "CREATE TABLE x (id int);\n")
+    h.write(dir .. "/migrations/002_x.down.sql", "-- lumi: no-transaction\nDROP TABLE x;\nSELECT pg_sleep(60);\nSELECT 1;\n")
+    os.remove(dir .. "/migrations/003_c.sql")
+    local _, _, up = h.lumi(dir, "up", { DATABASE_URL = url })
+    assert.are.equal(0, up)
+    local code, out, err = run_and_signal("down", "INT", running_sleep)
+    assert.are.equal(130, code, out .. err)
+    assert.are.equal("unfinished", h.value(url, "SELECT state FROM schema_migrations WHERE version = '002'"))
+    assert.is_false(h.table_exists(url, "x"))
+    assert.is_true(lock_is_free())
+  end)
+
+  it("an after_each hook interrupted after a no-transaction file ran: unfinished, logged, exit 130", function()
+    h.write(dir .. "/migrate.lua", [[return { after_each = function(ctx)
+  if ctx.migration.version == "002" then ctx.db:query("SELECT pg_sleep(60), 'hook'") end
+end }
+]])
+    h.write(dir .. "/migrations/002_slow.sql", "-- lumi: no-transaction\nCREATE TABLE b (id int);\n")
+    local code, out, err = run_and_signal("up", "INT", running_sleep)
+    assert.are.equal(130, code, out .. err)
+    assert.truthy(err:find("hook after_each failed", 1, true), err)
+    assert.are.equal("unfinished", h.value(url, "SELECT state FROM schema_migrations WHERE version = '002'"))
+    assert.are.same({ "applied", "unfinished" }, h.events(url))
+    assert.is_true(lock_is_free())
+  end)
+
+  it("a Lua migration reading rows (a fetch in flight) is rolled back, and its failure logged", function()
+    os.remove(dir .. "/migrations/002_slow.sql")
+    h.write(dir .. "/migrations/002_rows.lua", [[
+return { up = function(ctx)
+  ctx.db:exec("CREATE TABLE r (id int)")
+  for row in ctx.db:rows("SELECT g, pg_sleep(0.0005) FROM generate_series(1, 200000) g") do
+    if row.g % 1000 == 0 then ctx.db:query("SELECT 'lumi-rows'") end
+  end
+end }
+]])
+    local code, out, err = run_and_signal("up", "TERM", [[SELECT count(*) FROM pg_stat_activity
+      WHERE query LIKE '%lumi-rows%' AND pid <> pg_backend_pid()]])
+    assert.are.equal(143, code, out .. err)
+    assert.are.same({ "001" }, h.versions(url))
+    assert.is_false(h.table_exists(url, "r"))
+    assert.are.same({ "applied", "failed" }, h.events(url))
+    assert.is_true(lock_is_free())
+  end)
+
   it("SIGKILL: the server notices lumi is gone and stops the statement (client_connection_check_interval)", function()
     local code = run_and_signal("up", "KILL", running_sleep)
     assert.are.equal(137, code)

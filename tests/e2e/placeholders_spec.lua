@@ -56,6 +56,13 @@ describe("placeholders (end to end)", function()
     out, err, code = h.lumi(dir, "up", { DATABASE_URL = url })
     assert.are.equal(1, code, out .. err)
     assert.truthy(err:find("002_bom.sql:1:8: ERROR 42703", 1, true), err)
+    -- nor does it hide a section marker or a directive on the first line
+    h.write(dir .. "/migrations/002_bom.sql", "\239\187\191-- migrate:up\nCREATE TABLE s (id int);\n-- migrate:down\nDROP TABLE s;\n")
+    h.write(dir .. "/migrations/003_bom.sql", "\239\187\191-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX CONCURRENTLY bom_id ON bom (id);\n")
+    out, err, code = h.lumi(dir, "up", { DATABASE_URL = url })
+    assert.are.equal(0, code, out .. err)
+    assert.is_true(h.table_exists(url, "s"))
+    assert.is_true(h.table_exists(url, "bom_id"))
   end)
 
   it("fills the down part too", function()

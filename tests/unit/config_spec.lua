@@ -265,6 +265,20 @@ describe("config", function()
       assert.are.equal("connecting with *** failed", config.scrub("connecting with hunter2 tail_of_secret failed", s))
     end)
 
+    it("hides sslpassword, and a URL parameter whose name is percent-encoded", function()
+      assert.are.equal("postgresql:///app?pass%77ord=***&sslpassword=***&host=/tmp",
+        config.redact("postgresql:///app?pass%77ord=hunter2&sslpassword=keypass&host=/tmp"))
+      assert.are.equal("host=h sslpassword=*** password=*** user=u",
+        config.redact("host=h sslpassword=keypass password='x y' user=u"))
+      assert.are.equal("failed for ***", config.scrub("failed for keypass", "host=h sslpassword=keypass"))
+      assert.are.equal("failed for ***", config.scrub("failed for hunter2", "postgresql:///app?pass%77ord=hunter2"))
+    end)
+
+    it("leaves a conninfo value that only mentions password= alone", function()
+      assert.are.equal("host=h dbname='my password=x'", config.redact("host=h dbname='my password=x'"))
+      assert.are.equal("host=h application_name=password user=u", config.redact("host=h application_name=password user=u"))
+    end)
+
     it("leaves strings without a password alone", function()
       assert.are.equal("postgresql://u@h/db", config.redact("postgresql://u@h/db"))
       assert.are.equal("host=/tmp dbname=app", config.redact("host=/tmp dbname=app"))
