@@ -26,6 +26,7 @@ local function label(cmd)
   if cmd:find("select 1", 1, true) then return "psql -c 'select 1'" end
   if cmd:find("select * from schema_migrations", 1, true) then return "psql -c 'select * from schema_migrations'" end
   if cmd:find("floor.lua", 1, true) then return "lua5.4 + lumi.pg: read schema_migrations" end
+  if cmd:find("./floor", 1, true) then return "C + libpq: read schema_migrations" end
   if cmd:find("psql %-%-version") then return "psql --version" end
   if cmd:find("^psql") then return cmd end
   local sub = cmd:match("/lumi (%S+)") or cmd:match("^lumi (%S+)")
