@@ -17,6 +17,7 @@ describe("an interrupted run (end to end)", function()
   -- ignored, and lumi leaves an ignored signal ignored: env puts it back.)
   local function run_and_signal(args, sig, ready_sql)
     local script = table.concat({
+      "{",      -- one group: the shell's own "Killed" goes where its stderr goes
       "cd " .. h.q(dir),
       "env --default-signal=INT DATABASE_URL=" .. h.q(url) .. " " .. h.q(h.bin) .. " " .. args .. " >out.txt 2>err.txt & pid=$!",
       "for i in $(seq 1 400); do",
@@ -25,6 +26,7 @@ describe("an interrupted run (end to end)", function()
       "  sleep 0.05",
       "done",
       "kill -" .. sig .. " $pid; wait $pid; echo \"exit=$?\"",
+      "}",
     }, "\n")
     local out, err = h.sh(script)
     local code = tonumber(out:match("exit=(%d+)"))
