@@ -73,8 +73,9 @@ static int loader_running;               /* a load_soon thread is at work (mu) *
 #endif
 
 /* Find and dlopen one module; sets handle and luaopen, or error. No lock
-** held: each module is loaded by the one thread that claimed it. Its luaopen_ function is looked up here too:
-** dlsym, like dlopen, waits while another thread is loading a library. */
+** held: each module is loaded by the one thread that claimed it. Its
+** luaopen_ function is looked up here too: dlsym, like dlopen, waits while
+** another thread is loading a library. */
 static void load(Module *m) {
   for (int i = 0; i < ndirs; i++) {
     char path[PATH_MAX + 64];

@@ -151,34 +151,26 @@ static PGcancel *cancels[MAX_CANCELS];
 static volatile sig_atomic_t interrupted_by;
 static volatile sig_atomic_t deferring;      /* pg.defer_interrupts */
 
-static void block_interrupts(sigset_t *old) {
-  sigset_t s;
-  sigemptyset(&s);
-  sigaddset(&s, SIGINT);
-  sigaddset(&s, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &s, old);
-}
-
 /* c has just connected: its cancel handle joins the list. */
 static void track_cancel(Conn *c) {
   if (c->cancel != NULL || c->pg == NULL) return;
   PGcancel *k = PQgetCancel(c->pg);
   if (k == NULL) return;
   sigset_t old;
-  block_interrupts(&old);
+  int blocked = lumi_block_interrupts(&old) == 0;
   for (int i = 0; i < MAX_CANCELS; i++)
     if (cancels[i] == NULL) { cancels[i] = k; c->cancel = k; break; }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (blocked) pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (c->cancel == NULL) PQfreeCancel(k);      /* list full: not cancellable */
 }
 
 static void untrack_cancel(Conn *c) {
   if (c->cancel == NULL) return;
   sigset_t old;
-  block_interrupts(&old);
+  int blocked = lumi_block_interrupts(&old) == 0;
   for (int i = 0; i < MAX_CANCELS; i++)
     if (cancels[i] == c->cancel) cancels[i] = NULL;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (blocked) pthread_sigmask(SIG_SETMASK, &old, NULL);
   PQfreeCancel(c->cancel);
   c->cancel = NULL;
 }

@@ -302,10 +302,10 @@ function M.run(parsed)
   if project then pcall(project.close, project) end
   if early then pcall(early.close, early) end
   make_report()
-  local sig = package.loaded["lumi.pg"] and package.loaded["lumi.pg"].interrupted()
+  -- a command the signal made fail (its query cancelled) ends as the signal would have it
+  local dbm = package.loaded["lumi.db"]
   if ok then
-    -- a command the signal made fail (its query cancelled) ends as the signal would have it
-    if sig and status ~= 0 then return require("lumi.db").interrupted_error(sig, "").exit_code end
+    if status ~= 0 and dbm and dbm.interrupted() then return dbm.mark_interrupted({}).exit_code end
     return status
   end
   local e = status
@@ -316,10 +316,7 @@ function M.run(parsed)
   elseif not errors.is(e) then
     e = errors.new("internal", tostring(e))
   end
-  if sig and e.kind ~= "interrupted" then
-    e.exit_code = require("lumi.db").interrupted_error(sig, "").exit_code
-    e.hint = e.hint or string.format("interrupted by %s: lumi cancelled the statement that was running", sig)
-  end
+  if dbm then dbm.mark_interrupted(e) end
   report:error(e)
   return e.exit_code
 end

@@ -63,6 +63,19 @@ function M.interrupted_error(sig, message, fields)
   return errors.new("interrupted", message, fields)
 end
 
+--- When a signal has come, mark err (a failure it caused: its statement
+--- cancelled) as interrupted: the signal's exit status, and a hint saying
+--- so. Returns err.
+function M.mark_interrupted(err)
+  local sig = pg.interrupted()
+  if sig and type(err) == "table" and err.kind ~= "interrupted" then
+    err.interrupted = sig
+    err.exit_code = M.interrupted_error(sig, "").exit_code
+    err.hint = err.hint or string.format("interrupted by %s: lumi cancelled the statement that was running", sig)
+  end
+  return err
+end
+
 --- Connect, or raise a `connection` error (with the password redacted).
 ---@param url string? URL or conninfo; nil uses the PG* environment
 function M.connect(url, opts)

@@ -112,6 +112,29 @@ function M.source_byte(part, b)
   return b + delta
 end
 
+--- Where character `pos` of part.text (the text sent: placeholders filled,
+--- a BOM left out) stands in the file as written: {line=, column=,
+--- source_line=, caret=}, the line counted from the top of the file; nil
+--- when pos is outside the text.
+function M.file_position(part, pos)
+  if not pos or pos < 1 then return nil end
+  local text = part.text
+  if part.fills and #part.fills > 0 then
+    local b = utf8.len(text) and utf8.offset(text, pos) or pos
+    if not b or b > #text + 1 then b = #text + 1 end
+    local fb = M.source_byte(part, b)
+    text = part.source
+    local chars = utf8.len(text:sub(1, fb - 1))
+    pos = chars and chars + 1 or fb
+  end
+  local at = require("lumi.sqlerror").position(text, { position = pos }, 0)
+  if at and part.start > 1 then
+    -- lines before the section, when the file has sections
+    at.line = at.line + select(2, part.file_text:sub(1, part.start - 1):gsub("\n", ""))
+  end
+  return at
+end
+
 --- Load a Lua migration: the table its file returns, checked.
 function M.load_lua(m)
   local env = setmetatable({}, { __index = _G })

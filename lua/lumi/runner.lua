@@ -17,7 +17,6 @@ local clock = require "lumi.clock"
 local lock = require "lumi.lock"
 local hash = require "lumi.hash"
 local plan_mod = require "lumi.plan"
-local sqlerror = require "lumi.sqlerror"
 local migration = require "lumi.migration"
 local context = require "lumi.context"
 local db_mod = require "lumi.db"
@@ -37,21 +36,9 @@ function M.migration_error(m, part, err, sent_offset)
   if type(err) == "table" and err.sqlstate then
     -- an error of lumi's own bookkeeping (err.statement: from db:pipeline)
     -- has a position in lumi's statement, not in the file
-    local pos = part and not err.statement and sqlerror.position(part.text, err, sent_offset or 0)
-    if pos and part.fills and #part.fills > 0 then
-      -- placeholders filled: the line and column as the file has them
-      local p = err.position - (sent_offset or 0)
-      local b = utf8.len(part.text) and utf8.offset(part.text, p) or p
-      if not b or b > #part.text + 1 then b = #part.text + 1 end
-      local fb = migration.source_byte(part, b)
-      local src = part.source
-      local cp = utf8.len(src) and (utf8.len(src:sub(1, fb - 1)) + 1) or fb
-      pos = sqlerror.position(src, { position = cp }, 0)
-    end
+    local pos = part and not err.statement and err.position
+      and migration.file_position(part, err.position - (sent_offset or 0))
     if pos then
-      -- lines before the section, when the file has sections
-      local before = part.start > 1 and select(2, part.file_text:sub(1, part.start - 1):gsub("\n", "")) or 0
-      pos.line = pos.line + before
       for k, v in pairs(pos) do fields[k] = v end
       where = string.format("%s:%d:%d", path, pos.line, pos.column)
     end
@@ -131,19 +118,27 @@ function M.check_plan(project, p, scan, opts)
   end
 end
 
--- The pending migrations `up` runs, after the out-of-order policy.
-local function select_pending(project, p, opts)
-  local todo = plan_mod.up_to(p, project.scheme, opts.to)
-  if #p.out_of_order == 0 then return todo end
+--- The migrations of `list` that the out_of_order policy refuses: pending,
+--- older than the newest applied one, and not allowed ("apply", or a
+--- function of migrate.lua saying yes).
+function M.refused_out_of_order(project, p, list)
   local policy = project.config.out_of_order
   local refused = {}
-  for _, m in ipairs(todo) do
+  for _, m in ipairs(list) do
     if m.out_of_order then
       local ok = policy == "apply"
       if type(policy) == "function" then ok = policy(m, { newest_applied = p.newest_applied }) end
       if not ok then refused[#refused + 1] = m end
     end
   end
+  return refused
+end
+
+-- The pending migrations `up` runs, after the out-of-order policy.
+local function select_pending(project, p, opts)
+  local todo = plan_mod.up_to(p, project.scheme, opts.to)
+  if #p.out_of_order == 0 then return todo end
+  local refused = M.refused_out_of_order(project, p, todo)
   if #refused > 0 then
     errors.raise("validation", string.format("pending migration%s older than the newest applied one (%s): %s",
       #refused > 1 and "s" or "", p.newest_applied, files_of(refused, function(m) return m.file end)),
@@ -247,12 +242,7 @@ local function interruptible(project, fn, st, item, ...)
     if errors.is(seconds, "interrupted") then return nil, seconds end
     error(seconds, 0)
   end
-  local sig = db_mod.interrupted()
-  if not seconds and sig and merr.kind ~= "interrupted" then
-    merr.exit_code = db_mod.interrupted_error(sig, "").exit_code
-    merr.interrupted = sig
-    merr.hint = string.format("interrupted by %s: lumi cancelled the statement that was running", sig)
-  end
+  if not seconds then db_mod.mark_interrupted(merr) end
   return seconds, merr
 end
 

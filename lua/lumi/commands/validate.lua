@@ -23,12 +23,9 @@ local function check_part(project, m, dir, problems, warnings, grammar_is_server
   -- err.position: a byte of the text sent; shown where the file has it
   local where = part.path
   if err.position then
-    local b = migration.source_byte(part, err.position)
-    local src = part.source
-    local before = part.start > 1 and select(2, part.file_text:sub(1, part.start - 1):gsub("\n", "")) or 0
-    local chars_before = utf8.len(src:sub(1, b - 1))
-    local line, col = require("lumi.sqlerror").locate(src, chars_before and chars_before + 1 or b)
-    where = string.format("%s:%d:%d", part.path, line + before, col)
+    local chars = utf8.len(part.text:sub(1, err.position - 1))
+    local at = migration.file_position(part, chars and chars + 1 or err.position)
+    if at then where = string.format("%s:%d:%d", part.path, at.line, at.column) end
   end
   local list = grammar_is_servers and problems or warnings
   list[#list + 1] = { kind = "syntax", file = m.file, message = string.format("%s: %s%s", where, err.message,
@@ -87,14 +84,9 @@ gate a CI pipeline.]],
         message = "applied, but the file is gone" }
     end
     -- what `up` would refuse: a pending migration older than the newest applied
-    local policy = project.config.out_of_order
-    for _, m in ipairs(p.out_of_order) do
-      local allowed = policy == "apply"
-      if type(policy) == "function" then allowed = policy(m, { newest_applied = p.newest_applied }) end
-      if not allowed then
-        problems[#problems + 1] = { kind = "out of order", file = m.file,
-          message = "pending, and older than the newest applied migration " .. p.newest_applied }
-      end
+    for _, m in ipairs(require("lumi.runner").refused_out_of_order(project, p, p.out_of_order)) do
+      problems[#problems + 1] = { kind = "out of order", file = m.file,
+        message = "pending, and older than the newest applied migration " .. p.newest_applied }
     end
     -- the contents: what `up` would run, and every down part
     local warnings = {}
