@@ -48,6 +48,55 @@ function M.fresh_db()
   return M.url_for(name), name
 end
 
+--- Drop database `name` on the test server (connections to it ended first).
+function M.drop_db(name)
+  local c <close> = assert(pg.connect(M.url))
+  assert(c:exec("DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)"))
+end
+
+--- A project and a database of its own: the spec helper every end-to-end
+--- spec starts from. `files` is {relative path = contents}; `settings` is
+--- the text of a migrate.lua (optional). Returns p with
+---   p.dir, p.url, p.name
+---   p:lumi(args [, env]) -> stdout, stderr, exit code (DATABASE_URL set)
+---   p:json(args [, env]) -> the JSON document lumi printed, exit code, stderr
+---   p:write(rel, contents), p:read(rel), p:path(rel)
+---   p:value(sql, ...), p:query(sql, ...)
+---   p:drop()           drop the database (with_project does it for you)
+function M.scratch(files, settings)
+  local url, name = M.fresh_db()
+  local p = { dir = M.project(files), url = url, name = name }
+  if settings then M.write(p.dir .. "/migrate.lua", settings) end
+  function p:lumi(args, env)
+    local e = { DATABASE_URL = self.url }
+    for k, v in pairs(env or {}) do e[k] = v end
+    return M.lumi(self.dir, args, e)
+  end
+  function p:json(args, env)
+    local out, err, code = self:lumi(args .. " --json", env)
+    local ok, doc = pcall(require("cjson").decode, out)
+    assert(ok, "lumi " .. args .. " --json printed no JSON document (exit " .. tostring(code) .. "):\n" .. out .. err)
+    return doc, code, err
+  end
+  function p:path(rel) return self.dir .. "/" .. rel end
+  function p:write(rel, contents) M.write(self:path(rel), contents) end
+  function p:read(rel) return M.read(self:path(rel)) end
+  function p:value(sql, ...) return M.value(self.url, sql, ...) end
+  function p:query(sql, ...) return M.query(self.url, sql, ...) end
+  function p:drop() M.drop_db(self.name) end
+  return p
+end
+
+--- Run fn(p) with a scratch project and database (M.scratch), dropping the
+--- database afterwards whether fn succeeds or fails.
+function M.with_project(files, settings, fn)
+  if fn == nil and type(settings) == "function" then settings, fn = nil, settings end
+  local p = M.scratch(files, settings)
+  local ok, err = pcall(fn, p)
+  pcall(p.drop, p)
+  if not ok then error(err, 0) end
+end
+
 --- Connect to a URL (raises on failure).
 function M.connect(url)
   return assert(pg.connect(url))
