@@ -40,7 +40,7 @@ LDFLAGS ?=
 ALL_LDFLAGS = -Wl,-E $(LDFLAGS)
 
 BUILD   ?= build
-MODULES = pg hash sql sys
+MODULES = pg hash sql
 LUAC    ?= $(firstword $(shell command -v luac5.4 luac54 luac 2>/dev/null))
 LUA_SRC = $(wildcard lua/lumi/*.lua lua/lumi/*/*.lua)
 LUA_BC  = $(if $(LUAC),$(LUA_SRC:lua/%.lua=$(BUILD)/luac/%.luac))
@@ -75,11 +75,9 @@ $(BUILD)/paths: FORCE
 $(BUILD)/main.o: $(BUILD)/paths
 .PHONY: FORCE
 
-# The executable links Lua and lumi.sys only: lumi.pg, lumi.hash and
-# lumi.sql are the shared objects below, which it loads at run time (on a
-# thread from its first instruction: see src/modules.c).
-$(LUMI): $(BUILD)/main.o $(BUILD)/modules.o $(BUILD)/sys.o
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) -lpthread -ldl -lm
+# The executable links the modules' objects and preloads them.
+$(LUMI): $(BUILD)/main.o $(OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LUA_LIBS) $(PGQ_LIBS) $(PQ_LIBS) $(SSL_LIBS) -lm
 
 # The same objects as loadable modules for stock lua5.4: require "lumi.pg".
 # MODULE_LIBS: what one module alone links against.
@@ -88,7 +86,7 @@ $(BUILD)/lumi/sql.so: MODULE_LIBS = $(PGQ_LIBS)
 .SECONDARY: $(OBJS)
 $(BUILD)/lumi/%.so: $(BUILD)/%.o
 	@mkdir -p $(BUILD)/lumi
-	$(CC) -shared -o $@ $< $(LDFLAGS) $(MODULE_LIBS) $(PQ_LIBS) $(SSL_LIBS) -lpthread -lm
+	$(CC) -shared -o $@ $< $(LDFLAGS) $(MODULE_LIBS) $(PQ_LIBS) $(SSL_LIBS) -lm
 
 demo: all
 	@scripts/demo
@@ -99,7 +97,7 @@ test: all
 # ASan + UBSan: a separate build tree; the suite drives both the sanitized
 # binary and the sanitized modules (loaded into lua5.4 with libasan preloaded).
 test-sanitize:
-	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DLUMI_CLOSE_STATE" \
+	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all
 	@LUMI_SANITIZE=1 LUMI_BUILD=build-san tests/run
 

@@ -1,12 +1,12 @@
 /*
 ** main.c — the lumi executable.
 **
-** Lua owns main: this file finds lumi's files, starts loading the C
-** modules that link large libraries (lumi.pg, lumi.hash: see modules.c),
-** creates the state, preloads the modules, points package.path at lumi's
-** Lua sources, and calls require("lumi.cli").main(arg) under a message
-** handler. What that returns is the exit status. Everything else — argv,
-** configuration, discovery, ordering, locking, output — is Lua.
+** Lua owns main: this file finds lumi's files, creates the state,
+** preloads the C modules linked into it (lumi.pg, lumi.hash, lumi.sql),
+** points package.path at lumi's Lua sources, and calls
+** require("lumi.cli").main(arg) under a message handler, as Lua's own lua.c
+** runs a script. What that returns is the exit status. Everything else —
+** argv, configuration, discovery, ordering, locking, output — is Lua.
 **
 ** Where lumi's files are found, first match wins:
 **   $LUMI_HOME                      a checkout (lua/, build/, deps/) or a prefix
@@ -91,8 +91,7 @@ static void use_bytecode(lua_State *L, const char *src, const char *bc) {
 }
 
 /* ---------------------------------------------------------------------
-** Where lumi's files are. Worked out before the Lua state exists, so that
-** the C modules can start loading at once (see modules.c).
+** Where lumi's files are
 ** ------------------------------------------------------------------ */
 
 typedef struct {
@@ -100,7 +99,6 @@ typedef struct {
   char c[PATH_MAX];        /* C modules: <c>/lumi/pg.so ("" if unknown) */
   char bytecode[PATH_MAX]; /* compiled twins of the sources */
   char deps[PATH_MAX];     /* a checkout's bundled luaposix ("" if none) */
-  char exe_dir[PATH_MAX];  /* the executable's directory ("" if unknown) */
 } Layout;
 
 /* Use root's layout if lumi's Lua sources are there (lua and c relative to
@@ -130,8 +128,10 @@ static int try_root(Layout *lay, const char *root) {
 /* First match wins: $LUMI_HOME; the executable's directory (a checkout);
 ** its parent (make install or a LuaRocks tree, wherever it was moved);
 ** LUMI_LUADIR/LUMI_CDIR, compiled in. */
-static void find_layout(Layout *lay, int use_home) {
+static void find_layout(Layout *lay) {
   memset(lay, 0, sizeof *lay);
+  const char *home = getenv("LUMI_HOME");
+  if (home != NULL && *home && try_root(lay, home)) return;
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) {
@@ -139,15 +139,10 @@ static void find_layout(Layout *lay, int use_home) {
     char *slash = strrchr(exe, '/');
     if (slash != NULL) {
       *slash = '\0';
-      snprintf(lay->exe_dir, sizeof lay->exe_dir, "%s", exe);
+      char up[PATH_MAX + 4];
+      snprintf(up, sizeof up, "%s/..", exe);
+      if (try_root(lay, exe) || try_root(lay, up)) return;
     }
-  }
-  const char *home = use_home ? getenv("LUMI_HOME") : NULL;
-  if (home != NULL && *home && try_root(lay, home)) return;
-  if (lay->exe_dir[0]) {
-    char up[PATH_MAX + 4];
-    snprintf(up, sizeof up, "%s/..", lay->exe_dir);
-    if (try_root(lay, lay->exe_dir) || try_root(lay, up)) return;
   }
   snprintf(lay->lua, sizeof lay->lua, "%s", LUMI_LUADIR);
   snprintf(lay->c, sizeof lay->c, "%s", LUMI_CDIR);
@@ -180,10 +175,27 @@ static void set_paths(lua_State *L, const Layout *lay) {
   use_bytecode(L, lay->lua, lay->bytecode);
 }
 
-/* Message handler: error tables (lumi and pg errors) pass through for
-** their __tostring; anything else gets a traceback, since it is a bug. */
+/* ---------------------------------------------------------------------
+** Running lumi.cli.main
+** ------------------------------------------------------------------ */
+
+static int error_exit_code = EXIT_INTERNAL;   /* set by msghandler */
+
+/* Message handler, as lua.c's: the error object becomes a message string,
+** rendered here, inside the protected call, so that a __tostring that
+** raises is an error like any other rather than a panic. An error table's
+** integer `exit_code` (read raw: no metamethod runs) is kept for main. A
+** table without __tostring, or anything else, is a bug: it gets a traceback. */
 static int msghandler(lua_State *L) {
-  if (lua_type(L, 1) == LUA_TTABLE) return 1;
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    lua_pushliteral(L, "exit_code");
+    if (lua_rawget(L, 1) == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      lua_Integer code = lua_tointeger(L, -1);
+      if (code > 0 && code < 256) error_exit_code = (int)code;
+    }
+    lua_pop(L, 1);
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+  }
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   luaL_traceback(L, L, msg, 1);
@@ -197,10 +209,13 @@ static int pmain(lua_State *L) {
   const Layout *lay = lua_touserdata(L, 3);
   luaL_openlibs(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_lumi_sys);   /* no library behind it: linked in */
-  lua_setfield(L, -2, "lumi.sys");
+  lua_pushcfunction(L, luaopen_lumi_pg);
+  lua_setfield(L, -2, "lumi.pg");
+  lua_pushcfunction(L, luaopen_lumi_hash);
+  lua_setfield(L, -2, "lumi.hash");
+  lua_pushcfunction(L, luaopen_lumi_sql);
+  lua_setfield(L, -2, "lumi.sql");
   lua_pop(L, 1);
-  lumi_modules_preload(L);
   set_paths(L, lay);
   lua_createtable(L, argc, 1);            /* arg, as lua.c builds it */
   for (int i = 0; i < argc; i++) {
@@ -219,16 +234,8 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
-  static Layout lay, own;
-  find_layout(&lay, 1);
-  find_layout(&own, 0);
-  /* Where lumi/pg.so and the others are looked for, first match wins: the
-  ** executable's directory (a build directory such as build-san/ holds them
-  ** beside its binary; elsewhere <exe dir>/lumi is the executable itself);
-  ** the layout's; the executable's own layout when LUMI_HOME names a tree
-  ** of Lua sources only; the compiled-in LUMI_CDIR (make install LIBDIR=) */
-  const char *search[] = {lay.exe_dir, lay.c, own.c, LUMI_CDIR};
-  lumi_modules_dirs(search, 4);
+  static Layout lay;
+  find_layout(&lay);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "lumi: cannot create the Lua state: not enough memory\n");
@@ -239,33 +246,14 @@ int main(int argc, char **argv) {
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
   lua_pushlightuserdata(L, &lay);
-  int status = lua_pcall(L, 3, 1, 1);
   int code;
-  if (status == LUA_OK) {
+  if (lua_pcall(L, 3, 1, 1) == LUA_OK) {
     code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : (lua_toboolean(L, -1) ? 0 : 1);
   } else {
-    code = EXIT_INTERNAL;
-    if (lua_type(L, -1) == LUA_TTABLE) {
-      lua_getfield(L, -1, "exit_code");
-      if (lua_isinteger(L, -1)) code = (int)lua_tointeger(L, -1);
-      lua_pop(L, 1);
-    }
-    const char *msg = luaL_tolstring(L, -1, NULL);
-    fprintf(stderr, "lumi: %s\n", msg);
-    lua_pop(L, 1);
+    code = error_exit_code;
+    const char *msg = lua_tostring(L, -1);  /* the handler made it a string */
+    fprintf(stderr, "lumi: %s\n", msg != NULL ? msg : "(error while reporting an error)");
   }
-#ifdef LUMI_CLOSE_STATE
-  /* sanitizer builds: free everything, so that LeakSanitizer sees real leaks */
   lua_close(L);
   return code;
-#else
-  /* The command has closed its connection and joined its workers. Freeing
-  ** thousands of small Lua objects one by one would only delay an exit that
-  ** returns them all, and a command that failed early should not wait for
-  ** the thread of lumi.host.load_soon to finish loading libpq: flush every stream
-  ** (Lua's files are C streams) and leave. */
-  (void)L;
-  fflush(NULL);
-  _exit(code);
-#endif
 }

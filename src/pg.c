@@ -17,9 +17,6 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <poll.h>
-#include <pthread.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,24 +53,8 @@ typedef struct Notice {
 
 typedef struct Rows Rows;
 
-/* A query handed to conn:send while the handshake was still going on:
-** copies, sent by the handshake thread the moment the session is ready. */
-typedef struct Queued {
-  char *sql;
-  int nparams;
-  char **params;
-  int sent;             /* the thread sent it */
-} Queued;
-
 typedef struct Conn {
   PGconn *pg;           /* NULL once closed */
-  int connecting;       /* started by pg.connect_start, not yet finished */
-  PostgresPollingStatusType poll_state;   /* where that handshake stands */
-  int threaded;         /* a thread is finishing the handshake (not yet joined) */
-  pthread_t thread;
-  pthread_mutex_t mu;   /* guards done and queued while threaded */
-  int done;             /* the thread has finished the handshake */
-  Queued *queued;
   Notice *notices;      /* collected by the receiver, oldest first */
   Notice **tail;
   Rows *streaming;      /* the open row iterator, if any */
@@ -106,15 +87,6 @@ static void free_notices(Conn *c) {
   c->tail = &c->notices;
 }
 
-static void free_queued(Queued *q) {
-  if (q == NULL) return;
-  free(q->sql);
-  if (q->params != NULL)
-    for (int i = 0; i < q->nparams; i++) free(q->params[i]);
-  free(q->params);
-  free(q);
-}
-
 /* libpq notice receiver: copy the fields, run no Lua. A notice that cannot
 ** be copied for lack of memory is dropped. */
 static void on_notice(void *arg, const PGresult *res) {
@@ -141,9 +113,8 @@ static void on_notice(void *arg, const PGresult *res) {
 ** A second signal, or one that finds no connection open, always ends the
 ** process.
 **
-** The handler runs on the Lua thread only (lumi's own threads block both
-** signals: lumi_thread_create), and that thread changes the list with the
-** signals blocked, so the handler never sees it half changed.
+** The list is changed with both signals blocked, so the handler never
+** sees it half changed.
 ** ------------------------------------------------------------------ */
 
 #define MAX_CANCELS 32
@@ -151,26 +122,35 @@ static PGcancel *cancels[MAX_CANCELS];
 static volatile sig_atomic_t interrupted_by;
 static volatile sig_atomic_t deferring;      /* pg.defer_interrupts */
 
+/* Block SIGINT and SIGTERM; *old gets the mask to restore. 1 on success. */
+static int block_interrupts(sigset_t *old) {
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  return sigprocmask(SIG_BLOCK, &block, old) == 0;
+}
+
 /* c has just connected: its cancel handle joins the list. */
 static void track_cancel(Conn *c) {
   if (c->cancel != NULL || c->pg == NULL) return;
   PGcancel *k = PQgetCancel(c->pg);
   if (k == NULL) return;
   sigset_t old;
-  int blocked = lumi_block_interrupts(&old) == 0;
+  int blocked = block_interrupts(&old);
   for (int i = 0; i < MAX_CANCELS; i++)
     if (cancels[i] == NULL) { cancels[i] = k; c->cancel = k; break; }
-  if (blocked) pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (blocked) sigprocmask(SIG_SETMASK, &old, NULL);
   if (c->cancel == NULL) PQfreeCancel(k);      /* list full: not cancellable */
 }
 
 static void untrack_cancel(Conn *c) {
   if (c->cancel == NULL) return;
   sigset_t old;
-  int blocked = lumi_block_interrupts(&old) == 0;
+  int blocked = block_interrupts(&old);
   for (int i = 0; i < MAX_CANCELS; i++)
     if (cancels[i] == c->cancel) cancels[i] = NULL;
-  if (blocked) pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (blocked) sigprocmask(SIG_SETMASK, &old, NULL);
   PQfreeCancel(c->cancel);
   c->cancel = NULL;
 }
@@ -237,8 +217,6 @@ static int l_interrupted(lua_State *L) {
 static Conn *checkconn(lua_State *L, int idx) {
   Conn *c = luaL_checkudata(L, idx, CONN_MT);
   if (c->pg == NULL) luaL_error(L, "attempt to use a closed connection");
-  if (c->connecting)
-    luaL_error(L, "connection is still being established: call conn:wait_connected() first");
   return c;
 }
 
@@ -436,10 +414,6 @@ static void push_row_named(lua_State *L, const PGresult *res, int row, int names
   }
 }
 
-static void push_row(lua_State *L, const PGresult *res, int row) {
-  push_row_named(L, res, row, 0, 0);
-}
-
 static void push_affected(lua_State *L, PGresult *res) {
   const char *t = PQcmdTuples(res);
   if (t != NULL && *t) lua_pushinteger(L, strtoll(t, NULL, 10));
@@ -497,66 +471,62 @@ static const char *const *collect_params(lua_State *L, int first, int last, int 
 }
 
 /* ---------------------------------------------------------------------
+** Results owned by Lua
+**
+** Every PGresult (and anything else libpq allocates for us) goes into a
+** box on the stack before anything that can raise runs, as Lua's liolib
+** does with its files: a memory error while rows are pushed unwinds
+** through the box's __gc instead of leaking the result. One box serves a
+** whole call (each result is cleared before the next is put in it) and is
+** removed from the stack before the call returns.
+** ------------------------------------------------------------------ */
+
+#define OWNED_MT "lumi.pg.Owned"
+
+typedef struct Owned {
+  void *p;                    /* NULL when empty */
+  void (*release)(void *);
+} Owned;
+
+static void release_result(void *p) { PQclear(p); }
+static void release_options(void *p) { PQconninfoFree(p); }
+static void release_mem(void *p) { PQfreemem(p); }
+
+static void owned_clear(Owned *o) {
+  if (o->p != NULL) { o->release(o->p); o->p = NULL; }
+}
+
+static int owned_gc(lua_State *L) {
+  owned_clear(luaL_checkudata(L, 1, OWNED_MT));
+  return 0;
+}
+
+/* Push an empty box whose contents `release` frees. */
+static Owned *new_owned(lua_State *L, void (*release)(void *)) {
+  Owned *o = lua_newuserdatauv(L, sizeof *o, 0);
+  o->p = NULL;
+  o->release = release;
+  luaL_setmetatable(L, OWNED_MT);
+  return o;
+}
+
+/* Clear box o at stack index idx and take it off the stack. */
+static void drop_owned(lua_State *L, Owned *o, int idx) {
+  owned_clear(o);
+  lua_remove(L, idx);
+}
+
+/* ---------------------------------------------------------------------
 ** pg.connect
 ** ------------------------------------------------------------------ */
 
-/* Seconds of connect_timeout in force for pg (0: none). */
-static int connect_timeout_of(PGconn *pg) {
-  int t = 0;
-  PQconninfoOption *opts = PQconninfo(pg);
-  if (opts == NULL) return 0;
-  for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-    if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL) t = atoi(o->val);
-  PQconninfoFree(opts);
-  return t;
-}
-
-/* Drive a non-blocking handshake from state st to its end, waiting on the
-** socket, within connect_timeout. Returns the final polling state
-** (PGRES_POLLING_OK, or anything else for a failure or a timeout). */
-static PostgresPollingStatusType drive_handshake(PGconn *pg, PostgresPollingStatusType st) {
-  int timeout = connect_timeout_of(pg);
-  time_t deadline = timeout > 0 ? time(NULL) + timeout : 0;
-  while (st != PGRES_POLLING_OK) {
-    if (st == PGRES_POLLING_FAILED) break;
-    struct pollfd p;
-    p.fd = PQsocket(pg);
-    p.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-    p.revents = 0;
-    int wait_ms = -1;
-    if (deadline) {
-      time_t left = deadline - time(NULL);
-      if (left <= 0) return PGRES_POLLING_FAILED;
-      wait_ms = (int)left * 1000;
-    }
-    int r = poll(&p, 1, wait_ms);
-    if (r < 0 && errno != EINTR) return PGRES_POLLING_FAILED;
-    if (r == 0) return PGRES_POLLING_FAILED;     /* timed out */
-    if (r > 0) st = PQconnectPoll(pg);
-  }
-  return st;
-}
-
-/* The handshake thread: finish connecting, then send the query conn:send
-** queued meanwhile, if any. It runs no Lua and touches only c's C fields,
-** which the main thread leaves alone until it has joined it. */
-static void *handshake_thread(void *arg) {
-  Conn *c = arg;
-  PostgresPollingStatusType st = drive_handshake(c->pg, c->poll_state);
-  pthread_mutex_lock(&c->mu);
-  c->poll_state = st;
-  c->done = 1;
-  Queued *q = c->queued;
-  if (q != NULL && st == PGRES_POLLING_OK && PQstatus(c->pg) == CONNECTION_OK)
-    q->sent = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
-                                (const char *const *)q->params, NULL, NULL, 0) == 1;
-  pthread_mutex_unlock(&c->mu);
-  return NULL;
-}
-
-/* Start connecting (blocking or not); leaves the connection userdata on
-** the stack and returns it, or pushes an error table and returns NULL. */
-static Conn *start_connect(lua_State *L, const char *info, int async) {
+/* pg.connect([conninfo]) -> conn | nil, err
+** conninfo is a URL (postgres://...) or "key=value ..." string; what it
+** leaves out comes from the PG* environment variables, as with psql.
+** The box is made before libpq is called, and holds the PGconn from the
+** moment it exists. */
+static int l_connect(lua_State *L) {
+  const char *info = luaL_optstring(L, 1, NULL);
   const char *keys[5], *vals[5];
   int k = 0;
   keys[k] = "fallback_application_name"; vals[k++] = "lumi";
@@ -564,126 +534,52 @@ static Conn *start_connect(lua_State *L, const char *info, int async) {
   keys[k] = "connect_timeout"; vals[k++] = "10";
   if (info != NULL && *info) { keys[k] = "dbname"; vals[k++] = info; }
   keys[k] = NULL; vals[k] = NULL;
-
-  Conn *c = lua_newuserdatauv(L, sizeof *c, 1);
+  Conn *c = lua_newuserdatauv(L, sizeof *c, 0);
   memset(c, 0, sizeof *c);
-  c->poll_state = PGRES_POLLING_WRITING;
   c->tail = &c->notices;
   luaL_setmetatable(L, CONN_MT);
-
-  PGconn *pg = async ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
-  if (pg == NULL) {
+  c->pg = PQconnectdbParams(keys, vals, 1);
+  if (c->pg == NULL) {
     push_conn_error(L, NULL, "out of memory while connecting");
-    return NULL;
+    return fail_with_top(L);
   }
-  if (PQstatus(pg) == CONNECTION_BAD) {
-    push_conn_error(L, pg, "could not connect");
-    PQfinish(pg);
-    return NULL;
-  }
-  PQsetNoticeReceiver(pg, on_notice, c);
-  c->pg = pg;
-  c->connecting = async;
-  if (!async) track_cancel(c);
-  if (async) {
-    /* Drive the handshake as far as it goes without waiting, so that the
-    ** startup packet is on its way and the server works while we do. */
-    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    for (int i = 0; i < 4 && st == PGRES_POLLING_WRITING; i++) {
-      struct pollfd p;
-      p.fd = PQsocket(pg);
-      p.events = POLLOUT;
-      p.revents = 0;
-      if (poll(&p, 1, 0) != 1) break;
-      st = PQconnectPoll(pg);
-    }
-    c->poll_state = st;
-    /* A thread finishes it (or conn:wait_connected does, without threads). */
-    if (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED
-        && pthread_mutex_init(&c->mu, NULL) == 0) {
-      if (lumi_thread_create(&c->thread, NULL, handshake_thread, c) == 0) c->threaded = 1;
-      else pthread_mutex_destroy(&c->mu);
-    }
-  }
-  return c;
-}
-
-/* Join the handshake thread, if one runs. */
-static void join_handshake(Conn *c) {
-  if (!c->threaded) return;
-  pthread_join(c->thread, NULL);
-  pthread_mutex_destroy(&c->mu);
-  c->threaded = 0;
-}
-
-/* pg.connect([conninfo]) -> conn | nil, err
-** conninfo is a URL (postgres://...) or "key=value ..." string; what it
-** leaves out comes from the PG* environment variables, as with psql. */
-static int l_connect(lua_State *L) {
-  const char *info = luaL_optstring(L, 1, NULL);
-  if (start_connect(L, info, 0) == NULL) return fail_with_top(L);
-  return 1;
-}
-
-/* pg.connect_start([conninfo]) -> conn | nil, err
-** Starts connecting and returns at once, so that the caller can do other
-** work (scan and hash files) while the server sets up the session: a
-** thread finishes the handshake. The connection must be finished with
-** conn:wait_connected() before use, except for conn:send, whose query the
-** thread sends as soon as the session is ready. */
-static int l_connect_start(lua_State *L) {
-  const char *info = luaL_optstring(L, 1, NULL);
-  if (start_connect(L, info, 1) == NULL) return fail_with_top(L);
-  return 1;
-}
-
-/* Finish a connection begun by connect_start. Returns 1 when connected
-** (a queued query is then on its way: c->awaiting), or 0 with an error
-** table pushed and the connection closed. */
-static int finish_connecting(lua_State *L, Conn *c) {
-  if (!c->connecting) return 1;
-  PostgresPollingStatusType st;
-  if (c->threaded) {
-    join_handshake(c);
-    st = c->poll_state;
-  } else {
-    st = drive_handshake(c->pg, c->poll_state);
-  }
-  c->connecting = 0;
-  Queued *q = c->queued;
-  c->queued = NULL;
-  if (st != PGRES_POLLING_OK || PQstatus(c->pg) != CONNECTION_OK) {
-    c->awaiting = 0;
-    free_queued(q);
-    push_conn_error(L, c->pg, "timeout expired while connecting");
+  if (PQstatus(c->pg) != CONNECTION_OK) {
+    push_conn_error(L, c->pg, "could not connect");
     PQfinish(c->pg);
     c->pg = NULL;
-    return 0;
+    return fail_with_top(L);
   }
+  PQsetNoticeReceiver(c->pg, on_notice, c);
   track_cancel(c);
-  if (q != NULL && !q->sent) {
-    /* queued after the thread had finished, or the thread could not send */
-    int ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
-                               (const char *const *)q->params, NULL, NULL, 0) == 1;
-    free_queued(q);
-    if (!ok) {
-      c->awaiting = 0;
-      push_conn_error(L, c->pg, "could not send query");
-      return 0;
-    }
-    return 1;
-  }
-  free_queued(q);
   return 1;
 }
 
-/* conn:wait_connected() -> conn | nil, err
-** Finish a connection begun by pg.connect_start (a no-op otherwise). */
-static int conn_wait_connected(lua_State *L) {
-  Conn *c = luaL_checkudata(L, 1, CONN_MT);
-  if (c->pg == NULL) return luaL_error(L, "attempt to use a closed connection");
-  lua_settop(L, 1);
-  if (!finish_connecting(L, c)) return fail_with_top(L);
+/* pg.conninfo_parse(s) -> {keyword = value, ...} | nil, message
+** A URL or conninfo string parsed by libpq's own rules (PQconninfoParse):
+** the keywords it sets, with their values decoded. Nothing is looked up
+** in the environment and nothing connects. */
+static int l_conninfo_parse(lua_State *L) {
+  const char *s = luaL_checkstring(L, 1);
+  Owned *opts = new_owned(L, release_options);
+  Owned *err = new_owned(L, release_mem);
+  char *msg = NULL;
+  opts->p = PQconninfoParse(s, &msg);
+  err->p = msg;
+  if (opts->p == NULL) {
+    luaL_pushfail(L);
+    if (msg != NULL) push_trimmed(L, msg);
+    else lua_pushliteral(L, "out of memory");
+    owned_clear(err);
+    return 2;
+  }
+  lua_newtable(L);
+  for (PQconninfoOption *o = opts->p; o->keyword != NULL; o++) {
+    if (o->val == NULL) continue;
+    lua_pushstring(L, o->val);
+    lua_setfield(L, -2, o->keyword);
+  }
+  owned_clear(opts);
+  owned_clear(err);
   return 1;
 }
 
@@ -692,17 +588,12 @@ static int conn_wait_connected(lua_State *L) {
 ** ------------------------------------------------------------------ */
 
 static void finish_streaming(Conn *c);
-static void push_rows(lua_State *L, PGresult *res, int skip_nulls);
 
 /* conn:close() — idempotent; also __gc and __close. */
 static int conn_close(lua_State *L) {
   Conn *c = luaL_checkudata(L, 1, CONN_MT);
   if (c->streaming != NULL) finish_streaming(c);
   c->awaiting = 0;
-  join_handshake(c);
-  free_queued(c->queued);
-  c->queued = NULL;
-  c->connecting = 0;
   untrack_cancel(c);
   if (c->pg != NULL) { PQfinish(c->pg); c->pg = NULL; }
   free_notices(c);
@@ -716,16 +607,33 @@ static int conn_tostring(lua_State *L) {
   return 1;
 }
 
-/* Wait for every result of the query just sent. The first error is kept
-** (the server skips the rest of a failing script). Leaves, on success, a
-** summary table {command=, affected=}; on failure, an error table.
-** Returns 1 on success, 0 on failure. */
-static int drain_results(lua_State *L, Conn *c) {
-  PGresult *res;
+/* Push the rows table of a tuples/command result (as conn:query returns). */
+static void push_rows(lua_State *L, PGresult *res, int skip_nulls) {
+  int nrows = PQntuples(res);
+  lua_createtable(L, nrows, 3);
+  push_columns(L, res);                   /* rows names */
+  int names = lua_gettop(L);
+  for (int i = 0; i < nrows; i++) {
+    push_row_named(L, res, i, names, skip_nulls);
+    lua_rawseti(L, -3, i + 1);
+  }
+  lua_setfield(L, -2, "columns");
+  lua_pushstring(L, PQcmdStatus(res));
+  lua_setfield(L, -2, "command");
+  push_affected(L, res);
+  lua_setfield(L, -2, "affected");
+}
+
+/* Take every result of the query just sent, through box o. The first
+** error is kept (the server skips the rest of a failing script). Pushes,
+** on success, a summary {command=, affected=}; on failure, an error
+** table. Returns 1 on success, 0 on failure. */
+static int drain_results(lua_State *L, Conn *c, Owned *o) {
   int ok = 1, have_summary = 0;
   char command[64] = "";
   long long affected = 0;
-  while ((res = PQgetResult(c->pg)) != NULL) {
+  while ((o->p = PQgetResult(c->pg)) != NULL) {
+    PGresult *res = o->p;
     switch (PQresultStatus(res)) {
       case PGRES_COMMAND_OK:
       case PGRES_TUPLES_OK:
@@ -753,7 +661,7 @@ static int drain_results(lua_State *L, Conn *c) {
         if (ok) { push_result_error(L, res); ok = 0; }
         break;
     }
-    PQclear(res);
+    owned_clear(o);
     if (PQstatus(c->pg) == CONNECTION_BAD) break;
   }
   if (ok && PQstatus(c->pg) == CONNECTION_BAD) {
@@ -770,18 +678,26 @@ static int drain_results(lua_State *L, Conn *c) {
   return ok;
 }
 
+/* Drain what is left of the query in flight, through box o. */
+static void discard_results(Conn *c, Owned *o) {
+  while ((o->p = PQgetResult(c->pg)) != NULL) owned_clear(o);
+}
+
 /* conn:exec(sql) -> {command=, affected=} | nil, err
 ** Runs a whole script, several statements separated by semicolons, in one
 ** round trip (simple query protocol). Takes no parameters. */
 static int conn_exec(lua_State *L) {
   Conn *c = checkidle(L, 1);
   const char *sql = check_text(L, 2, "the SQL text");
+  lua_settop(L, 2);
+  Owned *o = new_owned(L, release_result);
   if (!PQsendQuery(c->pg, sql)) {
     push_conn_error(L, c->pg, "could not send query");
     return fail_with_top(L);
   }
-  if (!drain_results(L, c)) return fail_with_top(L);
-  return 1;
+  int ok = drain_results(L, c, o);
+  lua_remove(L, 3);                       /* the box, empty by now */
+  return ok ? 1 : fail_with_top(L);
 }
 
 /* conn:query(sql, ...) -> rows | nil, err
@@ -793,44 +709,39 @@ static int conn_query(lua_State *L) {
   const char *sql = check_text(L, 2, "the SQL text");
   int nparams;
   const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
-  PGresult *res = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+  Owned *o = new_owned(L, release_result);
+  int box = lua_gettop(L);
+  PGresult *res = o->p = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
   if (res == NULL) {
     push_conn_error(L, c->pg, "out of memory");
     return fail_with_top(L);
   }
   ExecStatusType st = PQresultStatus(res);
+  if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+    owned_clear(o);
+    /* leave the connection usable: end the copy and drain */
+    if (st == PGRES_COPY_IN) PQputCopyEnd(c->pg, "use conn:copy_from for COPY FROM STDIN");
+    discard_results(c, o);
+    return luaL_error(L, "conn:query cannot run COPY ... STDIN/STDOUT (use conn:copy_from)");
+  }
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
-    if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
-      PQclear(res);
-      /* leave the connection usable: end the copy and drain */
-      if (st == PGRES_COPY_IN) PQputCopyEnd(c->pg, "use conn:copy_from for COPY FROM STDIN");
-      while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
-      return luaL_error(L, "conn:query cannot run COPY ... STDIN/STDOUT (use conn:copy_from)");
-    }
     push_result_error(L, res);
-    PQclear(res);
+    drop_owned(L, o, box);
     return fail_with_top(L);
   }
   push_rows(L, res, 0);
-  PQclear(res);
+  drop_owned(L, o, box);
   return 1;
 }
 
-/* Push the rows table of a tuples/command result (as conn:query returns). */
-static void push_rows(lua_State *L, PGresult *res, int skip_nulls) {
-  int nrows = PQntuples(res);
-  lua_createtable(L, nrows, 3);
-  push_columns(L, res);                   /* rows names */
-  int names = lua_gettop(L);
-  for (int i = 0; i < nrows; i++) {
-    push_row_named(L, res, i, names, skip_nulls);
-    lua_rawseti(L, -3, i + 1);
-  }
-  lua_setfield(L, -2, "columns");
-  lua_pushstring(L, PQcmdStatus(res));
-  lua_setfield(L, -2, "command");
-  push_affected(L, res);
-  lua_setfield(L, -2, "affected");
+/* The parameter count of pipeline statement `stmt` (a table {sql, p1, ...,
+** n = count}: n, as table.pack sets it, counts trailing nil parameters). */
+static int pipeline_nparams(lua_State *L, int stmt) {
+  int np;
+  if (lua_getfield(L, stmt, "n") == LUA_TNUMBER) np = (int)lua_tointeger(L, -1) - 1;
+  else np = (int)luaL_len(L, stmt) - 1;
+  lua_pop(L, 1);
+  return np < 0 ? 0 : np;
 }
 
 /* conn:pipeline({ {sql, p1, p2, ...}, {sql, ...}, ... }) -> results | nil, err, index
@@ -856,10 +767,7 @@ static int conn_pipeline(lua_State *L) {
       return luaL_error(L, "conn:pipeline: statement %d has no SQL string at [1]", i);
     check_text(L, -1, "the SQL text");
     lua_pop(L, 1);
-    int np;
-    if (lua_getfield(L, stmt, "n") == LUA_TNUMBER) np = (int)lua_tointeger(L, -1) - 1;
-    else np = (int)luaL_len(L, stmt) - 1;
-    lua_pop(L, 1);
+    int np = pipeline_nparams(L, stmt);
     if (np > 65535) return luaL_error(L, "conn:pipeline: statement %d has too many parameters", i);
     for (int k = 2; k <= np + 1; k++) {
       int t = lua_rawgeti(L, stmt, k);
@@ -874,6 +782,7 @@ static int conn_pipeline(lua_State *L) {
     }
     lua_pop(L, 1);
   }
+  Owned *o = new_owned(L, release_result);   /* index 3 */
   if (PQenterPipelineMode(c->pg) != 1) {
     push_conn_error(L, c->pg, "could not enter pipeline mode");
     return fail_with_top(L);
@@ -883,12 +792,7 @@ static int conn_pipeline(lua_State *L) {
     int top = lua_gettop(L);
     lua_rawgeti(L, 2, i);                 /* stmt */
     int stmt = lua_gettop(L);
-    /* {sql, p1, ..., n = count}: n (as table.pack sets it) counts nil parameters */
-    int np;
-    if (lua_getfield(L, stmt, "n") == LUA_TNUMBER) np = (int)lua_tointeger(L, -1) - 1;
-    else np = (int)luaL_len(L, stmt) - 1;
-    lua_pop(L, 1);
-    if (np < 0) np = 0;
+    int np = pipeline_nparams(L, stmt);
     lua_rawgeti(L, stmt, 1);
     const char *sql = lua_tostring(L, -1);
     for (int k = 2; k <= np + 1; k++) lua_rawgeti(L, stmt, k);
@@ -899,17 +803,16 @@ static int conn_pipeline(lua_State *L) {
   }
   if (!sent_ok || PQpipelineSync(c->pg) != 1) {
     push_conn_error(L, c->pg, "could not send the pipeline");
-    PGresult *res;
     /* leave pipeline mode as well as we can */
-    while (PQstatus(c->pg) == CONNECTION_OK && (res = PQgetResult(c->pg)) != NULL) PQclear(res);
+    while (PQstatus(c->pg) == CONNECTION_OK && (o->p = PQgetResult(c->pg)) != NULL) owned_clear(o);
     PQexitPipelineMode(c->pg);
     return fail_with_top(L);
   }
-  int base = lua_gettop(L);
   lua_createtable(L, n, 0);               /* results */
+  int results = lua_gettop(L);
   int failed_at = 0, done = 0, i = 1;
   while (!done) {
-    PGresult *res = PQgetResult(c->pg);
+    PGresult *res = o->p = PQgetResult(c->pg);
     if (res == NULL) {                    /* end of one statement's results */
       if (PQstatus(c->pg) == CONNECTION_BAD) break;
       i++;
@@ -923,35 +826,31 @@ static int conn_pipeline(lua_State *L) {
         break;
       case PGRES_TUPLES_OK: case PGRES_COMMAND_OK: case PGRES_EMPTY_QUERY:
         push_rows(L, res, 0);
-        lua_rawseti(L, -2, i);
+        lua_rawseti(L, results, i);
         break;
       default:
         if (!failed_at) {
           failed_at = i;
-          push_result_error(L, res);
-          lua_insert(L, -2);              /* err results */
+          push_result_error(L, res);      /* results err */
         }
         break;
     }
-    PQclear(res);
+    owned_clear(o);
   }
-  if (PQexitPipelineMode(c->pg) != 1 && done) {
-    lua_settop(L, base);
-    push_conn_error(L, c->pg, "could not leave pipeline mode");
+  if (!done || PQexitPipelineMode(c->pg) != 1) {
+    lua_settop(L, 3);
+    push_conn_error(L, c->pg, done ? "could not leave pipeline mode" : "connection lost during a pipeline");
+    lua_remove(L, 3);
     return fail_with_top(L);
   }
-  if (!done) {
-    lua_settop(L, base);
-    push_conn_error(L, c->pg, "connection lost during a pipeline");
-    return fail_with_top(L);
-  }
-  if (failed_at) {
-    lua_pop(L, 1);                        /* err */
+  if (failed_at) {                        /* box results err */
     luaL_pushfail(L);
-    lua_insert(L, -2);                    /* nil err */
+    lua_replace(L, results);              /* box nil err */
+    lua_remove(L, 3);
     lua_pushinteger(L, failed_at);
     return 3;
   }
+  lua_remove(L, 3);
   return 1;
 }
 
@@ -959,52 +858,11 @@ static int conn_pipeline(lua_State *L) {
 ** Sends one statement with parameters and returns without waiting; the
 ** server works on it while the caller does something else. Take the
 ** result with conn:receive() before any other use of the connection. */
-/* Copies of a query and its parameters, or NULL for lack of memory. */
-static Queued *make_queued(const char *sql, int nparams, const char *const *params) {
-  Queued *q = calloc(1, sizeof *q);
-  if (q == NULL) return NULL;
-  q->sql = dup_or_null(sql);
-  q->nparams = nparams;
-  if (nparams > 0) q->params = calloc((size_t)nparams, sizeof *q->params);
-  if (q->sql == NULL || (nparams > 0 && q->params == NULL)) { free_queued(q); return NULL; }
-  for (int i = 0; i < nparams; i++) {
-    if (params[i] == NULL) continue;              /* NULL stays NULL */
-    q->params[i] = dup_or_null(params[i]);
-    if (q->params[i] == NULL) { free_queued(q); return NULL; }
-  }
-  return q;
-}
-
 static int conn_send(lua_State *L) {
-  Conn *c = luaL_checkudata(L, 1, CONN_MT);
-  int top = lua_gettop(L);              /* the parameters end here */
-  if (c->pg != NULL && c->connecting) {
-    /* still connecting: hand the query to the handshake thread */
-    if (c->awaiting)
-      return luaL_error(L, "connection is busy: take the result of conn:send with conn:receive first");
-    const char *sql = check_text(L, 2, "the SQL text");
-    int nparams;
-    const char *const *params = collect_params(L, 3, top, &nparams);
-    if (c->threaded) {
-      Queued *q = make_queued(sql, nparams, params);
-      if (q == NULL) return luaL_error(L, "conn:send: not enough memory");
-      pthread_mutex_lock(&c->mu);
-      int queued = !c->done;
-      if (queued) c->queued = q;
-      pthread_mutex_unlock(&c->mu);
-      if (queued) {
-        c->awaiting = 1;
-        lua_pushboolean(L, 1);
-        return 1;
-      }
-      free_queued(q);
-    }
-    if (!finish_connecting(L, c)) return fail_with_top(L);
-  }
-  c = checkidle(L, 1);
+  Conn *c = checkidle(L, 1);
   const char *sql = check_text(L, 2, "the SQL text");
   int nparams;
-  const char *const *params = collect_params(L, 3, top, &nparams);
+  const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
   if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
     push_conn_error(L, c->pg, "could not send query");
     return fail_with_top(L);
@@ -1014,37 +872,32 @@ static int conn_send(lua_State *L) {
   return 1;
 }
 
-/* conn:receive([opts]) -> rows | nil, err   (the result of conn:send)
-** opts.skip_nulls: leave SQL NULLs out of the row tables (nil) instead of
-** setting them to pg.null. */
+/* conn:receive() -> rows | nil, err   (the result of conn:send) */
 static int conn_receive(lua_State *L) {
-  Conn *c = luaL_checkudata(L, 1, CONN_MT);
-  int skip_nulls = 0;
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    skip_nulls = lua_getfield(L, 2, "skip_nulls") != LUA_TNIL && lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
-  if (c->pg == NULL) return luaL_error(L, "attempt to use a closed connection");
+  Conn *c = checkconn(L, 1);
   if (!c->awaiting) return luaL_error(L, "conn:receive: nothing was sent with conn:send");
-  if (c->connecting && !finish_connecting(L, c)) return fail_with_top(L);
   c->awaiting = 0;
-  PGresult *res, *keep = NULL;
-  while ((res = PQgetResult(c->pg)) != NULL) {
-    if (keep == NULL) keep = res; else PQclear(res);
+  lua_settop(L, 1);
+  Owned *o = new_owned(L, release_result);   /* index 2 */
+  Owned *keep = new_owned(L, release_result);  /* index 3: the first result */
+  while ((o->p = PQgetResult(c->pg)) != NULL) {
+    if (keep->p == NULL) { keep->p = o->p; o->p = NULL; }
+    else owned_clear(o);
   }
-  if (keep == NULL) {
+  PGresult *res = keep->p;
+  if (res == NULL) {
     push_conn_error(L, c->pg, "connection lost while waiting for a result");
     return fail_with_top(L);
   }
-  ExecStatusType st = PQresultStatus(keep);
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
-    push_result_error(L, keep);
-    PQclear(keep);
-    return fail_with_top(L);
-  }
-  push_rows(L, keep, skip_nulls);
-  PQclear(keep);
+  ExecStatusType st = PQresultStatus(res);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY)
+    push_result_error(L, res);
+  else
+    push_rows(L, res, 0);
+  owned_clear(keep);
+  lua_replace(L, 2);                      /* conn value box */
+  lua_settop(L, 2);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) return fail_with_top(L);
   return 1;
 }
 
@@ -1052,7 +905,8 @@ static int conn_receive(lua_State *L) {
 ** Streaming rows (single-row mode)
 ** ------------------------------------------------------------------ */
 
-/* Abandon an unfinished stream: cancel the query and drain its results. */
+/* Abandon an unfinished stream: cancel the query and drain its results.
+** (No Lua runs here: it is also called from __gc.) */
 static void finish_streaming(Conn *c) {
   Rows *r = c->streaming;
   if (r == NULL) return;
@@ -1075,7 +929,9 @@ static int rows_next(lua_State *L) {
   Rows *r = luaL_checkudata(L, 1, ROWS_MT);
   Conn *c = r->conn;
   if (c == NULL || c->pg == NULL) return 0;
-  PGresult *res = PQgetResult(c->pg);
+  lua_settop(L, 1);
+  Owned *o = new_owned(L, release_result);   /* index 2 */
+  PGresult *res = o->p = PQgetResult(c->pg);
   if (res == NULL) {                      /* no final result: connection trouble */
     r->conn = NULL; c->streaming = NULL;
     push_conn_error(L, c->pg, "connection lost while streaming rows");
@@ -1083,16 +939,16 @@ static int rows_next(lua_State *L) {
   }
   ExecStatusType st = PQresultStatus(res);
   if (st == PGRES_SINGLE_TUPLE) {
-    push_row(L, res, 0);
-    PQclear(res);
+    push_row_named(L, res, 0, 0, 0);
+    owned_clear(o);
     return 1;
   }
   /* the end: PGRES_TUPLES_OK with zero rows, or an error */
   int failed = (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK);
-  if (failed) push_result_error(L, res);
-  PQclear(res);
-  while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
   r->conn = NULL; c->streaming = NULL;
+  if (failed) push_result_error(L, res);
+  owned_clear(o);
+  discard_results(c, o);
   if (failed) return lua_error(L);
   return 0;
 }
@@ -1115,6 +971,17 @@ static int conn_rows(lua_State *L) {
   int nparams;
   int top = lua_gettop(L);
   const char *const *params = collect_params(L, 3, top, &nparams);
+  /* the iterator's state first: once the query is sent, nothing may raise
+  ** before the connection knows it is streaming */
+  lua_pushcfunction(L, rows_next);
+  Rows *r = lua_newuserdatauv(L, sizeof *r, 1);
+  r->conn = NULL;
+  r->ncols = 0;
+  luaL_setmetatable(L, ROWS_MT);
+  lua_pushvalue(L, 1);                    /* keep the connection alive */
+  lua_setiuservalue(L, -2, 1);
+  lua_pushnil(L);
+  lua_pushvalue(L, -2);                   /* closing value */
   if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
     push_conn_error(L, c->pg, "could not send query");
     return lua_error(L);
@@ -1124,32 +991,14 @@ static int conn_rows(lua_State *L) {
     while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
     return luaL_error(L, "could not switch the connection to single-row mode");
   }
-  lua_settop(L, top);
-  lua_pushcfunction(L, rows_next);
-  Rows *r = lua_newuserdatauv(L, sizeof *r, 1);
   r->conn = c;
-  r->ncols = 0;
-  luaL_setmetatable(L, ROWS_MT);
-  lua_pushvalue(L, 1);                    /* keep the connection alive */
-  lua_setiuservalue(L, -2, 1);
   c->streaming = r;
-  lua_pushnil(L);
-  lua_pushvalue(L, -2);                   /* closing value */
   return 4;
 }
 
 /* ---------------------------------------------------------------------
 ** COPY FROM STDIN
 ** ------------------------------------------------------------------ */
-
-/* Feed one chunk; 1 ok, 0 failure (error left on the stack). */
-static int put_chunk(lua_State *L, Conn *c, const char *s, size_t n) {
-  if (PQputCopyData(c->pg, s, (int)n) != 1) {
-    push_conn_error(L, c->pg, "could not send COPY data");
-    return 0;
-  }
-  return 1;
-}
 
 /* conn:copy_from(sql, source [, {wait = false}]) -> {command=, affected=} | true | nil, err
 ** sql is a COPY ... FROM STDIN statement. source is an array of strings or
@@ -1165,7 +1014,8 @@ static int conn_copy_from(lua_State *L) {
   if (!is_fn) luaL_checktype(L, 3, LUA_TTABLE);
   int nowait = lua_istable(L, 4) && (lua_getfield(L, 4, "wait"), lua_isboolean(L, -1) && !lua_toboolean(L, -1));
   lua_settop(L, 3);
-  PGresult *res = PQexec(c->pg, sql);
+  Owned *o = new_owned(L, release_result);   /* index 4 */
+  PGresult *res = o->p = PQexec(c->pg, sql);
   if (res == NULL) {
     push_conn_error(L, c->pg, "out of memory");
     return fail_with_top(L);
@@ -1173,12 +1023,12 @@ static int conn_copy_from(lua_State *L) {
   if (PQresultStatus(res) != PGRES_COPY_IN) {
     int failed = PQresultStatus(res) == PGRES_FATAL_ERROR || PQresultStatus(res) == PGRES_NONFATAL_ERROR;
     if (failed) push_result_error(L, res);
-    PQclear(res);
-    while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+    owned_clear(o);
+    discard_results(c, o);
     if (failed) return fail_with_top(L);
     return luaL_error(L, "conn:copy_from needs a COPY ... FROM STDIN statement");
   }
-  PQclear(res);
+  owned_clear(o);
   int ok = 1, raised = 0;
   for (lua_Integer i = 1; ok; i++) {
     if (is_fn) {
@@ -1197,20 +1047,24 @@ static int conn_copy_from(lua_State *L) {
       raised = 1;
       break;
     }
-    if (n > 0) ok = put_chunk(L, c, s, n);
-    if (ok) lua_pop(L, 1);
-    else lua_remove(L, -2);               /* keep only the error */
+    if (n > 0 && PQputCopyData(c->pg, s, (int)n) != 1) {
+      lua_pop(L, 1);
+      push_conn_error(L, c->pg, "could not send COPY data");
+      ok = 0;
+      break;
+    }
+    lua_pop(L, 1);
   }
   if (raised || !ok) {
     /* abort the COPY, drain, then report: the Lua error or the send error */
     PQputCopyEnd(c->pg, raised ? "aborted: the Lua data source raised an error" : "aborted");
-    while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+    discard_results(c, o);
     if (raised) return lua_error(L);
     return fail_with_top(L);
   }
   if (PQputCopyEnd(c->pg, NULL) != 1) {
     push_conn_error(L, c->pg, "could not end COPY");
-    while ((res = PQgetResult(c->pg)) != NULL) PQclear(res);
+    discard_results(c, o);
     return fail_with_top(L);
   }
   if (nowait) {
@@ -1220,8 +1074,9 @@ static int conn_copy_from(lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  if (!drain_results(L, c)) return fail_with_top(L);
-  return 1;
+  ok = drain_results(L, c, o);
+  lua_remove(L, 4);
+  return ok ? 1 : fail_with_top(L);
 }
 
 /* ---------------------------------------------------------------------
@@ -1312,7 +1167,6 @@ static const luaL_Reg conn_methods[] = {
   {"notices", conn_notices},
   {"info", conn_info},
   {"is_closed", conn_is_closed},
-  {"wait_connected", conn_wait_connected},
   {"close", conn_close},
   {NULL, NULL}
 };
@@ -1350,7 +1204,7 @@ static int null_tostring(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
   {"connect", l_connect},
-  {"connect_start", l_connect_start},
+  {"conninfo_parse", l_conninfo_parse},
   {"cancel_on_interrupt", l_cancel_on_interrupt},
   {"interrupted", l_interrupted},
   {"defer_interrupts", l_defer_interrupts},
@@ -1365,6 +1219,11 @@ LUMI_API int luaopen_lumi_pg(lua_State *L) {
   luaL_setfuncs(L, conn_meta, 0);
   luaL_newlib(L, conn_methods);
   lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+
+  luaL_newmetatable(L, OWNED_MT);
+  lua_pushcfunction(L, owned_gc);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
 
   luaL_newmetatable(L, ROWS_MT);

@@ -214,11 +214,8 @@ static size_t trim_end(const char *s, size_t start, size_t stop, int semis) {
 
 /* Add s[from, to) to the spans when something significant is in it.
 ** A statement region from libpg_query runs from just after the previous
-** ';' to just before its own. A gap between two of them is text the
-** scanner split dropped: a ';' run, or a "statement" without a keyword
-** (garbage, or everything after an unbalanced parenthesis). Anything
-** significant in a gap is kept as one statement, so that the server
-** rejects it with a position instead of lumi silently skipping it. */
+** ';' to just before its own. A gap between two of them holds only
+** semicolons, blanks and comments (the text parsed), which are dropped. */
 static void add_span(Box *b, const char *s, size_t from, size_t to, int gap) {
   size_t start = skip_blank(s, from, to, gap);
   size_t stop = trim_end(s, start, to, gap);
@@ -258,16 +255,12 @@ static int l_split(lua_State *L) {
   const char *text = luaL_checklstring(L, 1, &n);
   if (bad_text(L, text, n)) return fail_with_top(L);
   Box *b = new_box(L);
-  /* The parser's split knows SQL-standard function bodies (BEGIN ATOMIC
-  ** ... END) that the scanner cuts at every semicolon; the scanner's works
-  ** on text the parser rejects, so that the server reports the error. */
+  /* The parser's split: it knows SQL-standard function bodies (BEGIN
+  ** ATOMIC ... END) that a scanner would cut at every semicolon. Text the
+  ** parser rejects is not split at all (nil, err): a guess at statements
+  ** of text that does not parse is how a file changes meaning. */
   b->split = pg_query_split_with_parser(text);
   b->has_split = 1;
-  if (b->split.error != NULL) {
-    box_free_results(b);
-    b->split = pg_query_split_with_scanner(text);
-    b->has_split = 1;
-  }
   if (b->split.error != NULL) {
     push_pgq_error(L, text, n, b->split.error);
     box_free(b);

@@ -4,18 +4,6 @@
 -- Options may come before or after the command.
 local M = {}
 
--- luaposix's modules (posix.unistd, ...) are C modules: look for them on
--- package.cpath straight away rather than after a dozen failed opens along
--- package.path.
-table.insert(package.searchers, 2, function(name)
-  if name:sub(1, 6) ~= "posix." then return nil end
-  local path = package.searchpath(name, package.cpath)
-  if not path then return nil end
-  local open, err = package.loadlib(path, "luaopen_" .. name:gsub("%.", "_"))
-  if not open then error(err, 0) end
-  return open, path
-end)
-
 M.commands = { "up", "down", "redo", "status", "list", "new", "verify", "validate",
                "baseline", "mark", "unmark", "repair", "fresh", "log" }
 
@@ -27,7 +15,7 @@ local global_options = {
   { "--target", short = "-t", arg = "NAME", help = "only this target of migrate.lua (default: all, in order)" },
   { "--env", short = "-e", arg = "NAME", help = "the environment of migrate.lua to use (also: LUMI_ENV)" },
   { "--yes", help = "answer yes to an environment's `confirm` (needed when not on a terminal)" },
-  { "--lock-timeout", arg = "SECONDS", help = "how long to wait for another runner's lock (default: 60)" },
+  { "--lock-wait", arg = "SECONDS", help = "how long to wait for another lumi run's lock (default: 60)" },
   { "--json", help = "print one JSON document instead of text" },
   { "--color", help = "colour even when not on a terminal" },
   { "--no-color", help = "no colour (also: NO_COLOR=1)" },
@@ -46,7 +34,13 @@ Exit status:
   70  internal error (a bug in lumi or in migrate.lua's Lua code)
   130 interrupted by SIGINT (143: SIGTERM); the running migration was rolled back]]
 
-local function opt_key(o) return o[1]:sub(3):gsub("-", "_") end
+local function opt_key(o) return (o[1]:sub(3):gsub("-", "_")) end
+
+-- options that were renamed: the old name is an error naming the new one
+local renamed_options = {
+  ["--lock-timeout"] = { "--lock-wait", "seconds to wait for another lumi run's lock; PostgreSQL's own "
+    .. "lock_timeout is another thing" },
+}
 
 local function option_lines(opts)
   local lines = {}
@@ -120,6 +114,9 @@ function M.parse(argv)
       local name, value = a:match("^(%-%-[^=]+)=(.*)$")
       name = name or a
       local o = specs[name]
+      if renamed_options[name] then
+        usage_error(string.format("option %s was renamed %s (%s)", name, renamed_options[name][1], renamed_options[name][2]))
+      end
       if not o then
         local config = require "lumi.config"
         local known = {}
@@ -175,110 +172,97 @@ local function confirmed(phrase, what)
   return line ~= nil and line:gsub("%s+$", "") == phrase
 end
 
--- the commands that never connect (known before their modules load, so
--- that the others can start connecting first)
+-- the commands that never connect
 local offline = { new = true, list = true }
+
+-- The exit status of a command's result.
+local function exit_code(result)
+  if result.error then return result.error.exit_code or 1 end
+  return result.exit_code or 0
+end
+
+-- Check a command line against what the command takes, and ask for the
+-- confirmations it needs, for every target, before anything runs.
+local function admit(name, cmd, parsed, targets, cfg)
+  local o = parsed.options
+  local wanted = 0
+  for _, a in ipairs(cmd.args or {}) do
+    if a.required and #parsed.args < 1 then
+      usage_error(string.format("%s needs %s (usage: %s)", name, a.name, cmd.usage))
+    end
+    wanted = a.rest and math.huge or wanted + 1
+  end
+  if #parsed.args > wanted then
+    usage_error(string.format("%s takes no argument %q (usage: %s)", name, parsed.args[wanted + 1], cmd.usage))
+  end
+  if name == "new" and #targets > 1 then
+    usage_error(string.format("new: migrate.lua has several targets (%s): add --target NAME",
+      table.concat(cfg.all_targets, ", ")))
+  end
+  if cmd.destructive then
+    for _, t in ipairs(targets) do
+      if t.protected then
+        local what = t.env and string.format("environment %s", t.env) or string.format("target %s", t.name)
+        usage_error(string.format("%s is protected (protected = true in migrate.lua): `lumi %s` refuses to run on it",
+          what, name))
+      end
+    end
+  end
+  local fs = require "lumi.fs"
+  if cmd.confirm and not o.force then
+    if not fs.isatty(0) then
+      usage_error(string.format("%s drops data: add --force when not on a terminal", name))
+    end
+    local names = {}
+    for i, t in ipairs(targets) do names[i] = t.name end
+    if not confirmed(cmd.confirm, string.format("lumi %s drops every object in the schemas of %s and applies every migration again.",
+        name, table.concat(names, ", "))) then
+      usage_error(name .. ": not confirmed; nothing was changed")
+    end
+  end
+  -- an environment may ask for its name before anything is applied
+  if name == "up" and not o.dry_run and not o.yes then
+    for _, t in ipairs(targets) do
+      if t.confirm then
+        local envname = t.env or t.name
+        if not fs.isatty(0) then
+          usage_error(string.format("environment %s asks for confirmation before `up`: add --yes when not on a terminal", envname))
+        end
+        if not confirmed(envname, string.format("lumi up on %s (target %s).", envname, t.name)) then
+          usage_error("up: not confirmed; nothing was changed")
+        end
+        break
+      end
+    end
+  end
+end
 
 --- Run a parsed command line; returns the exit status.
 function M.run(parsed)
   local errors = require "lumi.errors"
   local fs = require "lumi.fs"
-  local report
-  local function make_report()
-    report = report or require("lumi.report").new({ json = parsed.options.json, color = use_color(parsed.options),
-      tty_err = fs.isatty(2) and os.getenv("TERM") ~= "dumb" })
-    return report
-  end
-  local project, early
+  local o = parsed.options
+  local report = require("lumi.report").new({ json = o.json, color = use_color(o),
+    tty_err = fs.isatty(2) and os.getenv("TERM") ~= "dumb" })
+  local project
   local ok, status = xpcall(function()
     local name = parsed.command
     if not name then usage_error("no command given") end
-    local o = parsed.options
-    local timeout = o.lock_timeout and tonumber(o.lock_timeout)
-    if o.lock_timeout and not timeout then usage_error("--lock-timeout needs a number of seconds") end
+    local wait = o.lock_wait and tonumber(o.lock_wait)
+    if o.lock_wait and not wait then usage_error("--lock-wait needs a number of seconds") end
     local cfg = require("lumi.config").load({
       config = o.config, target = o.target, env = o.env,
-      flags = { database = o.database, dir = o.dir, table = o.table, lock_timeout = timeout },
+      flags = { database = o.database, dir = o.dir, table = o.table, lock_wait = wait },
     })
-    -- the server sets up the first target's session while the rest of lumi
-    -- loads (a connection that fails at once is tried again, and reported,
-    -- where a command connects: after its arguments are checked)
-    if not offline[name] then
-      -- Ctrl-C or SIGTERM cancels the statement running and stops the run
-      require("lumi.pg").cancel_on_interrupt()
-      local started, conn = pcall(require("lumi.db").connect_start, cfg.targets[1].database)
-      if started then early = conn end
-    end
-    make_report()
     local cmd = load_command(name)
-    local wanted = 0
-    for _, a in ipairs(cmd.args or {}) do
-      if a.required and #parsed.args < 1 then
-        usage_error(string.format("%s needs %s (usage: %s)", name, a.name, cmd.usage))
-      end
-      wanted = a.rest and math.huge or wanted + 1
-    end
-    if #parsed.args > wanted then
-      usage_error(string.format("%s takes no argument %q (usage: %s)", name, parsed.args[wanted + 1], cmd.usage))
-    end
     local targets = cfg.targets
-    if name == "new" and #targets > 1 then
-      usage_error(string.format("new: migrate.lua has several targets (%s): add --target NAME",
-        table.concat(cfg.all_targets, ", ")))
-    end
-    -- protections and confirmation, for every target, before anything runs
-    if cmd.destructive then
-      for _, t in ipairs(targets) do
-        if t.protected then
-          local what = t.env and string.format("environment %s", t.env) or string.format("target %s", t.name)
-          usage_error(string.format("%s is protected (protected = true in migrate.lua): `lumi %s` refuses to run on it",
-            what, name))
-        end
-      end
-    end
-    if cmd.confirm and not o.force then
-      if not fs.isatty(0) then
-        usage_error(string.format("%s drops data: add --force when not on a terminal", name))
-      end
-      local names = {}
-      for i, t in ipairs(targets) do names[i] = t.name end
-      if not confirmed(cmd.confirm, string.format("lumi %s drops every object in the schemas of %s and applies every migration again.",
-          name, table.concat(names, ", "))) then
-        usage_error(name .. ": not confirmed; nothing was changed")
-      end
-    end
-    -- an environment may ask for its name before anything is applied
-    if name == "up" and not o.dry_run and not o.yes then
-      for _, t in ipairs(targets) do
-        if t.confirm then
-          local envname = t.env or t.name
-          if not fs.isatty(0) then
-            usage_error(string.format("environment %s asks for confirmation before `up`: add --yes when not on a terminal", envname))
-          end
-          if not confirmed(envname, string.format("lumi up on %s (target %s).", envname, t.name)) then
-            usage_error("up: not confirmed; nothing was changed")
-          end
-          break
-        end
-      end
-    end
-    local code = 0
-    local results = {}
+    admit(name, cmd, parsed, targets, cfg)
+    -- Ctrl-C or SIGTERM cancels the statement running and stops the run
+    if not offline[name] then require("lumi.pg").cancel_on_interrupt() end
+    local code, results = 0, {}
     local run_state = {}         -- shared by the targets of this one command line
     for i, tcfg in ipairs(targets) do
-      -- the server sets up the session while the rest of lumi loads
-      local pending
-      if i == 1 and early then pending, early = early, nil
-      elseif not offline[name] then pending = require("lumi.db").connect_start(tcfg.database) end
-      local opened, p = pcall(require("lumi.project").open, {
-        loaded = tcfg, pending = pending,
-        on_event = function(ev) report:event(ev) end,
-      })
-      if not opened then
-        if pending then pending:close() end
-        error(p, 0)
-      end
-      project = p
+      project = require("lumi.project").open({ loaded = tcfg, on_event = function(ev) report:event(ev) end })
       if #targets > 1 then report:target(tcfg.name, i) end
       local opts = { args = parsed.args, run = run_state }
       for k, v in pairs(o) do opts[k] = v end
@@ -288,8 +272,7 @@ function M.run(parsed)
       if #targets == 1 or not report.json then report:result(name, result) end
       project:close()
       project = nil
-      local c = result.error and (result.error.exit_code or 1) or (result.exit_code or 0)
-      if c ~= 0 and code == 0 then code = c end
+      if code == 0 then code = exit_code(result) end
       -- a failed migration stops the targets after it
       if result.error then break end
     end
@@ -297,11 +280,9 @@ function M.run(parsed)
     return code
   end, function(e)
     if type(e) == "table" then return e end
-    return errors.new("internal", debug.traceback(tostring(e), 2))
+    return errors.new("internal", debug.traceback(errors.text(e), 2))
   end)
   if project then pcall(project.close, project) end
-  if early then pcall(early.close, early) end
-  make_report()
   -- a command the signal made fail (its query cancelled) ends as the signal would have it
   local dbm = package.loaded["lumi.db"]
   if ok then
@@ -311,10 +292,10 @@ function M.run(parsed)
   local e = status
   if not errors.is(e) and type(e) == "table" and e.sqlstate then
     -- a database error outside a migration (permissions on the tracking table, ...)
-    e = errors.new("migration", "database error: " .. tostring(e), { cause = e, sqlstate = e.sqlstate,
+    e = errors.new("migration", "database error: " .. errors.text(e), { cause = e, sqlstate = e.sqlstate,
       detail = e.detail, hint = e.hint })
   elseif not errors.is(e) then
-    e = errors.new("internal", tostring(e))
+    e = errors.new("internal", errors.text(e))
   end
   if dbm then dbm.mark_interrupted(e) end
   report:error(e)
@@ -346,12 +327,6 @@ function M.main(argv)
       if not parsed.options.help then return 2 end
     end
     return 0
-  end
-  if not offline[parsed.command] and package.preload["lumi.host"] then
-    -- the lumi executable maps libpq (two dozen libraries) on a thread of
-    -- its own while migrate.lua is read; a command that never connects
-    -- does without it
-    require("lumi.host").load_soon("lumi.pg", "lumi.hash")
   end
   return M.run(parsed)
 end

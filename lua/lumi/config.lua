@@ -14,7 +14,7 @@ M.defaults = {
   naming = "sequential",
   table = "schema_migrations",
   layout = "file",
-  lock_timeout = 60,
+  lock_wait = 60,
   out_of_order = "stop",
   on_changed = "stop",
 }
@@ -33,6 +33,8 @@ end
 
 local fields = { version = true, name = true, file = true, stem = true, checksum = true, applied_at = true,
                  execution_ms = true, applied_by = true, state = true, error = true }
+
+local fn = { ["function"] = true }
 
 --- The keys of `tracking`: the state table's name and columns.
 M.tracking_schema = {
@@ -62,6 +64,13 @@ M.tracking_schema = {
     check = function(v) if v == true then return false, "must be a table name or false" end
       if v == false then return true end return check_table_name(v) end },
   create = { types = { boolean = true, string = true }, doc = "create the table when missing (or the SQL to do it)" },
+  -- what is read and written: each returns the statements {sql, params...}
+  -- to run (see lumi.store); the built-in ones use `columns`
+  read = { types = fn, doc = "function(store) -> the SELECT of the applied migrations {sql, params...}" },
+  applied = { types = fn, doc = "function(store, record) -> statements recording a migration as applied" },
+  unfinished = { types = fn, doc = "function(store, record) -> statements recording a migration as unfinished" },
+  failed = { types = fn, doc = "function(store, record) -> statements run after a failed migration was rolled back" },
+  reverted = { types = fn, doc = "function(store, record) -> statements recording a migration as reverted" },
 }
 
 --- The keys migrate.lua may set (at the top and in each target): type(s)
@@ -86,7 +95,24 @@ M.schema = {
         "must be \"file\", \"sections\", \"pair\" or \"directory\""
     end,
   },
-  discover = { types = { ["function"] = true }, doc = "function(dir, scheme) finding the migrations (see README)" },
+  discover = { types = fn, doc = "function(dir, scheme) finding the migrations (see README)" },
+  ignore = {
+    types = { table = true, ["function"] = true },
+    doc = "files beside the migrations that are not migrations: patterns ({\"README.md\", \"*.txt\"}) "
+      .. "or function(file) -> true",
+    check = function(v)
+      if type(v) == "function" then return true end
+      for i, p in ipairs(v) do
+        if type(p) ~= "string" then return false, string.format("must hold patterns (strings); [%d] is a %s", i, type(p)) end
+      end
+      return true
+    end,
+  },
+  directives = {
+    types = fn,
+    doc = "function(text, part) -> {transaction = false?}, problems: reads a file's directives "
+      .. "(default: require(\"lumi.directives\").read)",
+  },
   table = { types = { string = true }, doc = "tracking table, \"name\" or \"schema.name\"", check = check_table_name },
   tracking = { types = { table = true }, doc = "the tracking table's name and columns", fields = M.tracking_schema },
   placeholders = { types = { table = true }, doc = "values for ${name} in SQL files" },
@@ -97,9 +123,9 @@ M.schema = {
     doc = "keep the files' SHA-256s between runs, by inode, size, mtime and ctime: true (default, "
       .. "in $XDG_CACHE_HOME/lumi), false, or the cache file to use",
   },
-  lock_timeout = {
+  lock_wait = {
     types = { number = true },
-    doc = "seconds to wait for another runner's lock before giving up",
+    doc = "seconds to wait for another lumi run's migration lock before giving up",
     check = function(v) return v >= 0, "must be zero or more seconds" end,
   },
   out_of_order = {
@@ -115,18 +141,24 @@ M.schema = {
   },
   targets = { types = { table = true }, doc = "several databases or schemas, each a table of these settings" },
   on_error = {
-    types = { ["function"] = true },
+    types = fn,
     doc = "function(ctx) called when a migration fails (ctx.error); returning \"applied\" records it as applied",
   },
-  before_all = { types = { ["function"] = true }, doc = "function(ctx) run before `up` applies anything" },
+  before_all = { types = fn, doc = "function(ctx) run before `up` applies anything" },
   environments = {
     types = { table = true },
     doc = "named overrides chosen with --env NAME or LUMI_ENV: {production = {database = ..., protected = true}}",
   },
   confirm = { types = { boolean = true }, doc = "`up` asks for the environment's name before applying (or needs --yes)" },
-  after_all = { types = { ["function"] = true }, doc = "function(ctx) run after `up` applied everything (ctx.result)" },
-  before_each = { types = { ["function"] = true }, doc = "function(ctx) run inside each migration's transaction, before it" },
-  after_each = { types = { ["function"] = true }, doc = "function(ctx) run inside each migration's transaction, after it" },
+  after_all = { types = fn, doc = "function(ctx) run after `up` applied everything (ctx.result)" },
+  before_each = { types = fn, doc = "function(ctx) run inside each migration's transaction, before it" },
+  after_each = { types = fn, doc = "function(ctx) run inside each migration's transaction, after it" },
+}
+
+--- Keys that were renamed: the old name is an error that names the new one.
+M.renamed = {
+  lock_timeout = { "lock_wait", "seconds to wait for another lumi run's lock; PostgreSQL's own lock_timeout is "
+    .. "another thing" },
 }
 
 -- Levenshtein distance, for "did you mean".
@@ -165,6 +197,11 @@ function M.check(t, schema, prefix, source)
     local v = t[k]
     local path = prefix .. tostring(k)
     local spec = type(k) == "string" and schema[k]
+    local renamed = schema == M.schema and M.renamed[k]
+    if renamed then
+      errors.raise("config", string.format("%s: key %q was renamed %q (%s)", source, path, prefix .. renamed[1],
+        renamed[2]), { key = path, suggestion = prefix .. renamed[1] })
+    end
     if not spec then
       local hint = type(k) == "string" and M.suggest(k, schema)
       errors.raise("config", string.format("%s: unknown key %q%s", source, path,
@@ -359,160 +396,6 @@ function M.load(opts)
   first.targets = list
   first.all_targets = names
   return first
-end
-
--- The keywords whose values are secrets: the password, and the one that
--- unlocks the client's SSL key.
-local secret_keys = { password = true, sslpassword = true }
-
-local function unescape(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-
--- A conninfo value starting at s[j], as libpq reads it: 'quoted' or bare
--- up to a space, a backslash escaping the next character in either.
--- Returns the value and the index of its last character.
-local function conninfo_value(s, j)
-  local value, quoted = {}, s:sub(j, j) == "'"
-  if quoted then j = j + 1 end
-  while j <= #s do
-    local c = s:sub(j, j)
-    if c == "\\" and j < #s then
-      value[#value + 1] = s:sub(j + 1, j + 1)
-      j = j + 2
-    elseif quoted and c == "'" then
-      return table.concat(value), j
-    elseif not quoted and c:match("%s") then
-      break
-    else
-      value[#value + 1] = c
-      j = j + 1
-    end
-  end
-  return table.concat(value), j - 1
-end
-
--- s as a conninfo string, "key = value ...": {key=, first=, last=, value=}
--- for each pair (first..last: the value as written), or nil when s is not
--- one (a message that quotes one, say).
-local function conninfo_pairs(s)
-  local out, i = {}, 1
-  while true do
-    i = s:find("%S", i)
-    if not i then return out end
-    local k1, k2 = s:find("^[%a_][%w_]*", i)
-    if not k1 then return nil end
-    local _, e = s:find("^%s*=%s*", k2 + 1)
-    if not e then return nil end
-    local value, last = conninfo_value(s, e + 1)
-    out[#out + 1] = { key = s:sub(k1, k2), first = e + 1, last = last, value = value }
-    i = last + 1
-  end
-end
-
--- The secret values in s: of its pairs when s is a conninfo string, else
--- wherever `password=` or `sslpassword=` appears in it. {first, last, value}.
-local function conninfo_secrets(s)
-  local found = {}
-  local pairs_ = conninfo_pairs(s)
-  if pairs_ then
-    for _, p in ipairs(pairs_) do
-      if secret_keys[p.key] then found[#found + 1] = { p.first, p.last, p.value } end
-    end
-    return found
-  end
-  for key in pairs(secret_keys) do
-    local i = 1
-    while true do
-      local _, b = s:find("%f[%w_]" .. key .. "%s*=%s*", i)
-      if not b then break end
-      local value, last = conninfo_value(s, b + 1)
-      found[#found + 1] = { b + 1, last, value }
-      i = last + 1
-    end
-  end
-  table.sort(found, function(x, y) return x[1] < y[1] end)
-  return found
-end
-
--- A postgresql:// URL with its secrets replaced by ***, by libpq's rules:
--- the user part ends at the first @ or /, parameters are split on &, and
--- their names are percent-decoded too.
-local function redact_url(scheme, rest)
-  local stop = rest:find("[@/]")
-  if stop and rest:sub(stop, stop) == "@" then
-    local user = rest:sub(1, stop - 1):match("^([^:]*):")
-    if user then rest = user .. ":***" .. rest:sub(stop) end
-  end
-  local q = rest:find("?", 1, true)
-  if q then
-    local params = {}
-    for kv in (rest:sub(q + 1) .. "&"):gmatch("([^&]*)&") do
-      local key = kv:match("^([^=]*)=")
-      params[#params + 1] = key and secret_keys[unescape(key)] and (key .. "=***") or kv
-    end
-    rest = rest:sub(1, q) .. table.concat(params, "&")
-  end
-  return scheme .. rest
-end
-
---- Text with every password replaced by ***, for output. A connection
---- string (postgresql:// URL or conninfo) is redacted as libpq reads it,
---- whatever characters its password holds; a message quoting one by the
---- patterns of URL user:password@, URL ?password= and conninfo password=.
-function M.redact(s)
-  if s == nil then return nil end
-  local scheme, rest = s:match("^(postgres[%w]*://)(.*)$")
-  if scheme then return redact_url(scheme, rest) end
-  if not conninfo_pairs(s) then
-    s = s:gsub("(%a[%w+.-]*://[^/@:%s\"']*):[^@/%s\"']*@", "%1:***@")   -- URL user:password@
-    s = s:gsub("([?&]s?s?l?password=)[^&#%s\"']*", "%1***")              -- URL ?password=
-  end
-  local out, i = {}, 1
-  for _, p in ipairs(conninfo_secrets(s)) do
-    if p[1] >= i then
-      out[#out + 1] = s:sub(i, p[1] - 1)
-      out[#out + 1] = "***"
-      i = p[2] + 1
-    end
-  end
-  out[#out + 1] = s:sub(i)
-  return table.concat(out)
-end
-
---- The passwords a connection string holds, as written and percent-decoded,
---- however malformed the string is (for scrubbing messages that quote it).
-function M.secrets(s)
-  local out = {}
-  if type(s) ~= "string" then return out end
-  local function add(v) if v and v ~= "" then out[#out + 1] = v; local d = unescape(v); if d ~= v then out[#out + 1] = d end end end
-  local userinfo = s:match("^%a[%w+.-]*://([^@/]*)@")
-  if userinfo then add(userinfo:match("^[^:]*:(.*)$")) end
-  for key, v in s:gmatch("[?&]([^=&#]*)=([^&#]*)") do
-    if secret_keys[unescape(key)] then add(v) end
-  end
-  for _, p in ipairs(conninfo_secrets(s)) do
-    add(p[3])
-    add(s:sub(p[1], p[2]))
-  end
-  table.sort(out, function(a, b) return #a > #b end)   -- longest first
-  return out
-end
-
---- message with every password of connection string s replaced by ***,
---- then redacted like any connection string it may quote.
-function M.scrub(message, s)
-  message = tostring(message)
-  for _, secret in ipairs(M.secrets(s)) do
-    local i = 1
-    while true do
-      local a, b = message:find(secret, i, true)
-      if not a then break end
-      message = message:sub(1, a - 1) .. "***" .. message:sub(b + 1)
-      i = a + 3
-    end
-  end
-  return M.redact(message)
 end
 
 return M

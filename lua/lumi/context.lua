@@ -15,9 +15,11 @@
 --   ctx.result        in after_all: the run's result
 local M = {}
 
-function M.new(project, fields)
+--- A context for project's migrations and hooks, with db the handle they
+--- get (a guarded one: see lumi.db).
+function M.new(project, db, fields)
   local ctx = {
-    db = project:db(),
+    db = db,
     placeholders = project.config.placeholders or {},
     target = project.target,
     env = project.config.env,

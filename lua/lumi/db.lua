@@ -16,10 +16,13 @@
 --   db:savepoint(fn)             the same with a savepoint, inside a transaction
 --   db:in_batches(opts, fn)      a large table in committed batches (resumable)
 --   db:quote_ident(s), db:quote_literal(s)
+--   db:info()                    server version, user, database, pid, transaction status
+--   db:in_transaction(), db:is_closed(), db:rollback(), db:close()
+--   db:guarded()                 the same connection, stopping at an interrupt
 --   db.null                      the SQL NULL sentinel in rows and parameters
 local pg = require "lumi.pg"
 local errors = require "lumi.errors"
-local config = require "lumi.config"
+local conninfo = require "lumi.conninfo"
 
 local M = {}
 
@@ -30,16 +33,9 @@ DB.__name = "lumi.db"
 M.null = pg.null
 DB.null = pg.null
 
--- Raise a database error as a value; attach the notices seen so far.
-local function check(self, r, err)
-  if self.on_notice then
-    for _, n in ipairs(self.conn:notices()) do self.on_notice(n) end
-  end
-  if r == nil then error(err, 0) end
-  return r
-end
-
 local signal_numbers = { SIGINT = 2, SIGTERM = 15 }
+
+---------------------------------------------------------------- interrupts
 
 --- The signal that interrupted lumi ("SIGINT" or "SIGTERM"; see
 --- pg.cancel_on_interrupt), or nil.
@@ -70,89 +66,91 @@ function M.mark_interrupted(err)
   local sig = pg.interrupted()
   if sig and type(err) == "table" and err.kind ~= "interrupted" then
     err.interrupted = sig
-    err.exit_code = M.interrupted_error(sig, "").exit_code
+    err.exit_code = 128 + (signal_numbers[sig] or 2)
     err.hint = err.hint or string.format("interrupted by %s: lumi cancelled the statement that was running", sig)
   end
   return err
 end
 
+---------------------------------------------------------------- connecting
+
+-- A handle: the connection's shared state `s` (the connection, what is in
+-- flight, counters) and whether this handle stops at an interrupt.
+local function handle(s, guard)
+  return setmetatable({ s = s, guard = guard }, DB)
+end
+
 --- Connect, or raise a `connection` error (with the password redacted).
 ---@param url string? URL or conninfo; nil uses the PG* environment
+---@param opts table? {on_notice = function(notice)}
 function M.connect(url, opts)
   local conn, err = pg.connect(url)
   if not conn then
-    errors.raise("connection", "cannot connect to the database: " .. config.scrub(err.message, url),
+    errors.raise("connection", "cannot connect to the database: " .. conninfo.scrub(err.message, url),
       { sqlstate = err.sqlstate })
   end
-  local db = M.wrap(conn, opts)
-  db.url = url
-  return db
+  return M.wrap(conn, opts, url)
 end
 
---- Start connecting without waiting (see pg.connect_start); returns the raw
---- connection, or raises a `connection` error. Finish with M.finish_connect.
-function M.connect_start(url)
-  local conn, err = pg.connect_start(url)
-  if not conn then
-    errors.raise("connection", "cannot connect to the database: " .. config.scrub(err.message, url),
-      { sqlstate = err.sqlstate })
-  end
-  return conn
-end
-
---- Wait for a connection begun by M.connect_start; returns a db handle.
-function M.finish_connect(conn, opts, url)
-  local ok, err = conn:wait_connected()
-  if not ok then
-    errors.raise("connection", "cannot connect to the database: " .. config.scrub(err.message, url),
-      { sqlstate = err.sqlstate })
-  end
-  local db = M.wrap(conn, opts)
-  db.url = url
-  return db
-end
-
---- A db handle on a connection begun by M.connect_start, without waiting
---- for it: the handle finishes connecting on first use (DB:connected), and
---- its conn:send may come before that (the query goes out as soon as the
---- session is ready, from the thread finishing the handshake).
-function M.wrap_connecting(conn, opts, url)
-  local db = M.wrap(conn, opts)
-  db.url = url
-  db.connecting = true
-  return db
-end
-
---- Wait for the connection to be ready, if it is still being established;
---- raises a `connection` error when it cannot be.
---- `failed`: the error a conn:send made of the connection's failure.
-function DB:connected(failed)
-  if self.connecting then
-    self.connecting = nil
-    local ok, err = false, failed
-    if not failed then ok, err = self.conn:wait_connected() end
-    if not ok then
-      errors.raise("connection", "cannot connect to the database: " .. config.scrub(err.message, self.url),
-        { sqlstate = err.sqlstate })
-    end
-  end
-  return self
-end
-
---- Wrap an open lumi.pg connection.
-function M.wrap(conn, opts)
+--- Wrap an open lumi.pg connection (url: where it leads, for db:stream).
+function M.wrap(conn, opts, url)
   opts = opts or {}
-  return setmetatable({ conn = conn, on_notice = opts.on_notice, savepoints = 0 }, DB)
+  return handle({ conn = conn, url = url, on_notice = opts.on_notice, savepoints = 0, cursors = 0 }, false)
+end
+
+--- The same connection, through a handle that stops at an interrupt: once
+--- a signal has come (see pg.defer_interrupts), its next statement raises
+--- an `interrupted` error instead of running. Migrations and hooks get
+--- this handle; lumi's own bookkeeping after a failure uses the other.
+function DB:guarded()
+  return handle(self.s, true)
+end
+
+---------------------------------------------------------------- statements
+
+-- Raise a database error as a value; hand over the notices seen so far.
+local function check(self, r, err)
+  local s = self.s
+  if s.on_notice then
+    for _, n in ipairs(s.conn:notices()) do s.on_notice(n) end
+  end
+  if r == nil then error(err, 0) end
+  return r
+end
+
+--- Take what was sent ahead (a FETCH of db:rows, a COPY of copy_from with
+--- wait = false), so that the connection is free for the next statement.
+--- Every method calls it first. On a guarded handle, once a signal has
+--- come, it raises `interrupted` (after taking what was in flight, so
+--- that the connection is idle for the rollback).
+function DB:settle()
+  local s = self.s
+  if s.pending_copy then
+    s.pending_copy = nil
+    local r, err = s.conn:receive()
+    if not r then error(err, 0) end
+  end
+  local fetch = s.prefetch
+  if fetch then
+    s.prefetch = nil
+    local rows, err = s.conn:receive()
+    if not rows then error(err, 0) end
+    fetch.ready = rows
+  end
+  if self.guard then
+    local sig = pg.interrupted()
+    if sig then error(M.interrupted_error(sig, "interrupted by " .. sig), 0) end
+  end
 end
 
 function DB:exec(sql)
   self:settle()
-  return check(self, self.conn:exec(sql))
+  return check(self, self.s.conn:exec(sql))
 end
 
 function DB:query(sql, ...)
   self:settle()
-  return check(self, self.conn:query(sql, ...))
+  return check(self, self.s.conn:query(sql, ...))
 end
 
 function DB:one(sql, ...)
@@ -166,6 +164,15 @@ function DB:value(sql, ...)
   return row[rows.columns[1]]
 end
 
+--- Several statements {sql, params...} in one round trip; their rows. A
+--- failure's error carries `statement`, its index.
+function DB:pipeline(statements)
+  self:settle()
+  local r, err, index = self.s.conn:pipeline(statements)
+  if r == nil and type(err) == "table" then err.statement = index end
+  return check(self, r, err)
+end
+
 --- Iterate over the rows of a query in constant memory:
 ---   for row in db:rows("SELECT id, email FROM users WHERE id > $1", 0) do ... end
 --- Inside a transaction (a migration), the rows come through a server-side
@@ -177,24 +184,25 @@ end
 --- cursor (or cancels the query).
 function DB:rows(sql, ...)
   self:settle()
-  if not self:in_transaction() then return self.conn:rows(sql, ...) end
-  self.cursors = (self.cursors or 0) + 1
-  local name = "lumi_rows_" .. self.cursors
+  local s = self.s
+  if not self:in_transaction() then return s.conn:rows(sql, ...) end
+  s.cursors = s.cursors + 1
+  local name = "lumi_rows_" .. s.cursors
   self:query("DECLARE " .. name .. " NO SCROLL CURSOR FOR " .. sql, ...)
   local size = self.rows_per_fetch or 10000
   local fetch = "FETCH FORWARD " .. size .. " FROM " .. name
   local db = self
   local state = { batch = {}, i = 0, open = true }
   local function ask()          -- send the next FETCH without waiting
-    local ok, err = db.conn:send(fetch)
+    local ok, err = s.conn:send(fetch)
     if not ok then error(err, 0) end
-    db.prefetch = state
+    s.prefetch = state
   end
   local function close()
     db:settle()
     if state.open then
       state.open = false
-      if db:in_transaction() and not db.conn:is_closed() then db.conn:exec("CLOSE " .. name) end
+      if db:in_transaction() then s.conn:exec("CLOSE " .. name) end
     end
   end
   local function next_row()
@@ -208,9 +216,8 @@ function DB:rows(sql, ...)
     if batch == nil then batch = db:query(fetch) end
     state.batch, state.i = batch, 1
     if #batch < size then
-      -- the last batch: the cursor is done
-      if #batch == 0 then close(); return nil end
-      close()
+      close()                   -- the last batch: the cursor is done
+      if #batch == 0 then return nil end
     else
       ask()
     end
@@ -230,20 +237,21 @@ end
 function DB:stream(sql, ...)
   if not self:in_transaction() then return self:rows(sql, ...) end
   local snapshot = self:value("SELECT pg_export_snapshot()")
-  local reader, err = pg.connect(self.url)
+  local reader, err = pg.connect(self.s.url)
   if not reader then
-    errors.raise("connection", "db:stream: cannot open its reading connection: " .. config.scrub(err.message, self.url))
+    errors.raise("connection", "db:stream: cannot open its reading connection: "
+      .. conninfo.scrub(err.message, self.s.url))
   end
   local r = M.wrap(reader)
   r:exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT "
-    .. reader:escape_literal(snapshot))
+    .. r:quote_literal(snapshot))
   local next_row, _, _, closer = r:rows(sql, ...)
   local done = false
   local function finish()
     if done then return end
     done = true
     getmetatable(closer).__close(closer)
-    r.conn:exec("COMMIT")
+    r:rollback()
     r:close()
   end
   local function step()
@@ -255,40 +263,6 @@ function DB:stream(sql, ...)
   return step, nil, nil, setmetatable({}, { __close = finish })
 end
 
---- Take the result of a FETCH sent ahead by db:rows, so that the connection
---- is free for the next statement. Every method calls it first.
-function DB:settle()
-  if self.connecting then self:connected() end
-  if self.pending_copy then
-    self.pending_copy = nil
-    local r, err = self.conn:receive()
-    if not r then error(err, 0) end
-  end
-  local state = self.prefetch
-  if state then
-    self.prefetch = nil
-    local rows, err = self.conn:receive()
-    if not rows then error(err, 0) end
-    state.ready = rows
-  end
-  -- while a migration or a hook runs (db.guarded), a signal stops it at
-  -- its next statement (the one running was cancelled by the handler);
-  -- what was in flight is taken first, so the connection is idle for the
-  -- rollback
-  if self.guarded then
-    local sig = pg.interrupted()
-    if sig then error(M.interrupted_error(sig, "interrupted by " .. sig), 0) end
-  end
-end
-
---- Several statements {sql, params...} in one round trip; their rows.
-function DB:pipeline(statements)
-  self:settle()
-  local r, err, index = self.conn:pipeline(statements)
-  if r == nil and type(err) == "table" then err.statement = index end
-  return check(self, r, err)
-end
-
 --- COPY ... FROM STDIN fed from Lua: source is an array of strings or a
 --- function returning the next chunk (nil at the end). With
 --- {wait = false} it returns as soon as the data is sent, and the server
@@ -298,48 +272,45 @@ end
 function DB:copy_from(sql, source, opts)
   self:settle()
   if opts and opts.wait == false then
-    local ok, err = self.conn:copy_from(sql, source, opts)
+    local ok, err = self.s.conn:copy_from(sql, source, opts)
     if not ok then error(err, 0) end
-    self.pending_copy = true
+    self.s.pending_copy = true
     return true
   end
-  return check(self, self.conn:copy_from(sql, source))
+  return check(self, self.s.conn:copy_from(sql, source))
 end
 
-function DB:quote_ident(s)
-  -- a name of printable ASCII needs no connection: this is what libpq's
-  -- PQescapeIdentifier makes of it (the encoding matters only beyond ASCII)
-  if type(s) == "string" and not s:find("[^\32-\126]") then return '"' .. s:gsub('"', '""') .. '"' end
-  self:connected()
-  return self.conn:escape_identifier(s)
-end
+---------------------------------------------------------------- transactions
 
-function DB:quote_literal(s)
-  self:connected()
-  return self.conn:escape_literal(s)
-end
-
-function DB:info()
-  self:connected()
-  return self.conn:info()
-end
-
+--- Is a transaction open (or failed and not yet rolled back)?
 function DB:in_transaction()
-  if self.prefetch or self.pending_copy then pcall(self.settle, self) end
-  local t = self.conn:info().transaction
+  local s = self.s
+  if s.prefetch or s.pending_copy then pcall(self.settle, self) end
+  if s.conn:is_closed() then return false end
+  local t = s.conn:info().transaction
   return t == "intrans" or t == "inerror"
+end
+
+--- Roll back the transaction that is open, if any, whatever state the
+--- connection is in (the one way lumi ends a failed transaction). Never
+--- raises; returns true when the connection is usable afterwards.
+function DB:rollback()
+  local s = self.s
+  pcall(self.settle, handle(s, false))
+  if s.conn:is_closed() then return false end
+  if self:in_transaction() then s.conn:exec("ROLLBACK") end
+  return not s.conn:is_closed()
 end
 
 --- Run fn(db) in a transaction: COMMIT if it returns, ROLLBACK and re-raise
 --- if it raises. Returns what fn returns. Inside a transaction already (in
 --- a migration), it is a savepoint instead, and commits nothing.
 function DB:transaction(fn)
-  -- inside a transaction already (a migration): a savepoint nests in it
   if self:in_transaction() then return self:savepoint(fn) end
   self:exec("BEGIN")
   local res = table.pack(pcall(fn, self))
   if not res[1] then
-    if not self.conn:is_closed() then self.conn:exec("ROLLBACK") end
+    self:rollback()
     error(res[2], 0)
   end
   self:exec("COMMIT")
@@ -352,13 +323,14 @@ function DB:savepoint(fn)
   if not self:in_transaction() then
     errors.raise("usage", "db:savepoint needs an open transaction")
   end
-  self.savepoints = self.savepoints + 1
-  local name = "lumi_sp_" .. self.savepoints
+  local s = self.s
+  s.savepoints = s.savepoints + 1
+  local name = "lumi_sp_" .. s.savepoints
   self:exec("SAVEPOINT " .. name)
   local res = table.pack(pcall(fn, self))
-  self.savepoints = self.savepoints - 1
+  s.savepoints = s.savepoints - 1
   if not res[1] then
-    if not self.conn:is_closed() then self.conn:exec("ROLLBACK TO SAVEPOINT " .. name) end
+    if not s.conn:is_closed() then s.conn:exec("ROLLBACK TO SAVEPOINT " .. name) end
     error(res[2], 0)
   end
   self:exec("RELEASE SAVEPOINT " .. name)
@@ -416,8 +388,32 @@ function DB:in_batches(opts, fn)
   return done
 end
 
+---------------------------------------------------------------- the rest
+
+function DB:quote_ident(s)
+  -- a name of printable ASCII: what libpq's PQescapeIdentifier makes of it
+  -- (the connection's encoding matters only beyond ASCII)
+  if type(s) == "string" and not s:find("[^\32-\126]") then return '"' .. s:gsub('"', '""') .. '"' end
+  return self.s.conn:escape_identifier(s)
+end
+
+function DB:quote_literal(s)
+  return self.s.conn:escape_literal(s)
+end
+
+--- {server_version=, server_version_num=, user=, database=, host=, port=,
+--- pid=, transaction=}
+function DB:info()
+  return self.s.conn:info()
+end
+
+--- Is the connection closed (by lumi, or lost)?
+function DB:is_closed()
+  return self.s.conn:is_closed()
+end
+
 function DB:close()
-  self.conn:close()
+  self.s.conn:close()
 end
 
 DB.__close = DB.close

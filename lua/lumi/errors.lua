@@ -44,6 +44,14 @@ function M.raise(kind, message, fields)
   error(M.new(kind, message, fields), 0)
 end
 
+--- v as text, whatever it is: a __tostring that raises gives a
+--- description instead of a second error.
+function M.text(v)
+  local ok, s = pcall(tostring, v)
+  if ok and type(s) == "string" then return s end
+  return "(an error value that cannot be shown: " .. type(v) .. ")"
+end
+
 --- Is v a lumi error (optionally of the given kind)?
 function M.is(v, kind)
   return getmetatable(v) == Error and (kind == nil or v.kind == kind)

@@ -1,29 +1,34 @@
---- Files and directories, through luaposix and (for what every command
---- needs before it connects) lumi.sys.
---
--- luaposix's modules are loaded when first used: each is a shared library,
--- and a command that needs two of them should not pay for seven.
-local sys = require "lumi.sys"
+--- Files and directories, through luaposix.
+local dirent = require "posix.dirent"
+local stat = require "posix.sys.stat"
+local unistd = require "posix.unistd"
+local fcntl = require "posix.fcntl"
+local errno = require "posix.errno"
 
 local M = {}
 
-local lazy = setmetatable({}, { __index = function(t, k)
-  local names = { dirent = "posix.dirent", stat = "posix.sys.stat", unistd = "posix.unistd",
-                  fcntl = "posix.fcntl", errno = "posix.errno" }
-  local v = require(names[k])
-  rawset(t, k, v)
-  return v
-end })
-
---- Kind of the thing at path: "file", "directory", "other", or nil if absent.
+--- Kind of the thing at path (symbolic links followed): "file",
+--- "directory", "other", or nil, message when there is nothing there.
 function M.kind(path)
-  return (sys.kind(path))
+  local st, err = stat.stat(path)
+  if not st then return nil, err end
+  if stat.S_ISREG(st.st_mode) ~= 0 then return "file" end
+  if stat.S_ISDIR(st.st_mode) ~= 0 then return "directory" end
+  return "other"
 end
 
---- Sorted entry names of a directory (without . and ..), or nil, message.
---- Second result: {name = "directory"} for its subdirectories.
+--- The entry names of a directory in byte order, without "." and "..",
+--- or nil, message.
 function M.list(dir)
-  return sys.list(dir)
+  local ok, names = pcall(dirent.dir, dir)
+  if not ok then return nil, (tostring(names):gsub("^bad argument #1 to '[^']*' %((.*)%)$", "%1")) end
+  local out, n = {}, 0
+  for i = 1, #names do
+    local name = names[i]
+    if name ~= "." and name ~= ".." then n = n + 1; out[n] = name end
+  end
+  table.sort(out)
+  return out
 end
 
 --- Whole contents of a file, or nil, message.
@@ -36,15 +41,15 @@ function M.read(path)
   return s
 end
 
---- Create a new file with contents; fails if it already exists.
+--- Create a new file with contents; nil, message if it already exists.
 function M.create(path, contents)
-  local fd, err, code = lazy.fcntl.open(path, lazy.fcntl.O_WRONLY | lazy.fcntl.O_CREAT | lazy.fcntl.O_EXCL, tonumber("644", 8))
+  local fd, err, code = fcntl.open(path, fcntl.O_WRONLY | fcntl.O_CREAT | fcntl.O_EXCL, tonumber("644", 8))
   if not fd then
-    if code == lazy.errno.EEXIST then return nil, path .. ": already exists" end
+    if code == errno.EEXIST then return nil, path .. ": already exists" end
     return nil, err
   end
-  local n, werr = lazy.unistd.write(fd, contents)
-  lazy.unistd.close(fd)
+  local n, werr = unistd.write(fd, contents)
+  unistd.close(fd)
   if not n then return nil, werr end
   return true
 end
@@ -57,7 +62,7 @@ function M.mkdirs(path)
     local ok, err = M.mkdirs(parent)
     if not ok then return nil, err end
   end
-  local ok, err = lazy.stat.mkdir(path, tonumber("755", 8))
+  local ok, err = stat.mkdir(path, tonumber("755", 8))
   if not ok and M.kind(path) ~= "directory" then return nil, err end
   return true
 end
@@ -75,14 +80,17 @@ end
 
 --- Does path exist (as anything)?
 function M.exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return M.kind(path) ~= nil
+  return stat.lstat(path) ~= nil
 end
 
 --- Is file descriptor n a terminal?
 function M.isatty(n)
-  return sys.isatty(n)
+  return unistd.isatty(n) == 1
+end
+
+--- The working directory, or nil, message.
+function M.cwd()
+  return unistd.getcwd()
 end
 
 return M

@@ -26,11 +26,11 @@ SELECT a.pid, a.usename AS user, a.application_name AS application,
  LIMIT 1]], key)
 end
 
---- Take the lock, waiting at most `timeout` seconds. Raises a `lock` error
+--- Take the lock, waiting at most `wait` seconds. Raises a `lock` error
 --- naming the holder when the wait runs out. `on_wait(holder)` is called
 --- once if the lock is busy.
-function M.acquire(db, key, timeout, on_wait)
-  local deadline = clock.now() + (timeout or 0)
+function M.acquire(db, key, wait, on_wait)
+  local deadline = clock.now() + (wait or 0)
   local pause, told = 0.05, false
   while true do
     if db:value("SELECT pg_try_advisory_lock($1)", key) then return true end
@@ -41,8 +41,8 @@ function M.acquire(db, key, timeout, on_wait)
         holder.pid, holder.user, holder.application ~= "" and holder.application or "no application name",
         holder.client, holder.since, holder.state) or "another session (it has just let go: try again)"
       errors.raise("lock", string.format("another lumi run holds the migration lock: %s; waited %s",
-        who, clock.format(timeout or 0)), { holder = holder,
-        hint = "wait for it to finish, or raise lock_timeout / --lock-timeout" })
+        who, clock.format(wait or 0)), { holder = holder,
+        hint = "wait for it to finish, or raise lock_wait / --lock-wait" })
     end
     clock.sleep(math.min(pause, math.max(deadline - clock.now(), 0.001)))
     pause = math.min(pause * 2, 0.5)

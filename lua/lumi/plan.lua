@@ -2,15 +2,16 @@
 --- disk × records in the tracking table. Pure: touches neither disk nor
 --- database (checksums of files are given to it).
 --
--- plan.build(migrations, records, scheme, checksums, identity) -> {
+-- plan.build(migrations, records, scheme, identity) -> {
 --   entries  = { {migration=, record=, state=, version=} ... } in version order,
---              state: "applied", "changed" (recorded checksum differs from the
---              file's), "unfinished" (ran without a transaction and failed
---              midway), "pending", or "missing" (recorded, file gone);
+--              state: "applied", "unfinished" (begun without a transaction
+--              and not finished), "pending", or "missing" (recorded, file gone);
 --   pending  = migrations not yet applied, in order;
---   applied, changed, unfinished, missing = lists of entries;
+--   applied, unfinished, missing = lists of entries;
 --   out_of_order = pending migrations older than the newest applied one;
 -- }
+-- plan.compare(p, checksums) then marks the applied entries whose file's
+-- checksum differs from the recorded one "changed" (p.changed).
 -- migrations come in version order (as discovery returns them); identity
 -- is "version" (default), "file" or "stem": what matches a file to a record.
 local M = {}
@@ -27,7 +28,7 @@ function M.record_id(r, scheme, identity)
   return parsed and scheme.key(parsed.version) or stem
 end
 
-function M.build(migrations, records, scheme, checksums, identity)
+function M.build(migrations, records, scheme, identity)
   local by_id, ids = {}, {}
   for i, r in ipairs(records) do
     local id = M.record_id(r, scheme, identity)
@@ -43,14 +44,9 @@ function M.build(migrations, records, scheme, checksums, identity)
     local e = { migration = m, record = r, version = m.version }
     if r then
       seen[m.id] = true
-      local sum = checksums and checksums[m.path]
       if r.state == "unfinished" then
         e.state = "unfinished"
         p.unfinished[#p.unfinished + 1] = e
-      elseif sum and r.checksum and sum ~= r.checksum then
-        e.state = "changed"
-        e.checksum = sum
-        p.changed[#p.changed + 1] = e
       else
         e.state = "applied"
       end
@@ -91,6 +87,29 @@ function M.build(migrations, records, scheme, checksums, identity)
     end
   end
   p.newest_applied = newest_applied
+  return p
+end
+
+--- The applied migrations whose checksum matters: those recorded with one.
+function M.checked(p)
+  local out = {}
+  for _, e in ipairs(p.applied) do
+    if e.state == "applied" and e.record.checksum then out[#out + 1] = e.migration end
+  end
+  return out
+end
+
+--- Mark the applied entries whose file differs from what was recorded:
+--- checksums is {path = sha256 hex} (a path missing from it is not judged).
+function M.compare(p, checksums)
+  for _, e in ipairs(p.applied) do
+    local sum = checksums[e.migration.path]
+    if e.state == "applied" and sum and e.record.checksum and sum ~= e.record.checksum then
+      e.state = "changed"
+      e.checksum = sum
+      p.changed[#p.changed + 1] = e
+    end
+  end
   return p
 end
 

@@ -1,7 +1,20 @@
---- A project target: its configuration, naming scheme, migrations on disk,
---- and (opened on first use) its database connection and tracking tables.
+--- A project target: the stages of lumi's pipeline for one target, as
+--- public functions that commands compose.
+--
+--   config    the target's settings (lumi.config)
+--   discover  files on disk -> migrations          project:discover()
+--   connect   the database                         project:connect()
+--   records   the tracking table -> records        project:store():read()
+--   plan      migrations x records                 project:plan(found, records, sums)
+--   prepare   each file to run, read once          lumi.prepare.part(m, dir, project.config)
+--   run       lock, transactions, hooks            lumi.runner
+--   report    events and results -> text or JSON   lumi.report (the caller's)
+--
+-- The project holds what a command opened (its connection) and nothing it
+-- computed: each stage returns its result to the command.
 local config = require "lumi.config"
 local naming = require "lumi.naming"
+local discover = require "lumi.discover"
 
 local M = {}
 
@@ -10,24 +23,27 @@ Project.__index = Project
 
 --- Open a project target.
 ---@param opts table {config=, cwd=, flags={database=, dir=, ...}, target=, on_event=fn}
----   or {loaded=the settings of one target, pending=connection begun by db.connect_start}
+---   or {loaded = the settings of one target, on_event=fn}
 function M.open(opts)
   opts = opts or {}
   local cfg = opts.loaded or config.load(opts)
-  local self = setmetatable({
+  return setmetatable({
     config = cfg,
     target = cfg.name,
     scheme = naming.resolve(cfg.naming),
     on_event = opts.on_event or function() end,
-    _pending = opts.pending,
   }, Project)
-  return self
 end
 
 --- Send an event to whoever reports (the CLI, or the API caller).
 function Project:emit(event)
   event.target = event.target or self.target
   self.on_event(event)
+end
+
+--- A warning event.
+function Project:warn(message)
+  self:emit({ type = "warning", message = message })
 end
 
 --- The identity that matches files to tracking rows.
@@ -38,123 +54,65 @@ function Project:identity()
   return "version"
 end
 
---- Migration files on disk: {migrations=, ignored=, duplicates=}. The
---- files are hashed on a worker thread from the moment they are listed,
---- unless the caller says it needs no checksums (list, new).
----@param opts table? {checksums = false}
-function Project:scan(opts)
-  if not self._scan then
-    local hashing = not (opts and opts.checksums == false)
-    local layout = require "lumi.layout"
-    local dir = self.config.migrations_dir
-    local found
-    if self.config.discover then
-      found = self.config.discover(dir, self.scheme)
-      if type(found) ~= "table" or type(found.migrations) ~= "table" then
-        require("lumi.errors").raise("config", "discover: must return {migrations = {...}, ignored = {...}}")
-      end
-      for _, m in ipairs(found.migrations) do
-        m.path = m.path or (dir .. "/" .. m.file)
-        m.layout = m.layout or "file"
-      end
-    else
-      found = layout.discover(dir, self.scheme, {
-        prefetch = hashing and function(paths) self._hashing = require("lumi.hash").start(paths, self:checksum_cache()) end or nil,
-      })
+--- Migrations on disk: {migrations=, ignored=, duplicates=}, by the
+--- `discover` of migrate.lua or the built-in one, `ignore` applied.
+function Project:discover()
+  local cfg = self.config
+  local dir = cfg.migrations_dir
+  local found
+  if cfg.discover then
+    found = cfg.discover(dir, self.scheme)
+    if type(found) ~= "table" or type(found.migrations) ~= "table" then
+      require("lumi.errors").raise("config", "discover: must return {migrations = {...}, ignored = {...}}")
     end
-    self._scan = layout.finish(found, self.scheme, self:identity())
+    for _, m in ipairs(found.migrations) do
+      m.path = m.path or (dir .. "/" .. m.file)
+      m.layout = m.layout or "file"
+    end
+  else
+    found = discover.default(dir, self.scheme)
   end
-  return self._scan
+  return discover.finish(found, self.scheme, self:identity(), discover.ignorer(cfg.ignore))
 end
 
---- The database handle, connected on first use.
-function Project:db()
-  if not self._db then
-    local db = require "lumi.db"
-    local opts = { on_notice = function(n) self:emit({ type = "notice", notice = n }) end }
-    if self._pending then
-      -- still connecting: the handle waits on first use, and the tracking
-      -- query can be sent before that (see Project:plan)
-      self._db = db.wrap_connecting(self._pending, opts, self.config.database)
-      self._pending = nil
-    else
-      self._db = db.connect(self.config.database, opts)
-    end
+--- The database handle, connected on first use and kept until close().
+function Project:connect()
+  if not self.db then
+    self.db = require("lumi.db").connect(self.config.database,
+      { on_notice = function(n) self:emit({ type = "notice", notice = n }) end })
   end
-  return self._db
+  return self.db
 end
 
---- The tracking tables of this target.
+--- The tracking tables of this target, on the project's connection.
 function Project:store()
-  if not self._store then self._store = require("lumi.store").new(self:db(), self.config.tracking) end
-  return self._store
+  return require("lumi.store").new(self:connect(), self.config.tracking)
 end
 
---- The file that keeps the SHA-256s of this target's migration files
---- between runs (see lumi.hash): the one `checksum_cache` names (relative
---- to migrate.lua), or one per migrations directory in $XDG_CACHE_HOME/lumi
---- (~/.cache/lumi); nil when `checksum_cache = false` or there is no home
---- to keep it in.
-function Project:checksum_cache()
-  local setting = self.config.checksum_cache
-  if setting == false then return nil end
-  if type(setting) == "string" then return require("lumi.fs").join(self.config.root, setting) end
-  local base = os.getenv("XDG_CACHE_HOME")
-  if not base or base:sub(1, 1) ~= "/" then
-    local home = os.getenv("HOME")
-    if not home or home:sub(1, 1) ~= "/" then return nil end
-    base = home .. "/.cache"
-  end
-  local dir = self.config.migrations_dir
-  if dir:sub(1, 1) ~= "/" then
-    local cwd = require("lumi.sys").cwd()
-    if not cwd then return nil end
-    dir = cwd .. "/" .. dir
-  end
-  -- named by a 64-bit FNV-1a of the directory (SHA-256 here would make the
-  -- main thread initialise OpenSSL, which the hashing thread does anyway)
-  local h = -3750763034362895579                  -- 0xcbf29ce484222325
-  for i = 1, #dir do h = (h ~ dir:byte(i)) * 1099511628211 end
-  return string.format("%s/lumi/checksums-%016x", base, h)
-end
-
---- {path = sha256 hex} of the migration files (hashed since the scan).
-function Project:checksums(migrations)
-  if self._hashing then
-    local sums = self._hashing:wait()
-    self._hashing = nil
-    self._sums = sums
-  end
-  self._sums = self._sums or {}
-  local missing = {}
+--- The SHA-256s of the files of `migrations`, {path = hex}, added to
+--- `sums` (a table the caller keeps between calls) when given. A file
+--- that cannot be read is left out.
+function Project:checksums(migrations, sums)
+  local hash = require "lumi.hash"
+  sums = sums or {}
   for _, m in ipairs(migrations) do
-    if self._sums[m.path] == nil then missing[#missing + 1] = m.path end
+    if sums[m.path] == nil then sums[m.path] = hash.sha256_file(m.path) end
   end
-  if #missing > 0 then
-    for path, sum in pairs(require("lumi.hash").start(missing, self:checksum_cache()):wait()) do self._sums[path] = sum end
-  end
-  return self._sums
+  return sums
 end
 
---- The plan: files × tracking records, with checksums compared. The
---- tracking table is read while the files are scanned and hashed. Returns
---- plan, scan, and whether the tracking table exists.
----@param fields table? the record fields the caller needs (a set; all when nil)
-function Project:plan(records, fields)
-  local take = not records and self:store():applied_later(fields)
-  local scan = self:scan()
-  local exists = true
-  if take then records, exists = take() end
-  local sums = self:checksums(scan.migrations)
-  return require("lumi.plan").build(scan.migrations, records, self.scheme, sums, self:identity()), scan, exists
+--- The plan: what `found` (from discover) and `records` (from the store)
+--- say together, with the applied files' checksums compared (sums: a
+--- table to keep them in between calls, optional).
+function Project:plan(found, records, sums)
+  local plan = require "lumi.plan"
+  local p = plan.build(found.migrations, records, self.scheme, self:identity())
+  return plan.compare(p, self:checksums(plan.checked(p), sums))
 end
 
+--- Close the connection, if one was opened.
 function Project:close()
-  -- no worker thread may outlive the command (see lumi.hash job:cancel)
-  if self._hashing then self._hashing:cancel(); self._hashing = nil end
-  if self._db then self._db:close(); self._db = nil end
-  if self._pending then self._pending:close(); self._pending = nil end
-  self._store = nil
+  if self.db then self.db:close(); self.db = nil end
 end
 
 Project.__close = Project.close

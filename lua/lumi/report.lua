@@ -38,14 +38,14 @@ function Report:warn(fmt, ...)
 end
 
 -- Display width of a file name: its characters (a UTF-8 name's bytes
--- outnumber them). `%-Ns` pads by bytes, so a non-ASCII name is given its
--- padding up to `width` here.
+-- outnumber them).
 local function cols(name)
   return name:find("[\128-\255]") and utf8.len(name) or #name
 end
+-- The name padded with spaces to `width` columns (string.format's %-Ns
+-- counts bytes, and takes no width over 99).
 local function padded(name, width)
-  if not name:find("[\128-\255]") then return name end
-  return name .. string.rep(" ", width - (utf8.len(name) or #name))
+  return name .. string.rep(" ", width - cols(name))
 end
 
 local function plural(n, word)
@@ -66,6 +66,10 @@ function Report:event(ev)
   if ev.type == "start" then
     -- rates count from the migration's start, not from its first report
     self.prog = { name = ev.migration.file, start = clock.now(), last_draw = 0, last_line = clock.now(), last_pct = -1 }
+  end
+  if ev.type == "warning" then
+    self.warnings = self.warnings or {}
+    self.warnings[#self.warnings + 1] = ev.message
   end
   if self.json then
     if ev.type == "log" then self.err:write(ev.message, "\n") end
@@ -142,25 +146,25 @@ end
 function Report:render_event(ev)
   if ev.type == "plan" then
     self.width = 0
-    for _, m in ipairs(ev.migrations) do self.width = math.max(self.width, cols(m.file)) end
+    for _, part in ipairs(ev.parts) do self.width = math.max(self.width, cols(part.file)) end
   elseif ev.type == "applied" then
-    self:say("  %s  %-" .. (self.width or 0) .. "s  %s", self:paint("green", "applied"), padded(ev.migration.file, self.width or 0),
+    self:say("  %s  %s  %s", self:paint("green", "applied"), padded(ev.file, self.width or 0),
       self:paint("dim", clock.format(ev.seconds)))
   elseif ev.type == "would_apply" then
-    self:say("  %s  %s", self:paint("cyan", "would apply"), ev.migration.file)
+    self:say("  %s  %s", self:paint("cyan", "would apply"), ev.file)
   elseif ev.type == "would_revert" then
-    self:say("  %s  %s", self:paint("cyan", "would revert"), ev.migration.file)
+    self:say("  %s  %s", self:paint("cyan", "would revert"), ev.file)
   elseif ev.type == "reverted" then
-    self:say("  %s  %-" .. (self.width or 0) .. "s  %s", self:paint("yellow", "reverted"), padded(ev.migration.file, self.width or 0),
+    self:say("  %s  %s  %s", self:paint("yellow", "reverted"), padded(ev.file, self.width or 0),
       self:paint("dim", clock.format(ev.seconds)))
   elseif ev.type == "dropped" then
     self:say("  %s  schema%s %s", self:paint("red", "dropped"), #ev.schemas > 1 and "s" or "", table.concat(ev.schemas, ", "))
   elseif ev.type == "failed" then
-    self:say("  %s  %s", self:paint("red", "FAILED "), ev.migration.file)
+    self:say("  %s  %s", self:paint("red", "FAILED "), ev.file)
   elseif ev.type == "lock_wait" then
     local h = ev.holder
     self.err:write(string.format("waiting up to %s for the migration lock, held by %s\n",
-      clock.format(ev.timeout or 0),
+      clock.format(ev.wait or 0),
       h and string.format("process %d (user %s, %s)", h.pid, h.user, h.client) or "another session"))
   elseif ev.type == "warning" then
     self:warn("%s", ev.message)
@@ -203,32 +207,42 @@ end
 
 local render = {}
 
+-- What a failed migration that ran without a transaction left behind.
+local function no_transaction_lines(e, direction)
+  local what = direction == "down" and "Its down part ran" or "It ran"
+  if e.nothing_done then
+    return string.format("  %s without a transaction: its first statement failed, so nothing of it took effect.", what)
+  elseif e.statement then
+    return string.format("  %s without a transaction: statement %d of %d failed, the %s before it took effect.",
+      what, e.statement, e.statements, plural(e.statement - 1, "statement"))
+  end
+  return string.format("  %s without a transaction: what it did before the error took effect.", what)
+end
+
 function render.up(self, r)
   if r.error then
     self:error(r.error)
     local e = r.error
+    local w = function(s) self.err:write(s, "\n") end
     if e.no_transaction then
       local v = r.failed.migration.version
-      if e.statement == 1 then
-        self.err:write(string.format("  It ran without a transaction: its first statement (of %d) failed, before any other ran.\n",
-          e.statements))
-      elseif e.statement then
-        self.err:write(string.format("  It ran without a transaction: statement %d of %d failed, the %s before it took effect.\n",
-          e.statement, e.statements, plural(e.statement - 1, "statement")))
-      else
-        self.err:write("  It ran without a transaction: what it did before the error took effect.\n")
-      end
+      w(no_transaction_lines(e, "up"))
       if e.unfinished then
-        self.err:write(string.format("  It is recorded as unfinished, and `lumi up` will not go past it. Finish or undo\n"
+        w(string.format("  It is recorded as unfinished, and `lumi up` will not go past it. Finish or undo\n"
           .. "  its statements by hand, then run `lumi mark %s` (count it as applied) or\n"
-          .. "  `lumi unmark %s` (forget it: `lumi up` runs the whole file again).\n", v, v))
+          .. "  `lumi unmark %s` (forget it: `lumi up` runs the whole file again).", v, v))
+      elseif e.nothing_done then
+        w("  It is not recorded: `lumi up` runs it again.")
       end
-    else
-      self.err:write("  The migration was rolled back: none of its changes and no record of it remain.\n")
+    elseif r.failed then
+      w("  The migration was rolled back: none of its changes and no record of it remain.")
     end
-    self.err:write(string.format("  %s before it %s applied.%s\n",
-      plural(#r.applied, "migration"), #r.applied == 1 and "was" or "were",
-      (e.no_transaction or e.interrupted) and "" or " Fix the file, then run `lumi up` again."))
+    local advice = ""
+    if not (e.no_transaction or e.interrupted or e.bookkeeping) and r.failed then
+      advice = " Fix the file, then run `lumi up` again."
+    end
+    w(string.format("  %s before it %s applied.%s", plural(#r.applied, "migration"),
+      #r.applied == 1 and "was" or "were", advice))
     return
   end
   if r.dry_run then
@@ -247,25 +261,27 @@ function render.up(self, r)
   end
 end
 
-local state_color = { applied = "green", pending = "yellow", changed = "red", missing = "magenta", unfinished = "red" }
+local state_color = { applied = "green", pending = "yellow", changed = "red", missing = "magenta", unfinished = "red",
+                      in_progress = "cyan" }
 
 function render.down(self, r)
   if r.error then
     self:error(r.error)
     local e = r.error
+    local w = function(s) self.err:write(s, "\n") end
     if e.no_transaction then
       local v = r.failed.migration.version
-      self.err:write(string.format("  Its down part ran without a transaction: statement %d of %d failed, the %s before it took effect.\n",
-        e.statement or 0, e.statements or 0, plural((e.statement or 1) - 1, "statement")))
+      w(no_transaction_lines(e, "down"))
       if e.unfinished then
-        self.err:write(string.format("  It is recorded as unfinished. Finish or undo the revert by hand, then run\n"
-          .. "  `lumi unmark %s` (count it as reverted) or `lumi mark %s` (count it as applied).\n", v, v))
+        w(string.format("  It is recorded as unfinished. Finish or undo the revert by hand, then run\n"
+          .. "  `lumi unmark %s` (count it as reverted) or `lumi mark %s` (count it as applied).", v, v))
+      elseif e.nothing_done then
+        w("  The migration stays applied.")
       end
-      self.err:write(string.format("  %s reverted before it.\n", plural(#r.reverted, "migration")))
-      return
+    elseif r.failed then
+      w("  The revert was rolled back; the migration stays applied.")
     end
-    self.err:write(string.format("  The revert was rolled back; the migration stays applied. %s reverted before it.\n",
-      plural(#r.reverted, "migration")))
+    w(string.format("  %s reverted before it.", plural(#r.reverted, "migration")))
     return
   end
   if r.dry_run then
@@ -327,48 +343,39 @@ function render.status(self, r)
   self:say("Migrations in %s, tracked in %s%s", r.dir, r.table,
     r.table_exists and "" or " (not created yet: nothing applied)")
   if #r.entries > 0 then self:say("") end
-  local width = 0
-  local wide = false           -- a non-ASCII name: padded by characters
+  local width, sw = 0, 7
   for _, e in ipairs(r.entries) do
     local w = cols(e.file)
-    if w ~= #e.file then wide = true end
     if w > width then width = w end
+    if #e.state > sw then sw = #e.state end
   end
-  local pad = wide and padded or function(name) return name end
-  local buf, fmt = {}, "  %s  %-" .. width .. "s  %s"
   local painted = {}
-  local sw = 7
-  for _, e in ipairs(r.entries) do if #e.state > sw then sw = #e.state end end
-  for state, color in pairs(state_color) do painted[state] = self:paint(color, string.format("%-" .. sw .. "s", state)) end
+  for state, color in pairs(state_color) do
+    painted[state] = self:paint(color, (state:gsub("_", " ")) .. string.rep(" ", sw - #state))
+  end
   local function when(iso)   -- 2026-01-02T03:04:05Z -> 2026-01-02 03:04:05 UTC
     if not iso then return "" end
     return iso:sub(1, 10) .. " " .. iso:sub(12, 19) .. " UTC"
   end
-  local dim_fmt = self.color and "\27[2m%s  %s\27[0m" or "%s  %s"
-  -- the common line in one format: file, date, time, duration
-  local applied_fmt = "  " .. painted.applied:gsub("%%", "%%%%") .. "  %-" .. width .. "s  "
-    .. (self.color and "\27[2m%.10s %s UTC  %s\27[0m" or "%.10s %s UTC  %s")
-  local format, sub, floor = string.format, string.sub, math.floor
+  local buf = {}
   for _, e in ipairs(r.entries) do
-    local extra = ""
-    if e.state == "applied" then
-      local at, x = e.applied_at, e.execution_ms
-      if at and x and x < 999.5 then      -- 2026-01-02T03:04:05Z, under a second
-        buf[#buf + 1] = format(applied_fmt, pad(e.file, width), at, sub(at, 12, 19), format("%d ms", floor(x + 0.5)))
-      else
-        buf[#buf + 1] = format(fmt, painted.applied, pad(e.file, width), format(dim_fmt, when(at), ms(x)))
-      end
-      goto next
+    local extra
+    if e.state == "applied" or e.state == "changed" then
+      extra = when(e.applied_at) .. "  " .. ms(e.execution_ms)
+      if e.state == "changed" then extra = extra .. "  file differs from the applied one" end
+    elseif e.state == "unfinished" then
+      extra = "did not finish" .. (e.error and (": " .. e.error) or "")
+    elseif e.state == "in_progress" then
+      local h = e.holder
+      extra = h and string.format("being applied by process %d (user %s, %s)", h.pid, h.user,
+        h.application ~= "" and h.application or "no application name") or "being applied"
+    elseif e.state == "missing" then
+      extra = "applied " .. when(e.applied_at) .. ", file not found"
+    elseif e.out_of_order then
+      extra = "older than the newest applied migration"
     end
-    if e.state == "changed" then
-      extra = string.format("%s  %s", when(e.applied_at), ms(e.execution_ms))
-    end
-    if e.state == "changed" then extra = extra .. "  file differs from the applied one" end
-    if e.state == "unfinished" then extra = "failed midway" .. (e.error and (": " .. e.error) or "") end
-    if e.state == "missing" then extra = "applied " .. when(e.applied_at) .. ", file not found" end
-    if e.out_of_order then extra = "older than the newest applied migration" end
-    buf[#buf + 1] = string.format(fmt, painted[e.state], pad(e.file, width), extra ~= "" and self:paint("dim", extra) or "")
-    ::next::
+    buf[#buf + 1] = "  " .. painted[e.state] .. "  " .. padded(e.file, width)
+      .. (extra and extra ~= "" and ("  " .. self:paint("dim", extra)) or "")
   end
   if #buf > 0 and not self.json then
     buf[#buf + 1] = ""
@@ -381,11 +388,12 @@ function render.status(self, r)
   local parts = { string.format("%d applied", t.applied), string.format("%d pending", t.pending) }
   if t.changed > 0 then parts[#parts + 1] = string.format("%d changed", t.changed) end
   if t.missing > 0 then parts[#parts + 1] = string.format("%d missing", t.missing) end
+  if (t.in_progress or 0) > 0 then parts[#parts + 1] = string.format("%d in progress", t.in_progress) end
   if (t.unfinished or 0) > 0 then parts[#parts + 1] = string.format("%d unfinished", t.unfinished) end
   self:say("\n%s: %s", plural(t.total, "migration"), table.concat(parts, ", "))
-  local layout = require "lumi.layout"
+  local discover = require "lumi.discover"
   for _, ig in ipairs(r.ignored or {}) do
-    if layout.misnamed(ig) then
+    if discover.misnamed(ig) then
       self:warn("%s is not a migration: %s (it will never run)", ig.file, ig.reason)
     end
   end
@@ -462,34 +470,27 @@ end
 
 --- The JSON-ready table of a result.
 function Report:document(command, r)
-  do
-    local doc = { command = command }
-    for k, v in pairs(r) do doc[k] = v end
-    if r.error then doc.error = { kind = r.error.kind, message = r.error.message, file = r.error.file,
-      line = r.error.line, column = r.error.column, sqlstate = r.error.sqlstate,
-      detail = r.error.detail, hint = r.error.hint } end
-    if r.failed then doc.failed = { file = r.failed.migration.file, version = r.failed.migration.version } end
-    if r.applied and (command == "up" or command == "redo" or command == "fresh") then
-      local list = json.array()
-      for i, a in ipairs(r.applied) do
-        list[i] = { version = a.migration.version, file = a.migration.file,
-                    ms = a.seconds and math.floor(a.seconds * 1e6) / 1e3 }
-      end
-      doc.applied = list
+  local doc = { command = command }
+  for k, v in pairs(r) do doc[k] = v end
+  if r.error then doc.error = { kind = r.error.kind, message = r.error.message, file = r.error.file,
+    line = r.error.line, column = r.error.column, sqlstate = r.error.sqlstate,
+    detail = r.error.detail, hint = r.error.hint } end
+  if r.failed then doc.failed = { file = r.failed.file, version = r.failed.migration.version } end
+  local function done(list)
+    local out = json.array()
+    for i, a in ipairs(list) do
+      out[i] = { version = a.migration.version, file = a.file, ms = a.seconds and math.floor(a.seconds * 1e6) / 1e3 }
     end
-    if r.reverted then
-      local list = json.array()
-      for i, a in ipairs(r.reverted) do
-        list[i] = { version = a.migration.version, file = a.migration.file, ms = a.seconds and math.floor(a.seconds * 1e6) / 1e3 }
-      end
-      doc.reverted = list
-    end
-    for _, k in ipairs({ "entries", "ignored", "duplicates", "problems", "migrations", "events", "baselined",
-                         "marked", "unmarked", "repaired" }) do
-      if doc[k] then doc[k] = json.array(doc[k]) end
-    end
-    return doc
+    return out
   end
+  if r.applied then doc.applied = done(r.applied) end
+  if r.reverted then doc.reverted = done(r.reverted) end
+  doc.warnings = json.array(r.warnings or self.warnings or {})
+  for _, k in ipairs({ "entries", "ignored", "duplicates", "problems", "migrations", "events", "baselined",
+                       "marked", "unmarked", "repaired" }) do
+    if doc[k] then doc[k] = json.array(doc[k]) end
+  end
+  return doc
 end
 
 M.errors = errors

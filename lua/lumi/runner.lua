@@ -1,23 +1,25 @@
---- Execute a plan: lock, one transaction per migration with its tracking
---- row and log entry, events as it goes, and a result value (what was
---- applied or reverted, what failed and why).
+--- Run: prepared parts (lumi.prepare) executed under the migration lock,
+--- each with the records that say so, as events and a result value (what
+--- was applied or reverted, what failed and why).
 --
--- How a migration's SQL runs depends on the SQL:
---   wrapped      the usual case: lumi's BEGIN, the file as one script, the
---                tracking row, COMMIT — all or nothing;
---   own          the file is BEGIN; ... COMMIT; itself: it runs unchanged up
---                to its COMMIT, then the tracking row, then the COMMIT;
---   statements   "-- lumi: no-transaction", or transaction control in the
---                middle of the file: the statements run one by one as they
---                are (CREATE INDEX CONCURRENTLY works); the tracking row is
---                written first as "unfinished" and set to "applied" at the
---                end, so a failure midway leaves a marked, unfinished record.
+-- A part runs in one of two ways (part.mode):
+--   in a transaction  "transaction": lumi's BEGIN, the text (or the Lua
+--                     function), the records, COMMIT — all or nothing;
+--                     "own": the same, the text being BEGIN; ... COMMIT;
+--                     itself (it runs up to its COMMIT, then the records,
+--                     then COMMIT);
+--   without one       "statements": the statements one by one as they are
+--                     (CREATE INDEX CONCURRENTLY works), or the Lua function
+--                     with the handle in autocommit; the record is written
+--                     first as unfinished and set to applied at the end,
+--                     so that a failure midway leaves a marked record.
+-- What the records are is the store's policy (lumi.store). Every failure
+-- goes through one helper, atomically(), which rolls back whatever is open.
 local errors = require "lumi.errors"
 local clock = require "lumi.clock"
 local lock = require "lumi.lock"
-local hash = require "lumi.hash"
 local plan_mod = require "lumi.plan"
-local migration = require "lumi.migration"
+local prepare = require "lumi.prepare"
 local context = require "lumi.context"
 local db_mod = require "lumi.db"
 
@@ -25,33 +27,66 @@ local M = {}
 
 ---------------------------------------------------------------- errors
 
---- A `migration` error for a failed migration, located in its file.
----@param part table the loaded direction (migration.load)
----@param sent_offset integer characters sent before part.text (a prefix),
----   or minus the offset of the statement within part.text
-function M.migration_error(m, part, err, sent_offset)
-  local path = part and part.path or m.path
-  local fields = { migration = m.file, file = path, cause = err }
-  local where = path
+--- A `migration` error for a failed part, located in its file.
+---@param offset integer characters sent before part.text (a prefix), or
+---   minus the offset of the statement within part.text
+function M.migration_error(part, err, offset)
+  local m = part.migration
+  local fields = { migration = m.file, file = part.path, cause = err }
   if type(err) == "table" and err.sqlstate then
+    local where = part.path
     -- an error of lumi's own bookkeeping (err.statement: from db:pipeline)
     -- has a position in lumi's statement, not in the file
-    local pos = part and not err.statement and err.position
-      and migration.file_position(part, err.position - (sent_offset or 0))
+    local pos = not part.lua and not err.statement and err.position
+      and prepare.file_position(part, err.position - (offset or 0))
     if pos then
       for k, v in pairs(pos) do fields[k] = v end
-      where = string.format("%s:%d:%d", path, pos.line, pos.column)
+      where = string.format("%s:%d:%d", part.path, pos.line, pos.column)
     end
     fields.sqlstate, fields.detail, fields.hint, fields.where = err.sqlstate, err.detail, err.hint, err.where
     local msg = string.format("%s: %s %s: %s", where, err.severity or "ERROR", err.sqlstate, err.message)
-    if err.statement then msg = msg .. " (while recording it in the tracking table)" end
+    if err.statement then
+      fields.bookkeeping = true
+      msg = msg .. " (while recording it in the tracking table)"
+    end
     return errors.new("migration", msg, fields)
   end
   if errors.is(err) then
-    err.migration, err.file = err.migration or m.file, err.file or path
+    err.migration, err.file = err.migration or m.file, err.file or part.path
     return err
   end
-  return errors.new("migration", string.format("%s: %s", where, tostring(err)), fields)
+  return errors.new("migration", string.format("%s: %s", part.path, errors.text(err)), fields)
+end
+
+-- A `migration` error from a Lua failure {err=, line=} in a part or hook
+-- whose file is `path`.
+local function lua_error(m, path, failure)
+  local e = failure.err
+  local where = failure.line and string.format("%s:%d", path, failure.line) or path
+  local fields = { migration = m and m.file, file = path, line = failure.line }
+  if type(e) == "table" and e.sqlstate then
+    fields.cause, fields.sqlstate, fields.detail, fields.hint, fields.where = e, e.sqlstate, e.detail, e.hint, e.where
+    return errors.new("migration", string.format("%s: %s %s: %s", where, e.severity or "ERROR", e.sqlstate, e.message),
+      fields)
+  end
+  local msg = errors.is(e) and e.message or errors.text(e)
+  if errors.is(e) then fields.hint, fields.cause = e.hint, e end
+  if errors.is(e, "interrupted") then return e end
+  -- "path:12: boom" already says where; anything else gets the line found
+  if not msg:find(path, 1, true) then msg = where .. ": " .. msg end
+  return errors.new("migration", msg, fields)
+end
+
+-- The tracking table is gone from under a migration's bookkeeping: the
+-- migration dropped it (DROP SCHEMA ... CASCADE, say).
+local function tracking_dropped(err, st)
+  if not (errors.is(err) and err.bookkeeping and (err.sqlstate == "42P01" or err.sqlstate == "3F000")) then return err end
+  err.message = string.format("%s: the migration dropped lumi's tracking table %s (%s), so it cannot be recorded; "
+    .. "it was rolled back", err.file, st:display(), err.cause and err.cause.message or err.sqlstate)
+  err.hint = "keep the tracking table out of what migrations drop: give it a schema of its own, "
+    .. "e.g. table = \"lumi.schema_migrations\" in migrate.lua"
+  err.source_line, err.line, err.column = nil, nil, nil
+  return err
 end
 
 ---------------------------------------------------------------- checks
@@ -62,32 +97,30 @@ local function files_of(list, f)
   return table.concat(out, ", ")
 end
 
--- Refuse to run a plan that is not sound: raise a validation error. Warn
--- about what will not stop it but is most likely a mistake: a .sql file the
--- naming scheme ignores, an applied migration whose file is gone.
-function M.check_plan(project, p, scan, opts)
+--- Refuse to run a plan that is not sound: raise a validation error. Warn
+--- about what will not stop it but is most likely a mistake: a .sql file
+--- the naming scheme ignores, an applied migration whose file is gone.
+function M.check_plan(project, p, found, opts)
   local cfg = project.config
   opts = opts or {}
-  local layout = require "lumi.layout"
-  for _, ig in ipairs(scan.ignored) do
-    if layout.misnamed(ig) then
-      project:emit({ type = "warning", message = string.format("%s is not a migration: %s (it will never run)",
-        ig.file, ig.reason) })
+  local discover = require "lumi.discover"
+  for _, ig in ipairs(found.ignored) do
+    if discover.misnamed(ig) then
+      project:warn(string.format("%s is not a migration: %s (it will never run)", ig.file, ig.reason))
     end
   end
   for _, e in ipairs(p.missing) do
-    project:emit({ type = "warning", message = string.format("%s was applied, and its file is gone",
-      e.record.file or e.record.stem or e.version) })
+    project:warn(string.format("%s was applied, and its file is gone", e.record.file or e.record.stem or e.version))
   end
-  if #scan.duplicates > 0 then
-    local d = scan.duplicates[1]
+  if #found.duplicates > 0 then
+    local d = found.duplicates[1]
     errors.raise("validation", string.format("two files share version %s: %s", d.key, table.concat(d.files, ", ")),
-      { duplicates = scan.duplicates, hint = "renumber one of them (lumi list shows every file)" })
+      { duplicates = found.duplicates, hint = "renumber one of them (lumi list shows every file)" })
   end
   if #p.unfinished > 0 then
     local e = p.unfinished[1]
     errors.raise("validation", string.format(
-      "%s ran without a transaction and failed midway: it is recorded as unfinished%s",
+      "%s ran without a transaction and did not finish: it is recorded as unfinished%s",
       e.migration.file, e.record.error and (" (" .. e.record.error .. ")") or ""),
       { hint = string.format("finish or undo its statements by hand, then run `lumi mark %s` "
         .. "(count it as applied) or `lumi unmark %s` (forget it; `lumi up` runs it again)",
@@ -95,8 +128,7 @@ function M.check_plan(project, p, scan, opts)
   end
   if #p.changed > 0 and cfg.on_changed == "warn" then
     for _, e in ipairs(p.changed) do
-      project:emit({ type = "warning", message = e.migration.file
-        .. " has changed since it was applied (on_changed = \"warn\": going on)" })
+      project:warn(e.migration.file .. " has changed since it was applied (on_changed = \"warn\": going on)")
     end
   end
   if #p.changed > 0 and cfg.on_changed == "stop" and not opts.ignore_changed then
@@ -108,11 +140,11 @@ function M.check_plan(project, p, scan, opts)
           .. "or accept the file as it is now with `lumi repair`" })
   end
   if opts.to then
-    local found = false
-    for _, m in ipairs(scan.migrations) do
-      if m.key == project.scheme.key(opts.to) then found = true end
+    local found_to = false
+    for _, m in ipairs(found.migrations) do
+      if m.key == project.scheme.key(opts.to) then found_to = true end
     end
-    if not found then
+    if not found_to then
       errors.raise("usage", string.format("--to %s: no migration file has that version", opts.to))
     end
   end
@@ -147,103 +179,388 @@ local function select_pending(project, p, opts)
   end
   for _, m in ipairs(todo) do
     if m.out_of_order then
-      project:emit({ type = "warning", message = m.file .. " is older than the newest applied migration "
-        .. p.newest_applied .. "; applying it (out_of_order policy)" })
+      project:warn(m.file .. " is older than the newest applied migration " .. p.newest_applied
+        .. "; applying it (out_of_order policy)")
     end
   end
   return todo
 end
 
----------------------------------------------------------------- execution
+-- Prepare `direction` of every migration in list, before the first runs;
+-- directive near misses become warnings.
+local function prepare_all(project, list, direction)
+  local parts = {}
+  for i, m in ipairs(list) do
+    local part = prepare.part(m, direction, project.config)
+    if part then
+      for _, problem in ipairs(part.problems) do
+        project:warn(string.format("%s:%d: %s", part.path, problem.line, problem.message))
+      end
+    end
+    parts[i] = part
+  end
+  return parts
+end
+
+---------------------------------------------------------------- the one rollback
+
+-- Run fn(); if it raises, roll back what is open on db. Returns true, or
+-- false and the error. Every failure of lumi's transactions goes through
+-- here.
+local function atomically(db, fn)
+  local ok, err = pcall(fn)
+  if not ok then db:rollback() end
+  return ok, err
+end
+
+---------------------------------------------------------------- a run
 
 -- What opens a migration's transaction. All but the last migration of a
 -- run commit without waiting for the WAL flush; the last one's commit
 -- flushes them all (README: "Durable at the end, consistent always").
-local BEGIN_ASYNC = "BEGIN; SET LOCAL synchronous_commit TO off;\n"
-local BEGIN_DURABLE = "BEGIN;\n"
+local BEGIN = "BEGIN;\n"
+local ASYNC = { "SET LOCAL synchronous_commit TO off" }
 
-local tx_words = { BEGIN = true, START = true, COMMIT = true, ["END"] = true, ROLLBACK = true, ABORT = true }
+-- A run: the project, lumi's own handle on the connection, the guarded one
+-- for migrations and hooks, the store, and migrate.lua's hooks.
+local function new_run(project, db, st)
+  local c = project.config
+  return {
+    project = project, db = db, user_db = db:guarded(), store = st,
+    hooks = { before_all = c.before_all, after_all = c.after_all, before_each = c.before_each,
+              after_each = c.after_each, on_error = c.on_error },
+  }
+end
 
--- How part.text must run: "wrapped", "own" or "statements" (see the top),
--- and its statements when they were needed to decide.
-function M.execution(part)
-  if not part.directives.transaction then return "statements", M.split(part) end
-  -- only a text that names a transaction keyword can control transactions
-  local lower = part.text:lower()
-  if not (lower:find("begin", 1, true) or lower:find("commit", 1, true) or lower:find("start", 1, true)
-          or lower:find("rollback", 1, true) or lower:find("abort", 1, true) or lower:find("end", 1, true)) then
-    return "wrapped"
+-- The record of migration m for the store (r: its tracking row, if any:
+-- the row's own identity values win, so that its row is the one found).
+local function record_of(m, r, fields)
+  local rec = { version = m.version, name = m.name, file = m.file, stem = m.stem }
+  if r then
+    for _, k in ipairs({ "version", "file", "stem" }) do if r[k] ~= nil then rec[k] = r[k] end end
   end
-  local stmts = M.split(part)
-  local sql = require "lumi.sql"
-  local control = {}
-  for i, s in ipairs(stmts) do
-    local k = sql.first_keyword(s.text)
-    local upper = tx_words[k] and s.text:upper() or ""
-    -- ROLLBACK TO SAVEPOINT and COMMIT/ROLLBACK PREPARED do not end a transaction
-    if tx_words[k] and not upper:match("^%s*ROLLBACK%s+TO%f[%W]") and not upper:match("^%s*%a+%s+PREPARED%f[%W]") then
-      control[#control + 1] = { index = i, word = k }
+  for k, v in pairs(fields or {}) do rec[k] = v end
+  return rec
+end
+
+-- The statements of an event: the store's (store_fn: "applied", ...) and
+-- the log row.
+local function records(run, store_fn, rec, log)
+  local st = run.store
+  local out = store_fn and st[store_fn](st, rec) or {}
+  log.target, log.version, log.file = run.project.target, log.version or rec.version, log.file or rec.file
+  out[#out + 1] = st:log(log)
+  return out
+end
+
+-- Record a failure after its rollback: the store's `failed` statements
+-- and the log row, outside any transaction (best effort: the failure
+-- itself is what the user must hear about).
+local function record_failure(run, m, merr, event)
+  if run.db:is_closed() then return end
+  local stmts = records(run, event == "failed" and "failed" or nil,
+    record_of(m, nil, { error = merr.message, sqlstate = merr.sqlstate, event = event }),
+    { event = event, sqlstate = merr.sqlstate, error = merr.cause and merr.cause.message or merr.message })
+  if #stmts > 0 then pcall(run.db.pipeline, run.db, stmts) end
+end
+
+-- Run a hook of migrate.lua; a failure raises a `migration` error naming it.
+local function run_hook(run, name, ctx)
+  local fn = run.hooks[name]
+  if not fn then return end
+  local file = run.project.config.file
+  local ok, failure = context.call(fn, ctx, file)
+  if ok then return end
+  local e = failure.err
+  if errors.is(e, "interrupted") then error(e, 0) end
+  local where = file and failure.line and (file .. ":" .. failure.line .. ": ") or ""
+  local msg = type(e) == "table" and e.message or errors.text(e)
+  errors.raise("migration", string.format("%shook %s failed: %s", where, name, msg),
+    { hook = name, cause = e, sqlstate = type(e) == "table" and e.sqlstate or nil,
+      detail = type(e) == "table" and e.detail or nil, hint = type(e) == "table" and e.hint or nil })
+end
+
+-- The context a Lua migration or a hook receives.
+local function ctx_of(run, part, fields)
+  local m = part and part.migration
+  local c = context.new(run.project, run.user_db, fields)
+  if m then
+    c.migration = { version = m.version, name = m.name, file = m.file, path = part.path, direction = part.direction }
+  end
+  return c
+end
+
+-- The body of a part: before_each, the SQL or the Lua function, after_each.
+-- `prefix` is sent with the SQL in one round trip (lumi's BEGIN). Raises; a
+-- Lua failure is raised as {lua_failure = {err=, line=}}.
+local function run_body(run, part, ctx, prefix)
+  local db = run.db
+  if run.hooks.before_each then
+    if prefix ~= "" then db:exec(prefix); prefix = "" end
+    run_hook(run, "before_each", ctx)
+  end
+  if part.lua then
+    if prefix ~= "" then db:exec(prefix) end
+    local ok, failure = context.call(part.fn, ctx, part.path)
+    if not ok then error({ lua_failure = failure }, 0) end
+  elseif part.mode == "own" then
+    -- the file's own BEGIN and statements, up to its COMMIT
+    db:exec(part.text:sub(1, part.statements[#part.statements].start - 1))
+  else
+    db:exec(prefix .. part.text)
+  end
+  run_hook(run, "after_each", ctx)
+end
+
+-- The error of a failed part, whatever raised it.
+local function failure_of(run, part, err, offset)
+  if type(err) == "table" and err.lua_failure then return lua_error(part.migration, part.path, err.lua_failure) end
+  if errors.is(err) then
+    err.migration, err.file = err.migration or part.migration.file, err.file or part.path
+    return err
+  end
+  local merr
+  local transient = { ["40001"] = true, ["40P01"] = true, ["55P03"] = true, ["57014"] = true }
+  if type(err) == "table" and err.sqlstate and not err.position and not err.statement
+     and not transient[err.sqlstate] and not part.lua and part.mode ~= "statements" then
+    merr = M.locate(run.db, part, err)
+  end
+  return tracking_dropped(merr or M.migration_error(part, err, offset), run.store)
+end
+
+--- The server gives no position for some errors (a missing table in ALTER
+--- TABLE, a failing CREATE INDEX). To say which statement failed, the part
+--- is run again statement by statement in a transaction that is rolled
+--- back (as psql runs a file): only on failure, and only when it has
+--- several statements. Returns a located error, or nil.
+function M.locate(db, part, err)
+  local stmts = prepare.statements(part)
+  if not stmts or #stmts == 0 or db:is_closed() then return nil end
+  if #stmts == 1 then
+    -- one statement: it is the one that failed
+    local e = setmetatable({ position = (stmts[1].text:find("%S") or 1) }, { __index = err })
+    return M.migration_error(part, e, -prepare.chars_before(part, stmts[1].start))
+  end
+  local found
+  atomically(db, function()
+    db:exec("BEGIN")
+    for i, s in ipairs(stmts) do
+      -- the file's own transaction control must not end lumi's transaction
+      if not prepare.controls_transaction(s.text) then
+        local ok, e = pcall(db.exec, db, s.text)
+        if not ok then found = { index = i, stmt = s, err = e }; break end
+      end
     end
+    error("rolled back", 0)
+  end)
+  if not found or type(found.err) ~= "table" or found.err.sqlstate ~= err.sqlstate then return nil end
+  local e = found.err
+  e.position = e.position or 1                  -- point at the statement itself
+  local merr = M.migration_error(part, e, -prepare.chars_before(part, found.stmt.start))
+  merr.statement, merr.statements, merr.located = found.index, #stmts, true
+  return merr
+end
+
+-- Apply or revert a part in a transaction: the body, then the records and
+-- COMMIT in one round trip. Returns seconds, or nil and the error.
+local function in_transaction(run, part, record, durable)
+  local db, t0 = run.db, clock.now()
+  local ctx = ctx_of(run, part)
+  local prefix = part.mode == "own" and "" or BEGIN
+  local ok, err = atomically(db, function()
+    run_body(run, part, ctx, prefix)
+    local stmts = record((clock.now() - t0) * 1000)
+    if not durable then table.insert(stmts, 1, ASYNC) end
+    stmts[#stmts + 1] = { "COMMIT" }
+    db:pipeline(stmts)
+  end)
+  if ok then return clock.now() - t0 end
+  return nil, failure_of(run, part, err, part.mode == "own" and 0 or #prefix), ctx
+end
+
+-- Apply or revert a part without a transaction: `started` records that it
+-- began (committed on its own), then each statement (or the Lua function),
+-- then `finished` records the end. Returns seconds, or nil and the error
+-- with .statement, .statements, .no_transaction and .unfinished (a record
+-- says it did not finish).
+local function without_transaction(run, part, started, finished, stopped, nothing_done)
+  local db, t0 = run.db, clock.now()
+  local ctx = ctx_of(run, part)
+  local begun = started()
+  if #begun > 0 then db:pipeline(begun) end
+  local function failed(merr, done)
+    merr.no_transaction = true
+    db:rollback()                         -- a BEGIN of the file's own, left open
+    if done == 0 and nothing_done then
+      -- not one statement took effect: as if it had never started
+      merr.nothing_done = true
+      local undo = nothing_done()
+      if #undo > 0 then pcall(db.pipeline, db, undo) end
+    else
+      local stop = stopped(merr)
+      merr.unfinished = #stop > 0
+      if #stop > 0 then pcall(db.pipeline, db, stop) end
+    end
+    return nil, merr
   end
-  if #control == 0 then return "wrapped" end
-  local n = #stmts
-  if #control == 2 and control[1].index == 1 and (control[1].word == "BEGIN" or control[1].word == "START")
-     and control[2].index == n and (control[2].word == "COMMIT" or control[2].word == "END") then
-    return "own", stmts
+  if part.lua then
+    local ok, err = pcall(run_body, run, part, ctx, "")
+    if not ok then return failed(failure_of(run, part, err, 0)) end
+  else
+    local hook_ok, herr = pcall(run_hook, run, "before_each", ctx)
+    if not hook_ok then return failed(failure_of(run, part, herr, 0), 0) end
+    for i, s in ipairs(part.statements) do
+      local ok, err = pcall(db.exec, db, s.text)
+      if not ok then
+        if type(err) == "table" and err.sqlstate and not err.position then
+          -- the server gives no position: the statement is known, point at it
+          err = setmetatable({ position = s.text:find("%S") or 1 }, { __index = err })
+        end
+        local merr = failure_of(run, part, err, -prepare.chars_before(part, s.start))
+        merr.statement, merr.statements = i, #part.statements
+        -- a statement outside a transaction is all or nothing, except the
+        -- CONCURRENTLY ones, which leave an invalid index behind
+        local undone = i == 1 and not s.text:upper():find("CONCURRENTLY", 1, true)
+        return failed(merr, undone and 0 or i - 1)
+      end
+      if i == 1 and db_mod.interrupted() then break end
+    end
+    hook_ok, herr = pcall(run_hook, run, "after_each", ctx)
+    if not hook_ok then return failed(failure_of(run, part, herr, 0)) end
   end
-  return "statements", stmts
-end
-
--- The top-level statements of part.text (lumi.sql, PostgreSQL's own scanner).
-function M.split(part)
-  local sql = require "lumi.sql"
-  local stmts, err = sql.split(part.text)
-  if not stmts then
-    errors.raise("migration", string.format("%s: cannot split into statements: %s", part.path, tostring(err.message or err)),
-      { file = part.path })
+  if db:in_transaction() then
+    -- a BEGIN without its COMMIT: nothing after it would be kept
+    local merr = errors.new("migration", string.format(
+      "%s: leaves a transaction open (a BEGIN without its COMMIT): its work since that BEGIN was rolled back",
+      part.path), { migration = part.migration.file, file = part.path, hint = "end the file with COMMIT;" })
+    return failed(merr)
   end
-  return stmts
+  -- all of it ran: the record goes through even after an interrupt
+  local ok, err = pcall(db.pipeline, db, finished((clock.now() - t0) * 1000))
+  if not ok then error(err, 0) end
+  return clock.now() - t0
 end
 
-local function log_of(project, st, m, event, extra)
-  extra = extra or {}
-  return st:log_statement({ target = project.target, event = event, version = m.version, file = m.file,
-    checksum = extra.checksum, execution_ms = extra.ms, sqlstate = extra.sqlstate, error = extra.error })
-end
-
--- Run fn(...) with db unguarded: lumi's own bookkeeping after a failure
--- goes on after an interrupt (see DB:settle).
-local function unguarded(db, fn, ...)
-  local guarded = db.guarded
-  db.guarded = false
-  local ok, err = pcall(fn, ...)
-  db.guarded = guarded
-  return ok, err
-end
-
--- Record a failure in the log, outside any transaction (best effort).
-local function log_failure(project, st, m, err, event)
-  local db = project:db()
-  if db.conn:is_closed() then return end
-  local stmt = log_of(project, st, m, event or "failed", { sqlstate = err.sqlstate, error = err.message })
-  if stmt then unguarded(db, db.query, db, table.unpack(stmt, 1, stmt.n)) end
-end
-
--- Run one migration (apply_one or revert_one) with the db guarded: an
--- interrupt stops it at its next statement. A failure caused by the
--- interrupt (the running statement cancelled) says so, with its exit code.
-local function interruptible(project, fn, st, item, ...)
-  local db = project:db()
-  db.guarded = true
-  local ok, seconds, merr = pcall(fn, project, st, item, ...)
-  db.guarded = false
-  if not ok then
-    -- stopped before it began (its first statement refused): a failure of its own
-    if errors.is(seconds, "interrupted") then return nil, seconds end
-    error(seconds, 0)
+-- Apply one prepared part. Returns seconds, or nil and the error.
+local function apply(run, part, durable)
+  local m = part.migration
+  local checksum = part.checksum
+  if part.mode ~= "statements" then
+    local seconds, merr, ctx = in_transaction(run, part, function(ms)
+      return records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms, event = "applied" }),
+        { event = "applied", checksum = checksum, execution_ms = ms })
+    end, durable)
+    if seconds then return seconds end
+    -- the project's policy may count this failure as applied (FluxStudio:
+    -- "duplicate object" means an earlier hand-run already did it)
+    if run.hooks.on_error and not run.db:is_closed() and not db_mod.interrupted() then
+      ctx.error = merr
+      local verdict
+      local ok, failure = context.call(function(c) verdict = run.hooks.on_error(c) end, ctx, run.project.config.file)
+      if not ok then
+        run.project:warn("hook on_error failed: " .. errors.text(failure.err))
+      elseif verdict == "applied" then
+        local why = merr.cause and merr.cause.message or merr.message
+        local stmts = records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = 0, event = "counted" }),
+          { event = "applied", checksum = checksum, sqlstate = merr.sqlstate, error = "counted as applied by on_error: " .. why })
+        table.insert(stmts, 1, { "BEGIN" })
+        stmts[#stmts + 1] = { "COMMIT" }
+        local recorded, rerr = atomically(run.db, function() run.db:pipeline(stmts) end)
+        if not recorded then error(rerr, 0) end
+        run.project:warn(string.format("%s failed with %s (%s); on_error counts it as applied", m.file,
+          tostring(merr.sqlstate), why))
+        return 0
+      end
+    end
+    record_failure(run, m, merr, "failed")
+    return nil, merr
   end
-  if not seconds then db_mod.mark_interrupted(merr) end
+  local recorded = false
+  local seconds, merr = without_transaction(run, part,
+    function()
+      local stmts = records(run, "unfinished", record_of(m, nil, { checksum = checksum, event = "started" }),
+        { event = "started", checksum = checksum })
+      recorded = #stmts > 1
+      return stmts
+    end,
+    function(ms)
+      return records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms, event = "applied",
+        recorded = recorded }), { event = "applied", checksum = checksum, execution_ms = ms })
+    end,
+    function(e)
+      if not recorded then return records(run, nil, record_of(m), { event = "failed", sqlstate = e.sqlstate,
+        error = e.message }) end
+      return records(run, "unfinished", record_of(m, nil, { error = e.message, event = "stopped", recorded = true }),
+        { event = "unfinished", sqlstate = e.sqlstate, error = e.message })
+    end,
+    function()
+      -- the first statement failed: the migration is pending again
+      if not recorded then return {} end
+      return records(run, "reverted", record_of(m, nil, { event = "failed" }),
+        { event = "failed", error = "its first statement failed: nothing of it took effect" })
+    end)
+  if not seconds and merr.nothing_done then record_failure(run, m, merr, "failed") end
   return seconds, merr
+end
+
+-- Revert one prepared down part (r: the migration's tracking row).
+local function revert(run, part, r, durable)
+  local m = part.migration
+  if part.mode ~= "statements" then
+    local seconds, merr = in_transaction(run, part, function(ms)
+      return records(run, "reverted", record_of(m, r, { event = "reverted" }), { event = "reverted", execution_ms = ms })
+    end, durable)
+    if not seconds then record_failure(run, m, merr, "revert failed") end
+    return seconds, merr
+  end
+  return without_transaction(run, part,
+    function() return {} end,
+    function(ms)
+      return records(run, "reverted", record_of(m, r, { event = "reverted" }), { event = "reverted", execution_ms = ms })
+    end,
+    function(e)
+      -- what ran before the failure stays: the migration is half reverted
+      return records(run, "unfinished", record_of(m, r, { recorded = true, event = "stopped",
+        error = "revert: " .. e.message }), { event = "revert failed", sqlstate = e.sqlstate, error = e.message })
+    end,
+    function()
+      -- the first statement failed: the migration stays applied
+      return records(run, nil, record_of(m, r), { event = "revert failed", error = "its first statement failed: "
+        .. "nothing of the revert took effect" })
+    end)
+end
+
+---------------------------------------------------------------- the lock
+
+--- Run fn(db, store) under the migration lock, with the tracking tables
+--- created. A signal during it cancels the statement running and lets the
+--- run wind down (records, log, lock released) instead of ending lumi.
+function M.locked(project, fn)
+  local db = project:connect()
+  local st = project:store()
+  local key = st:lock_key()
+  local wait = project.config.lock_wait
+  -- should lumi die without a word (SIGKILL, a lost machine), the server
+  -- checks every second that it is still there, and stops the statement
+  -- it runs instead of finishing it for nobody (PostgreSQL 14 and later)
+  if (db:info().server_version_num or 0) >= 140000 then
+    db:value("SELECT set_config('client_connection_check_interval', '1s', false)")
+  end
+  lock.acquire(db, key, wait, function(holder)
+    project:emit({ type = "lock_wait", holder = holder, wait = wait })
+  end)
+  db_mod.defer_interrupts(true)
+  local ok, res = pcall(function()
+    st:ensure()
+    return fn(db, st)
+  end)
+  if db:rollback() then
+    local released, rerr = pcall(lock.release, db, key)
+    if not released and ok then ok, res = false, rerr end
+  end
+  db_mod.defer_interrupts(false)
+  if not ok then error(res, 0) end
+  return res
 end
 
 -- Stop before the next migration once a signal has come.
@@ -255,369 +572,39 @@ local function stop_if_interrupted(m, done, verb)
       done == 1 and "migration" or "migrations", verb) or "nothing ran"))
 end
 
-local function batch(...)
-  local out = {}
-  for i = 1, select("#", ...) do
-    local s = select(i, ...)
-    if s then out[#out + 1] = s end
+---------------------------------------------------------------- up
+
+-- Apply the parts of `todo` in order (under the lock), hooks around them.
+local function apply_all(project, db, st, parts, result)
+  local run = new_run(project, db, st)
+  local pending = {}
+  for i, part in ipairs(parts) do pending[i] = part.migration end
+  run_hook(run, "before_all", ctx_of(run, nil, { pending = pending, direction = "up" }))
+  for i, part in ipairs(parts) do
+    local m = part.migration
+    local stop = stop_if_interrupted(m, #result.applied, "applied")
+    if stop then result.error = stop; break end
+    project:emit({ type = "start", migration = m, part = part })
+    local seconds, merr = apply(run, part, i == #parts)
+    if not seconds then
+      db_mod.mark_interrupted(merr)
+      result.failed, result.error = { migration = m, file = part.file, error = merr }, merr
+      project:emit({ type = "failed", migration = m, file = part.file, error = merr })
+      break
+    end
+    result.applied[#result.applied + 1] = { migration = m, file = part.file, seconds = seconds }
+    project:emit({ type = "applied", migration = m, file = part.file, seconds = seconds })
   end
-  return out
+  if result.error and #result.applied > 0 and not db:is_closed() then
+    -- those before it committed without waiting for the WAL flush: one
+    -- durable commit (it gets a transaction id) flushes them all
+    pcall(db.value, db, "SELECT txid_current()")
+  end
+  if not result.error then
+    run_hook(run, "after_all", ctx_of(run, nil, { pending = pending, result = result, direction = "up" }))
+  end
+  return result
 end
-
--- A `migration` error from a Lua failure {err=, line=} in migration m.
-local function lua_error(m, part, failure)
-  local e = failure.err
-  local where = failure.line and string.format("%s:%d", part.path, failure.line) or part.path
-  if type(e) == "table" and e.sqlstate then
-    return errors.new("migration", string.format("%s: %s %s: %s", where, e.severity or "ERROR", e.sqlstate, e.message),
-      { migration = m.file, file = part.path, line = failure.line, cause = e, sqlstate = e.sqlstate,
-        detail = e.detail, hint = e.hint, where = e.where })
-  end
-  if errors.is(e) then
-    -- lumi's own error (a misused API, say): the migration failed there
-    local msg = e.message
-    if not msg:find(part.path, 1, true) then msg = where .. ": " .. msg end
-    return errors.new("migration", msg, { migration = m.file, file = part.path, line = failure.line,
-      hint = e.hint, cause = e })
-  end
-  local msg = tostring(e)
-  -- "path:12: boom" already says where; anything else gets the line found
-  if not msg:find(part.path, 1, true) then msg = where .. ": " .. msg end
-  return errors.new("migration", msg, { migration = m.file, file = part.path, line = failure.line })
-end
-
--- Hooks of migrate.lua, looked up once per run.
-local function hooks_of(project)
-  local c = project.config
-  return { before_all = c.before_all, after_all = c.after_all, before_each = c.before_each,
-           after_each = c.after_each, on_error = c.on_error }
-end
-
--- Run a hook; a failure becomes a `migration` error naming the hook.
-local function run_hook(project, name, fn, ctx)
-  local db = project._db
-  local guarded = db and db.guarded
-  if db then db.guarded = true end
-  local ok, failure = context.call(fn, ctx, project.config.file)
-  if db then db.guarded = guarded end
-  if ok then return end
-  local e = failure.err
-  local where = project.config.file and failure.line and (project.config.file .. ":" .. failure.line .. ": ") or ""
-  local msg = type(e) == "table" and e.message or tostring(e)
-  errors.raise("migration", string.format("%shook %s failed: %s", where, name, msg),
-    { hook = name, cause = e, sqlstate = type(e) == "table" and e.sqlstate or nil,
-      detail = type(e) == "table" and e.detail or nil, hint = type(e) == "table" and e.hint or nil })
-end
-
--- The body of a migration inside its transaction: the SQL (or the Lua up
--- function) between before_each and after_each. Raises on failure; a Lua
--- failure is raised as {lua_failure = {err=, line=}}.
-local function run_body(project, item, mode, hooks, ctx, begin)
-  local db = project:db()
-  local part = item.part
-  if hooks.before_each then run_hook(project, "before_each", hooks.before_each, ctx) end
-  if part.lua then
-    local ok, failure = context.call(part.fn, ctx, part.path)
-    if not ok then error({ lua_failure = failure }, 0) end
-  elseif mode == "own" then
-    db:exec(part.text:sub(1, item.stmts[#item.stmts].start - 1))
-  elseif begin then
-    -- no hooks in the way: BEGIN and the file in one round trip
-    db:exec(begin .. part.text)
-  else
-    db:exec(part.text)
-  end
-  if hooks.after_each then run_hook(project, "after_each", hooks.after_each, ctx) end
-end
-
--- Apply one migration (item: {migration, part, checksum, durable}).
--- Returns seconds taken, or nil, error.
-local function apply_one(project, st, item, hooks)
-  local db = project:db()
-  local m, part = item.migration, item.part
-  local mode, stmts = "wrapped", nil
-  if part.lua then
-    mode = part.directives.transaction and "lua" or "lua-statements"
-  else
-    mode, stmts = M.execution(part)
-  end
-  item.stmts = stmts
-  local t0 = clock.now()
-  local function ms() return (clock.now() - t0) * 1000 end
-  local ctx = context.new(project, { migration = { version = m.version, name = m.name, file = m.file,
-    path = m.path, direction = "up" } })
-
-  if mode == "statements" or mode == "lua-statements" then
-    -- 1. the record, marked unfinished, committed on its own
-    local has_state = st.columns.state ~= nil
-    if has_state then
-      local rec = st:record_statement(m, item.checksum, nil, { state = "unfinished" })
-      db:query(table.unpack(rec, 1, rec.n))
-    end
-    local function failed(merr, message)
-      merr.unfinished = has_state
-      merr.no_transaction = true
-      if has_state then
-        local upd = st:update_statement({ [st.identity] = m[st.identity] }, { error = message })
-        if upd then unguarded(db, db.query, db, table.unpack(upd, 1, upd.n)) end
-      end
-      log_failure(project, st, m, merr, has_state and "unfinished" or "failed")
-      return nil, merr
-    end
-    -- 2. the statements as they are, in order (or the Lua up function)
-    if mode == "lua-statements" then
-      local ok, failure = pcall(run_body, project, item, mode, hooks, ctx)
-      if not ok then
-        if db:in_transaction() then db.conn:exec("ROLLBACK") end
-        local merr = failure.lua_failure and lua_error(m, part, failure.lua_failure)
-          or (errors.is(failure) and failure) or M.migration_error(m, part, failure, 0)
-        return failed(merr, merr.message)
-      end
-    else
-      if hooks.before_each then
-        local ok, herr = pcall(run_hook, project, "before_each", hooks.before_each, ctx)
-        if not ok then return failed(herr, herr.message or tostring(herr)) end
-      end
-      for i, s in ipairs(stmts) do
-        local ok, err = pcall(db.exec, db, s.text)
-        if not ok then
-          if db:in_transaction() then db.conn:exec("ROLLBACK") end
-          if type(err) == "table" and err.sqlstate and not err.position then
-            -- the server gives no position: the statement is known, point at it
-            err = setmetatable({ position = s.text:find("%S") or 1 }, { __index = err })
-          end
-          local merr = M.migration_error(m, part, err, -(utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)))
-          merr.statement, merr.statements = i, #stmts
-          return failed(merr, string.format("statement %d of %d failed: %s", i, #stmts, err.message or tostring(err)))
-        end
-      end
-      if hooks.after_each then
-        local ok, herr = pcall(run_hook, project, "after_each", hooks.after_each, ctx)
-        if not ok then return failed(herr, herr.message or tostring(herr)) end
-      end
-    end
-    if db:in_transaction() then
-      -- a BEGIN without its COMMIT: nothing after it would be kept
-      db.conn:exec("ROLLBACK")
-      local merr = errors.new("migration", string.format(
-        "%s: leaves a transaction open (a BEGIN without its COMMIT): its work since that BEGIN was rolled back",
-        part.path), { migration = m.file, file = part.path, hint = "end the file with COMMIT;" })
-      return failed(merr, merr.message)
-    end
-    -- 3. the record, now applied (all of it ran: an interrupt now changes nothing)
-    local done = has_state
-      and st:update_statement({ [st.identity] = m[st.identity] }, { state = "applied", execution_ms = ms() })
-      or st:record_statement(m, item.checksum, ms())
-    local recorded, rerr = unguarded(db, db.pipeline, db,
-      batch(done, log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms() })))
-    if not recorded then error(rerr, 0) end
-    return clock.now() - t0
-  end
-
-  local begin = item.durable and BEGIN_DURABLE or BEGIN_ASYNC
-  local one_trip = mode == "wrapped" and not hooks.before_each
-  local ok, err = pcall(function()
-    if mode ~= "own" and not one_trip then db:exec(begin) end
-    run_body(project, item, mode, hooks, ctx, one_trip and begin or nil)
-    db:pipeline(batch(st:record_statement(m, item.checksum, ms()),
-      log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms() }), { "COMMIT" }))
-  end)
-  if not ok then
-    pcall(db.settle, db)
-    if not db.conn:is_closed() and db:in_transaction() then db.conn:exec("ROLLBACK") end
-    local merr
-    if type(err) == "table" and err.lua_failure then
-      merr = lua_error(m, part, err.lua_failure)
-    elseif errors.is(err) then
-      merr = err
-    else
-      local transient = { ["40001"] = true, ["40P01"] = true, ["55P03"] = true, ["57014"] = true }
-      if type(err) == "table" and err.sqlstate and not err.position and not err.statement
-         and not transient[err.sqlstate] and not db.conn:is_closed() then
-        merr = M.locate(project, m, part, err)
-      end
-      merr = merr or M.migration_error(m, part, err, one_trip and #begin or 0)
-    end
-    -- the project's policy may count this failure as applied (FluxStudio:
-    -- "duplicate object" means an earlier hand-run already did it)
-    if hooks.on_error and not db.conn:is_closed() then
-      ctx.error = merr
-      local verdict
-      local hook_ok, failure = context.call(function(c) verdict = hooks.on_error(c) end, ctx, project.config.file)
-      if not hook_ok then
-        project:emit({ type = "warning", message = "hook on_error failed: " .. tostring(failure.err) })
-      elseif verdict == "applied" then
-        db:pipeline(batch({ "BEGIN" }, st:record_statement(m, item.checksum, ms()),
-          log_of(project, st, m, "applied", { checksum = item.checksum, ms = ms(), sqlstate = merr.sqlstate,
-            error = "counted as applied by on_error: " .. (merr.cause and merr.cause.message or merr.message) }), { "COMMIT" }))
-        project:emit({ type = "warning", message = string.format("%s failed with %s (%s); on_error counts it as applied",
-          m.file, tostring(merr.sqlstate), merr.cause and merr.cause.message or merr.message) })
-        return clock.now() - t0
-      end
-    end
-    log_failure(project, st, m, merr)
-    return nil, merr
-  end
-  return clock.now() - t0
-end
-
---- The server gives no position for some errors (a missing table in ALTER
---- TABLE, a failing CREATE INDEX). To say which statement failed, the
---- migration is run again statement by statement in a transaction that is
---- rolled back (as psql runs a file): only on failure, and only when the
---- file has several statements. Returns a located error, or nil.
-function M.locate(project, m, part, err)
-  local db = project:db()
-  local ok, stmts = pcall(M.split, part)
-  if not ok or #stmts < 2 then return nil end
-  local found
-  local sql = require "lumi.sql"
-  local run_ok = pcall(function()
-    db:exec("BEGIN")
-    for i, s in ipairs(stmts) do
-      -- the file's own transaction control must not end lumi's transaction
-      local k = sql.first_keyword(s.text)
-      if tx_words[k] then goto skip end
-      local good, e = pcall(db.exec, db, s.text)
-      if not good then found = { index = i, stmt = s, err = e }; break end
-      ::skip::
-    end
-  end)
-  if not db.conn:is_closed() and db:in_transaction() then db.conn:exec("ROLLBACK") end
-  if not run_ok or not found or type(found.err) ~= "table" or found.err.sqlstate ~= err.sqlstate then return nil end
-  local s = found.stmt
-  local before = utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)
-  local e = found.err
-  if not e.position then
-    -- point at the statement itself
-    e.position = 1
-  end
-  local merr = M.migration_error(m, part, e, -before)
-  merr.statement, merr.statements = found.index, #stmts
-  merr.located = true
-  return merr
-end
-
--- Revert one migration (item: {migration, part, record}).
-local function revert_one(project, st, item)
-  local db = project:db()
-  local m, part = item.migration, item.part
-  local t0 = clock.now()
-  local remove = st:remove_statement(item.record)
-  if part.lua then
-    local ctx = context.new(project, { migration = { version = m.version, name = m.name, file = m.file,
-      path = m.path, direction = "down" } })
-    local tx = part.directives.transaction
-    if tx then db:exec("BEGIN") end
-    local ok, failure = context.call(part.fn, ctx, part.path)
-    if not ok then
-      if db:in_transaction() then db.conn:exec("ROLLBACK") end
-      local merr = lua_error(m, part, failure)
-      log_failure(project, st, m, merr, "revert failed")
-      return nil, merr
-    end
-    local records = batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 }),
-      tx and { "COMMIT" } or nil)
-    if tx then
-      db:pipeline(records)
-    else
-      -- it ran without a transaction, all of it: an interrupt now changes nothing
-      local recorded, rerr = unguarded(db, db.pipeline, db, records)
-      if not recorded then error(rerr, 0) end
-    end
-    return clock.now() - t0
-  end
-  local mode, stmts = M.execution(part)
-  if mode == "statements" then
-    for i, s in ipairs(stmts) do
-      local ok, err = pcall(db.exec, db, s.text)
-      if not ok then
-        if db:in_transaction() then db.conn:exec("ROLLBACK") end
-        local merr = M.migration_error(m, part, err, -(utf8.len(part.text:sub(1, s.start - 1)) or (s.start - 1)))
-        merr.statement, merr.statements, merr.no_transaction = i, #stmts, true
-        -- what ran before the failure stays: the migration is half reverted
-        if st.columns.state then
-          merr.unfinished = true
-          local upd = st:update_statement({ [st.identity] = item.record[st.identity] or m[st.identity] },
-            { state = "unfinished", error = string.format("revert: statement %d of %d failed: %s", i, #stmts,
-              type(err) == "table" and err.message or tostring(err)) })
-          if upd then unguarded(db, db.query, db, table.unpack(upd, 1, upd.n)) end
-        end
-        log_failure(project, st, m, merr, "revert failed")
-        return nil, merr
-      end
-    end
-    local recorded, rerr = unguarded(db, db.pipeline, db,
-      batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 })))
-    if not recorded then error(rerr, 0) end
-    return clock.now() - t0
-  end
-  local ok, err = pcall(function()
-    if mode == "own" then
-      db:exec(part.text:sub(1, stmts[#stmts].start - 1))
-    else
-      db:exec(BEGIN_DURABLE .. part.text)
-    end
-    db:pipeline(batch(remove, log_of(project, st, m, "reverted", { ms = (clock.now() - t0) * 1000 }), { "COMMIT" }))
-  end)
-  if not ok then
-    if not db.conn:is_closed() and db:in_transaction() then db.conn:exec("ROLLBACK") end
-    local merr = M.migration_error(m, part, err, mode == "own" and 0 or #BEGIN_DURABLE)
-    log_failure(project, st, m, merr, "revert failed")
-    return nil, merr
-  end
-  return clock.now() - t0
-end
-
----------------------------------------------------------------- runs
-
---- Run fn(db, st) under the migration lock, creating the tracking tables.
-function M.locked(project, fn)
-  local db = project:db()
-  local st = project:store()
-  local key = st:lock_key(hash)
-  -- should lumi die without a word (SIGKILL, a lost machine), the server
-  -- checks every second that it is still there, and stops the statement
-  -- it runs instead of finishing it for nobody (PostgreSQL 14 and later)
-  if (db.conn:info().server_version_num or 0) >= 140000 then
-    db:value("SELECT set_config('client_connection_check_interval', '1s', false)")
-  end
-  lock.acquire(db, key, project.config.lock_timeout, function(holder)
-    project:emit({ type = "lock_wait", holder = holder, timeout = project.config.lock_timeout })
-  end)
-  -- from here a signal does not end lumi: the statement running is
-  -- cancelled, and the run winds down (records, logs, releases the lock)
-  db_mod.defer_interrupts(true)
-  local ok, res = pcall(function()
-    st:ensure()
-    return fn(db, st)
-  end)
-  if not db.conn:is_closed() then
-    pcall(db.settle, db)
-    if db:in_transaction() then db.conn:exec("ROLLBACK") end
-    local released, rerr = pcall(lock.release, db, key)
-    if not released and ok then db_mod.defer_interrupts(false); error(rerr, 0) end
-  end
-  db_mod.defer_interrupts(false)
-  if not ok then error(res, 0) end
-  return res
-end
-
--- Load the up part of every migration to apply, before the first runs.
-local function load_up(project, list)
-  local items = {}
-  local sums = project:checksums(list)
-  for i, m in ipairs(list) do
-    local part = migration.load(m, "up", project.config.placeholders)
-    items[i] = { migration = m, part = part,
-                 checksum = sums[m.path] or hash.sha256_file(m.path) or hash.sha256(part.file_text) }
-  end
-  return items
-end
-
--- What planning `up` reads of the records: identities, checksums and states
--- (and the error of an unfinished one), not when or by whom.
-local plan_fields = { version = true, file = true, stem = true, checksum = true, state = true, error = true }
 
 --- lumi up: apply pending migrations in order.
 ---@param opts table {to=version?, dry_run=bool?, count=n?}
@@ -625,74 +612,72 @@ local plan_fields = { version = true, file = true, stem = true, checksum = true,
 function M.up(project, opts)
   opts = opts or {}
   local result = { applied = {}, dry_run = opts.dry_run or false, to = opts.to }
-
-  local function run_plan(p, scan)
-    M.check_plan(project, p, scan, opts)
+  local found = project:discover()
+  local sums = {}
+  local function todo_of(p)
+    M.check_plan(project, p, found, opts)
     local todo = select_pending(project, p, opts)
-    if opts.count then
-      local cut = {}
-      for i = 1, math.min(opts.count, #todo) do cut[i] = todo[i] end
-      todo = cut
-    end
+    if opts.count then todo = table.move(todo, 1, math.min(opts.count, #todo), 1, {}) end
     result.pending = #p.pending
-    local items = load_up(project, todo)
-    project:emit({ type = "plan", migrations = todo, dry_run = opts.dry_run })
-    if opts.dry_run then
-      for _, item in ipairs(items) do
-        result.applied[#result.applied + 1] = { migration = item.migration, would = true }
-        project:emit({ type = "would_apply", migration = item.migration })
-      end
-      return result
-    end
-    if #items > 0 then items[#items].durable = true end
-    local st = project:store()
-    local hooks = hooks_of(project)
-    local pending = {}
-    for i, item in ipairs(items) do pending[i] = item.migration end
-    if hooks.before_all then
-      run_hook(project, "before_all", hooks.before_all, context.new(project, { pending = pending, direction = "up" }))
-    end
-    for _, item in ipairs(items) do
-      local stop = stop_if_interrupted(item.migration, #result.applied, "applied")
-      if stop then result.error = stop; break end
-      project:emit({ type = "start", migration = item.migration })
-      local seconds, merr = interruptible(project, apply_one, st, item, hooks)
-      if not seconds then
-        result.failed = { migration = item.migration, error = merr }
-        result.error = merr
-        project:emit({ type = "failed", migration = item.migration, error = merr })
-        break
-      end
-      result.applied[#result.applied + 1] = { migration = item.migration, seconds = seconds }
-      project:emit({ type = "applied", migration = item.migration, seconds = seconds })
-    end
-    local db = project:db()
-    if result.error and #result.applied > 0 and not db.conn:is_closed() then
-      -- those before it committed without waiting for the WAL flush:
-      -- one durable commit (it gets a transaction id) flushes them all
-      pcall(db.value, db, "SELECT txid_current()")
-    end
-    if hooks.after_all and not result.error then
-      run_hook(project, "after_all", hooks.after_all,
-        context.new(project, { pending = pending, result = result, direction = "up" }))
+    return todo
+  end
+  local st = project:store()
+  if opts.dry_run then
+    local p = project:plan(found, (st:read()), sums)
+    local parts = prepare_all(project, todo_of(p), "up")
+    project:emit({ type = "plan", parts = parts, dry_run = true })
+    for _, part in ipairs(parts) do
+      result.applied[#result.applied + 1] = { migration = part.migration, file = part.file, would = true }
+      project:emit({ type = "would_apply", migration = part.migration, file = part.file })
     end
     return result
   end
-
-  local function run(records)
-    return run_plan(project:plan(records))
-  end
-
-  if opts.dry_run then return run() end
-  -- Nothing to apply, a tracking table and no before_all/after_all hooks to
-  -- run: that is known from a read, which needs no lock (the tracking query
-  -- went out while the files were scanned). Anything to apply is planned
-  -- again from the records read under the lock.
+  -- Nothing to apply and nothing unfinished, a tracking table and no
+  -- before_all/after_all hooks to run: that is known from a read, which
+  -- needs no lock. Anything else is judged from the records read under it
+  -- (an unfinished record may be another runner's work in progress).
   if not project.config.before_all and not project.config.after_all then
-    local p, scan, exists = project:plan(nil, plan_fields)
-    if exists and #plan_mod.up_to(p, project.scheme, opts.to) == 0 then return run_plan(p, scan) end
+    local records, exists = st:read()
+    if exists then
+      local p = project:plan(found, records, sums)
+      if #p.unfinished == 0 and #plan_mod.up_to(p, project.scheme, opts.to) == 0 then
+        todo_of(p)
+        return result
+      end
+    end
   end
-  return M.locked(project, function(_, st) return run((st:applied())) end)
+  return M.locked(project, function(db, locked_st)
+    local p = project:plan(found, (locked_st:read()), sums)
+    local parts = prepare_all(project, todo_of(p), "up")
+    project:emit({ type = "plan", parts = parts })
+    return apply_all(project, db, locked_st, parts, result)
+  end)
+end
+
+---------------------------------------------------------------- down
+
+-- The down parts of the entries to revert, every one read before the first runs.
+local function down_parts(project, todo)
+  local parts = {}
+  for i, e in ipairs(todo) do
+    local m = e.migration
+    if not m then
+      errors.raise("validation", string.format("cannot revert %s: its file is missing", e.record.file or e.version))
+    end
+    local part = prepare_all(project, { m }, "down")[1]
+    if not part then
+      local lua = m.layout == "lua"
+      errors.raise("validation", string.format("cannot revert %s: it has no down %s", m.file,
+          lua and "function" or "migration"),
+        { hint = "add " .. (m.layout == "pair" and (m.stem .. ".down.sql")
+          or m.layout == "directory" and (m.stem .. "/down.sql")
+          or lua and "a `down` function to the table it returns"
+          or "a \"-- migrate:down\" section") })
+    end
+    part.record = e.record
+    parts[i] = part
+  end
+  return parts
 end
 
 --- lumi down: revert applied migrations, newest version first.
@@ -700,60 +685,76 @@ end
 function M.down(project, opts)
   opts = opts or {}
   local result = { reverted = {}, dry_run = opts.dry_run or false }
-
-  local function run(records)
-    local p, scan = project:plan(records)
-    M.check_plan(project, p, scan, { to = opts.to, ignore_changed = true })
-    local todo = plan_mod.down_from(p, project.scheme, opts)
-    -- every down part is read before the first runs
-    local items = {}
-    for i, e in ipairs(todo) do
-      if not e.migration then
-        errors.raise("validation", string.format("cannot revert %s: its file is missing", e.record.file or e.version))
-      end
-      local part = migration.load(e.migration, "down", project.config.placeholders)
-      if not part then
-        local lua = e.migration.layout == "lua"
-        errors.raise("validation", string.format("cannot revert %s: it has no down %s", e.migration.file,
-            lua and "function" or "migration"),
-          { hint = "add " .. (e.migration.layout == "pair" and (e.migration.stem .. ".down.sql")
-            or e.migration.layout == "directory" and (e.migration.stem .. "/down.sql")
-            or lua and "a `down` function to the table it returns"
-            or "a \"-- migrate:down\" section") })
-      end
-      items[i] = { migration = e.migration, part = part, record = e.record }
-    end
-    project:emit({ type = "plan", migrations = (function()
-      local l = {}
-      for i, it in ipairs(items) do l[i] = it.migration end
-      return l
-    end)(), dry_run = opts.dry_run })
-    if opts.dry_run then
-      for _, item in ipairs(items) do
-        result.reverted[#result.reverted + 1] = { migration = item.migration, would = true }
-        project:emit({ type = "would_revert", migration = item.migration })
-      end
-      return result
-    end
-    local st = project:store()
-    for _, item in ipairs(items) do
-      local stop = stop_if_interrupted(item.migration, #result.reverted, "reverted")
-      if stop then result.error = stop; break end
-      local seconds, merr = interruptible(project, revert_one, st, item)
-      if not seconds then
-        result.failed = { migration = item.migration, error = merr }
-        result.error = merr
-        project:emit({ type = "failed", migration = item.migration, error = merr, direction = "down" })
-        break
-      end
-      result.reverted[#result.reverted + 1] = { migration = item.migration, seconds = seconds }
-      project:emit({ type = "reverted", migration = item.migration, seconds = seconds })
+  local found = project:discover()
+  local function parts_of(records)
+    local p = project:plan(found, records)
+    M.check_plan(project, p, found, { to = opts.to, ignore_changed = true })
+    local parts = down_parts(project, plan_mod.down_from(p, project.scheme, opts))
+    project:emit({ type = "plan", parts = parts, dry_run = opts.dry_run })
+    return parts
+  end
+  if opts.dry_run then
+    for _, part in ipairs(parts_of((project:store():read()))) do
+      result.reverted[#result.reverted + 1] = { migration = part.migration, file = part.file, would = true }
+      project:emit({ type = "would_revert", migration = part.migration, file = part.file })
     end
     return result
   end
+  return M.locked(project, function(db, st)
+    local parts = parts_of((st:read()))
+    local run = new_run(project, db, st)
+    for i, part in ipairs(parts) do
+      local m = part.migration
+      local stop = stop_if_interrupted(m, #result.reverted, "reverted")
+      if stop then result.error = stop; break end
+      project:emit({ type = "start", migration = m, part = part })
+      local seconds, merr = revert(run, part, part.record, i == #parts)
+      if not seconds then
+        db_mod.mark_interrupted(merr)
+        result.failed, result.error = { migration = m, file = part.file, error = merr }, merr
+        project:emit({ type = "failed", migration = m, file = part.file, error = merr, direction = "down" })
+        break
+      end
+      result.reverted[#result.reverted + 1] = { migration = m, file = part.file, seconds = seconds }
+      project:emit({ type = "reverted", migration = m, file = part.file, seconds = seconds })
+    end
+    if result.error and #result.reverted > 0 and not db:is_closed() then pcall(db.value, db, "SELECT txid_current()") end
+    return result
+  end)
+end
 
-  if opts.dry_run then return run() end
-  return M.locked(project, function(_, st) return run((st:applied())) end)
+---------------------------------------------------------------- records only
+
+--- The record-only commands (mark, unmark, baseline, repair): under the
+--- lock, fn(plan, found) returns the changes to record, a list of
+--- {migration=, record=, event=, fields=}, where event is "marked",
+--- "baselined" or "repaired" (the store's applied) or "unmarked" (its
+--- reverted); they are written in one transaction with their log rows.
+--- Returns the list.
+function M.record_only(project, fn)
+  return M.locked(project, function(db, st)
+    local found = project:discover()
+    local p = project:plan(found, (st:read()))
+    local changes = fn(p, found)
+    local run = new_run(project, db, st)
+    local stmts = { { "BEGIN" } }
+    for _, c in ipairs(changes) do
+      local fields = c.fields or {}
+      fields.event = c.event
+      fields.recorded = c.record ~= nil
+      local rec = record_of(c.migration or {}, c.record, fields)
+      local log = { event = c.event, checksum = fields.checksum, error = c.note }
+      for _, s in ipairs(records(run, c.event == "unmarked" and "reverted" or "applied", rec, log)) do
+        stmts[#stmts + 1] = s
+      end
+    end
+    if #changes > 0 then
+      stmts[#stmts + 1] = { "COMMIT" }
+      local ok, err = atomically(db, function() db:pipeline(stmts) end)
+      if not ok then error(err, 0) end
+    end
+    return changes
+  end)
 end
 
 return M

@@ -1,35 +1,40 @@
 --- The tracking tables: which migrations are applied (the state table) and
---- everything that ever happened to them (the append-only log).
+--- everything that ever happened to them (the append-only event log).
 --
--- All of lumi's SQL about its own bookkeeping lives here; the runner only
--- sequences. The state table's name and columns come from the `tracking`
--- setting, so a project keeps the table its old runner created:
+-- What is read and what is written are policy: five functions, each taking
+-- the store and a record and returning the statements to run, a list of
+-- {sql, param1, param2, ...}. The built-in ones below work over `columns`;
+-- a project whose table means more (a success flag, a rolled_back column)
+-- replaces any of them in `tracking`:
 --
---   tracking = {
---     table = "migrations",                       -- "name" or "schema.name"
---     columns = { stem = "id", file = "filename", -- lumi's field -> column
---                 checksum = "checksum", applied_at = "executed_at",
---                 execution_ms = "execution_time_ms" },
---     identity = "file",                          -- what matches a file to a row
---     where = { database_type = "postgres" },     -- this target's rows in a shared table
---     log = "migrations_log",                     -- or false
---   }
+--   read(store)              -> {sql, params...}: the applied migrations,
+--                               one row each, columns named as lumi's fields
+--   applied(store, rec)      -> recorded as applied (up, mark, baseline, repair)
+--   unfinished(store, rec)   -> recorded as begun but not finished (a
+--                               migration run without a transaction)
+--   failed(store, rec)       -> after a failed migration was rolled back
+--   reverted(store, rec)     -> reverted (down) or forgotten (unmark)
 --
--- Fields lumi knows: version, name, file, stem, checksum, applied_at,
+-- rec: {version=, name=, file=, stem=, checksum=, execution_ms=, error=,
+-- sqlstate=, event=, recorded=}. `recorded` is true when a row for it
+-- exists already (it was unfinished); `event` says what happened
+-- ("applied", "marked", "baselined", "repaired", "counted", "reverted",
+-- "unmarked", "started", "stopped", "failed"). The statements of applied,
+-- unfinished and reverted run inside the transaction of the change they
+-- record; those of failed, after its rollback.
+--
+-- Fields lumi reads: version, name, file, stem, checksum, applied_at,
 -- execution_ms, applied_by, state ("applied" or "unfinished"), error.
+-- store.table is the state table's quoted, schema-qualified name;
+-- store:quote(name) quotes an identifier; store.columns, store.identity
+-- and store.where are the settings in force.
+local errors = require "lumi.errors"
+local hash = require "lumi.hash"
 local null = require("lumi.pg").null
 
 local M = {}
 
 local Store = {}
-
--- SQL NULL as Lua nil in tracking rows: a record's fields are plain values
-local function denull(rows)
-  for _, r in ipairs(rows) do
-    for k, v in pairs(r) do if v == null then r[k] = nil end end
-  end
-  return rows
-end
 Store.__index = Store
 
 --- The default state table: one row per applied migration.
@@ -54,17 +59,14 @@ local function split_name(qualified)
   return schema, name
 end
 
---- A store on db for the tracking spec (see above; a string is a table name).
+--- A store on db for the tracking spec (`tracking` of migrate.lua; a
+--- string is a table name).
 function M.new(db, spec)
   if type(spec) == "string" then spec = { table = spec } end
   local self = setmetatable({ db = db, spec = spec }, Store)
   self.qualified = spec.table or "schema_migrations"
   self.schema, self.name = split_name(self.qualified)
   self.explicit_schema = self.schema ~= nil
-  local q = function(s) return db:quote_ident(s) end
-  -- an unqualified name is read as is (the session's search_path) and
-  -- qualified by resolve() before anything is written
-  self.ident = (self.schema and q(self.schema) .. "." or "") .. q(self.name)
   self.columns = spec.columns or M.default_columns
   self.identity = spec.identity or (self.columns.version and "version" or "file")
   self.where = spec.where or {}
@@ -73,61 +75,212 @@ function M.new(db, spec)
   table.sort(self.where_keys)
   local log = spec.log
   if log == nil then log = self.qualified .. "_log" end
-  if log then
-    local ls, ln = split_name(log)
-    self.log_name = ln
-    self.log_schema = ls              -- created when named; else the state table's schema
-    self.log_ident = (ls and q(ls) .. "." or "") .. q(ln)
-  end
-  if self.schema then self:resolve() end
+  if log then self.log_schema, self.log_name = split_name(log) end
+  -- an unqualified name is read as is (the session's search_path) and
+  -- qualified by resolve() before anything is written
+  self.table = (self.schema and self:quote(self.schema) .. "." or "") .. self:quote(self.name)
+  if self.log_name then self.log_table = (self.log_schema and self:quote(self.log_schema) .. "." or "") .. self:quote(self.log_name) end
   return self
+end
+
+function Store:quote(name)
+  return self.db:quote_ident(name)
 end
 
 --- Name the schema of the tracking tables for good (the first of the
 --- search_path when the name was unqualified): a migration that changes
 --- search_path, as pg_dump output does, must not lose lumi's bookkeeping.
---- Called before anything is written.
 function Store:resolve()
   if self.resolved then return self end
-  local q = function(s) return self.db:quote_ident(s) end
   if not self.schema then self.schema = self.db:value("SELECT coalesce(current_schema(), 'public')") end
-  self.ident = q(self.schema) .. "." .. q(self.name)
-  if self.log_name then self.log_ident = q(self.log_schema or self.schema) .. "." .. q(self.log_name) end
+  self.table = self:quote(self.schema) .. "." .. self:quote(self.name)
+  if self.log_name then self.log_table = self:quote(self.log_schema or self.schema) .. "." .. self:quote(self.log_name) end
   self.resolved = true
   return self
 end
 
--- "WHERE col = $k AND ..." for this target's rows, params appended to `params`
-function Store:where_sql(params)
-  if #self.where_keys == 0 then return "" end
+--- "schema.table" for messages (resolved when it has been).
+function Store:display()
+  return self.resolved and (self.schema .. "." .. self.name) or self.qualified
+end
+
+-- "col = $k AND ..." over `keys` = {column = value}, params appended
+local function conditions(self, pairs_, params)
   local parts = {}
+  for _, p in ipairs(pairs_) do
+    params[#params + 1] = p[2]
+    parts[#parts + 1] = self:quote(p[1]) .. " = $" .. #params
+  end
+  return table.concat(parts, " AND ")
+end
+
+-- this target's rows (the `where` columns), and, with rec, its row
+local function row_filter(self, params, rec)
+  local list = {}
+  for _, k in ipairs(self.where_keys) do list[#list + 1] = { k, self.where[k] } end
+  if rec then list[#list + 1] = { self.columns[self.identity], rec[self.identity] } end
+  if #list == 0 then return "" end
+  return " WHERE " .. conditions(self, list, params)
+end
+
+---------------------------------------------------------------- the built-in policy
+
+--- read: every row of this target, columns renamed to lumi's fields.
+function M.read(self)
+  local cols = {}
+  for _, field in ipairs(order) do
+    local col = self.columns[field]
+    if col then
+      local q = self:quote(col)
+      if field == "applied_at" then
+        cols[#cols + 1] = "to_char(" .. q .. " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at"
+      elseif field == "execution_ms" then
+        cols[#cols + 1] = q .. "::float8 AS execution_ms"
+      else
+        cols[#cols + 1] = q .. "::text AS " .. field
+      end
+    end
+  end
+  local params = {}
+  local sql = "SELECT " .. table.concat(cols, ", ") .. " FROM " .. self.table .. row_filter(self, params)
+  return { sql, table.unpack(params) }
+end
+
+-- INSERT of rec's fields (those with a column), with `extra` fields
+local function insert(self, rec, extra)
+  local cols, marks, params = {}, {}, {}
   for _, k in ipairs(self.where_keys) do
     params[#params + 1] = self.where[k]
-    parts[#parts + 1] = self.db:quote_ident(k) .. " = $" .. #params
+    cols[#cols + 1] = self:quote(k)
+    marks[#marks + 1] = "$" .. #params
   end
-  return " WHERE " .. table.concat(parts, " AND ")
+  for _, field in ipairs(order) do
+    local col = self.columns[field]
+    local v = extra[field]
+    if v == nil then v = rec[field] end
+    if col and v ~= nil and field ~= "applied_at" and field ~= "applied_by" then
+      params[#params + 1] = v
+      cols[#cols + 1] = self:quote(col)
+      -- through numeric, a duration fits an integer column too (rounded)
+      marks[#marks + 1] = "$" .. #params .. (field == "execution_ms" and "::numeric" or "")
+    end
+  end
+  return table.pack("INSERT INTO " .. self.table .. " (" .. table.concat(cols, ", ") .. ") VALUES ("
+    .. table.concat(marks, ", ") .. ")", table.unpack(params, 1, #marks))
 end
+
+-- UPDATE of rec's row setting `values` {field = value} (fields without a
+-- column left out); nil when none has one
+local function update(self, rec, values)
+  local sets, params = {}, {}
+  for _, field in ipairs(order) do
+    local col, v = self.columns[field], values[field]
+    if col and v ~= nil then
+      params[#params + 1] = v
+      sets[#sets + 1] = self:quote(col) .. " = $" .. #params .. (field == "execution_ms" and "::numeric" or "")
+    end
+  end
+  if #sets == 0 then return nil end
+  local sql = "UPDATE " .. self.table .. " SET " .. table.concat(sets, ", ") .. row_filter(self, params, rec)
+  return table.pack(sql, table.unpack(params))
+end
+
+--- applied: a new row, or the unfinished row set to applied.
+function M.applied(self, rec)
+  if rec.recorded then
+    return { update(self, rec, { state = "applied", error = null, checksum = rec.checksum,
+                                 execution_ms = rec.execution_ms }) }
+  end
+  return { insert(self, rec, {}) }
+end
+
+--- unfinished: a row marked unfinished (none without a `state` column).
+function M.unfinished(self, rec)
+  if not self.columns.state then return {} end
+  if rec.recorded then return { update(self, rec, { state = "unfinished", error = rec.error or null }) } end
+  return { insert(self, rec, { state = "unfinished" }) }
+end
+
+--- failed: nothing (the event log keeps the failure).
+function M.failed()
+  return {}
+end
+
+--- reverted: the row is deleted.
+function M.reverted(self, rec)
+  local params = {}
+  local sql = "DELETE FROM " .. self.table .. row_filter(self, params, rec)
+  return { table.pack(sql, table.unpack(params)) }
+end
+
+---------------------------------------------------------------- the store's verbs
+
+-- the policy function `name`: migrate.lua's, or the built-in one
+local function policy(self, name, rec)
+  local stmts = (self.spec[name] or M[name])(self, rec)
+  if type(stmts) ~= "table" then
+    errors.raise("config", string.format("tracking.%s: must return a list of statements {sql, params...}, returned %s",
+      name, type(stmts)))
+  end
+  local out = {}
+  for _, s in ipairs(stmts) do
+    if s then out[#out + 1] = s end
+  end
+  return out
+end
+
+function Store:applied(rec) return policy(self, "applied", rec) end
+function Store:unfinished(rec) return policy(self, "unfinished", rec) end
+function Store:failed(rec) return policy(self, "failed", rec) end
+function Store:reverted(rec) return policy(self, "reverted", rec) end
 
 --- Does the state table exist?
 function Store:exists()
-  return self.db:value("SELECT to_regclass($1) IS NOT NULL", self.ident)
+  return self.db:value("SELECT to_regclass($1) IS NOT NULL", self.table)
+end
+
+-- NULLs as nil and the state "applied" when there is no state column: a
+-- record's fields are plain values
+local function plain(rows)
+  for _, r in ipairs(rows) do
+    for k, v in pairs(r) do if v == null then r[k] = nil end end
+    if r.state == nil then r.state = "applied" end
+  end
+  return rows
+end
+
+--- The records of this target (in no particular order), and whether the
+--- state table exists ({}, false when it does not yet).
+function Store:read()
+  local stmt = (self.spec.read or M.read)(self)
+  if type(stmt) ~= "table" or type(stmt[1]) ~= "string" then
+    errors.raise("config", "tracking.read: must return the statement {sql, params...}")
+  end
+  local ok, rows = pcall(self.db.query, self.db, table.unpack(stmt, 1, stmt.n or #stmt))
+  if ok then return plain(rows), true end
+  -- 42P01 undefined_table, 3F000 invalid_schema_name: not created yet
+  if type(rows) == "table" and (rows.sqlstate == "42P01" or rows.sqlstate == "3F000") then return {}, false end
+  error(rows, 0)
+end
+
+--- How many rows this target has (nil when the table does not exist).
+function Store:count()
+  local records, exists = self:read()
+  return exists and #records or nil
 end
 
 --- Create the schema, the state table and the log table if they are
 --- missing. Returns true when the state table was created.
 function Store:ensure()
   self:resolve()
-  local created = false
-  local sql = {}
-  local q = function(s) return self.db:quote_ident(s) end
+  local created, sql, schemas = false, {}, {}
   -- a schema is created only when missing: CREATE SCHEMA IF NOT EXISTS
   -- would say NOTICE "already exists" on every first run
-  local schemas = {}
   local function create_schema(name)
     if schemas[name] then return end
     schemas[name] = true
     if not self.db:value("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", name) then
-      sql[#sql + 1] = "CREATE SCHEMA IF NOT EXISTS " .. q(name) .. ";"
+      sql[#sql + 1] = "CREATE SCHEMA IF NOT EXISTS " .. self:quote(name) .. ";"
     end
   end
   if not self:exists() then
@@ -135,24 +288,25 @@ function Store:ensure()
     if type(self.spec.create) == "string" then
       sql[#sql + 1] = self.spec.create:gsub("%s*;?%s*$", ";")
     elseif self.spec.create ~= false then
-      local cols = {}
-      for _, k in ipairs(self.where_keys) do cols[#cols + 1] = "  " .. q(k) .. " text NOT NULL" end
+      local cols, key = {}, {}
+      for _, k in ipairs(self.where_keys) do
+        cols[#cols + 1] = "  " .. self:quote(k) .. " text NOT NULL"
+        key[#key + 1] = self:quote(k)
+      end
       for _, field in ipairs(order) do
         local col = self.columns[field]
-        if col then cols[#cols + 1] = "  " .. q(col) .. " " .. types[field] end
+        if col then cols[#cols + 1] = "  " .. self:quote(col) .. " " .. types[field] end
       end
-      local key = { }
-      for _, k in ipairs(self.where_keys) do key[#key + 1] = q(k) end
       local idcol = self.columns[self.identity]
-      if idcol then key[#key + 1] = q(idcol) end
+      if idcol then key[#key + 1] = self:quote(idcol) end
       if #key > 0 then cols[#cols + 1] = "  PRIMARY KEY (" .. table.concat(key, ", ") .. ")" end
-      sql[#sql + 1] = "CREATE TABLE IF NOT EXISTS " .. self.ident .. " (\n" .. table.concat(cols, ",\n") .. "\n);"
+      sql[#sql + 1] = "CREATE TABLE IF NOT EXISTS " .. self.table .. " (\n" .. table.concat(cols, ",\n") .. "\n);"
     end
     created = true
   end
-  if self.log_ident and not self.db:value("SELECT to_regclass($1) IS NOT NULL", self.log_ident) then
+  if self.log_table and not self.db:value("SELECT to_regclass($1) IS NOT NULL", self.log_table) then
     if self.log_schema then create_schema(self.log_schema) end
-    sql[#sql + 1] = "CREATE TABLE IF NOT EXISTS " .. self.log_ident .. [[ (
+    sql[#sql + 1] = "CREATE TABLE IF NOT EXISTS " .. self.log_table .. [[ (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   target       text,
   event        text NOT NULL,
@@ -170,8 +324,8 @@ function Store:ensure()
   if #sql > 0 then
     local ok, err = pcall(self.db.exec, self.db, table.concat(sql, "\n"))
     if not ok then
-      require("lumi.errors").raise("migration", string.format("cannot create the tracking tables (%s%s): %s",
-        self.qualified, self.log_ident and (", " .. (self.spec.log or self.qualified .. "_log")) or "", tostring(err)),
+      errors.raise("migration", string.format("cannot create the tracking tables (%s%s): %s", self.qualified,
+        self.log_table and (", " .. (self.spec.log or self.qualified .. "_log")) or "", errors.text(err)),
         { cause = err, sqlstate = type(err) == "table" and err.sqlstate or nil,
           hint = "check `tracking` in migrate.lua (create = the SQL of the state table)" })
     end
@@ -179,172 +333,37 @@ function Store:ensure()
   return created
 end
 
---- The SELECT of this target's records; `fields` (a set of lumi fields)
---- narrows it to what the caller needs.
-function Store:select_sql(params, fields)
-  local cols = {}
-  local q = function(s) return self.db:quote_ident(s) end
-  for _, field in ipairs(order) do
-    local col = self.columns[field]
-    if col and (not fields or fields[field]) then
-      if field == "applied_at" then
-        cols[#cols + 1] = "to_char(" .. q(col) .. " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at"
-      elseif field == "execution_ms" then
-        cols[#cols + 1] = q(col) .. "::float8 AS execution_ms"
-      else
-        cols[#cols + 1] = q(col) .. "::text AS " .. field
-      end
-    end
-  end
-  return "SELECT " .. table.concat(cols, ", ") .. " FROM " .. self.ident .. self:where_sql(params)
-end
-
--- NULLs as nil: a record's fields are plain values
-local skip_nulls = { skip_nulls = true }
-
--- rows of the tracking table, or {}, false when it does not exist yet
-local function applied_result(rows, err)
-  if rows then
-    for i = 1, #rows do
-      local r = rows[i]
-      if r.state == nil then r.state = "applied" end
-    end
-    return rows, true
-  end
-  -- 42P01 undefined_table, 3F000 invalid_schema_name: not created yet
-  if type(err) == "table" and (err.sqlstate == "42P01" or err.sqlstate == "3F000") then return {}, false end
-  error(err, 0)
-end
-
---- Records of this target (in no particular order), and whether the table
---- exists ({}, false when it does not yet). One round trip.
-function Store:applied()
-  self.db:settle()
-  return self:applied_later()()
-end
-
---- The same in two steps: the query is sent now and the server works on it
---- while the caller does something else; call the returned function for
---- the records.
-function Store:applied_later(fields)
-  local conn = self.db.conn
-  local params = {}
-  local ok, err = conn:send(self:select_sql(params, fields), table.unpack(params))
-  if not ok then
-    self.db:connected(err)        -- a failure to connect is said as one
-    error(err, 0)
-  end
-  return function()
-    self.db:connected()
-    return applied_result(conn:receive(skip_nulls))
-  end
-end
-
---- How many rows this target has (nil when the table does not exist).
-function Store:count()
-  if not self:exists() then return nil end
-  local params = {}
-  return self.db:value("SELECT count(*)::int FROM " .. self.ident .. self:where_sql(params), table.unpack(params))
-end
-
---- The value of lumi field `field` for migration m in a new row.
-local function field_value(m, field, extra)
-  if extra[field] ~= nil then return extra[field] end
-  return m[field]
-end
-
---- The statement {sql, params...} that records migration m as applied (or
---- with extra.state = "unfinished"), for the runner to send inside the
---- migration's transaction.
-function Store:record_statement(m, checksum, ms, extra)
-  extra = extra or {}
-  extra.checksum, extra.execution_ms = checksum, ms
-  local cols, marks, params = {}, {}, {}
-  local q = function(s) return self.db:quote_ident(s) end
-  for _, k in ipairs(self.where_keys) do
-    params[#params + 1] = self.where[k]
-    cols[#cols + 1] = q(k)
-    marks[#marks + 1] = "$" .. #params
-  end
-  for _, field in ipairs(order) do
-    local col = self.columns[field]
-    local v = field_value(m, field, extra)
-    if col and v ~= nil and field ~= "applied_at" and field ~= "applied_by" then
-      params[#params + 1] = v
-      cols[#cols + 1] = q(col)
-      -- through numeric, a duration fits an integer column too (rounded)
-      marks[#marks + 1] = "$" .. #params .. (field == "execution_ms" and "::numeric" or "")
-    end
-  end
-  return table.pack("INSERT INTO " .. self.ident .. " (" .. table.concat(cols, ", ") .. ") VALUES ("
-    .. table.concat(marks, ", ") .. ")", table.unpack(params, 1, #marks))
-end
-
---- Record migration m as applied (outside the runner: tests, tools).
-function Store:record(m, checksum, ms)
-  local stmt = self:record_statement(m, checksum, ms)
-  self.db:query(table.unpack(stmt, 1, stmt.n))
-end
-
---- The statement that deletes migration m's row (by the identity column).
-function Store:remove_statement(m)
-  local params = {}
-  local idcol = self.columns[self.identity]
-  local sql = "DELETE FROM " .. self.ident .. self:where_sql(params)
-  params[#params + 1] = m[self.identity]
-  sql = sql .. (#self.where_keys > 0 and " AND " or " WHERE ") .. self.db:quote_ident(idcol) .. " = $" .. #params
-  return table.pack(sql, table.unpack(params))
-end
-
---- The statement that sets fields {field = value} of migration m's row.
-function Store:update_statement(m, values)
-  local params, sets, n = {}, {}, 0
-  local fields = {}
-  for field in pairs(values) do fields[#fields + 1] = field end
-  table.sort(fields)
-  for _, field in ipairs(fields) do
-    local col = self.columns[field]
-    if col then
-      n = n + 1
-      params[n] = values[field]
-      sets[#sets + 1] = self.db:quote_ident(col) .. " = $" .. n .. (field == "execution_ms" and "::numeric" or "")
-    end
-  end
-  if #sets == 0 then return nil end
-  local wparams = {}
-  local where = self:where_sql(wparams)
-  for i, v in ipairs(wparams) do params[n + i] = v end
-  n = n + #wparams
-  where = where:gsub("%$(%d+)", function(d) return "$" .. (tonumber(d) + n - #wparams) end)
-  n = n + 1
-  params[n] = m[self.identity]
-  where = where .. (#self.where_keys > 0 and " AND " or " WHERE ")
-    .. self.db:quote_ident(self.columns[self.identity]) .. " = $" .. n
-  return table.pack("UPDATE " .. self.ident .. " SET " .. table.concat(sets, ", ") .. where, table.unpack(params, 1, n))
-end
-
 --- The statement that appends an event to the log, or nil without a log.
 --- ev: {event=, target=, version=, file=, checksum=, execution_ms=, sqlstate=, error=}
-function Store:log_statement(ev)
-  if not self.log_ident then return nil end
-  return table.pack("INSERT INTO " .. self.log_ident
+function Store:log(ev)
+  if not self.log_table then return nil end
+  return table.pack("INSERT INTO " .. self.log_table
     .. " (target, event, version, file, checksum, execution_ms, os_user, sqlstate, error)"
     .. " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     ev.target, ev.event, ev.version, ev.file, ev.checksum, ev.execution_ms,
     os.getenv("USER") or os.getenv("LOGNAME"), ev.sqlstate, ev.error)
 end
 
---- The log, oldest first (for `lumi log` and tests).
+--- The log, newest first (for `lumi log`), or {} when there is none yet.
 function Store:history(limit)
-  if not self.log_ident then return {} end
-  return denull(self.db:query("SELECT id, target, event, version, file, checksum, "
+  if not self.log_table then return {} end
+  local ok, rows = pcall(self.db.query, self.db, "SELECT id, target, event, version, file, checksum, "
     .. "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS at, execution_ms::float8 AS execution_ms, "
-    .. "db_user, os_user, sqlstate, error FROM " .. self.log_ident .. " ORDER BY id DESC LIMIT $1", limit or 50))
+    .. "db_user, os_user, sqlstate, error FROM " .. self.log_table .. " ORDER BY id DESC LIMIT $1", limit or 50)
+  if not ok then
+    if type(rows) == "table" and (rows.sqlstate == "42P01" or rows.sqlstate == "3F000") then return {} end
+    error(rows, 0)
+  end
+  for _, r in ipairs(rows) do
+    for k, v in pairs(r) do if v == null then r[k] = nil end end
+  end
+  return rows
 end
 
---- A 60-bit advisory lock key derived from the tracking table's name, so
---- that two projects tracked in different tables never block each other.
-function Store:lock_key(hash)
+--- The key of the migration lock: 60 bits of a SHA-256 of the tracking
+--- table's name, so that two projects tracked in different tables never
+--- block each other.
+function Store:lock_key()
   self:resolve()
   local hex = hash.sha256("lumi:" .. self.schema .. "." .. self.name)
   return math.tointeger(tonumber(hex:sub(1, 15), 16))

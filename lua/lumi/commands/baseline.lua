@@ -12,31 +12,24 @@ VERSION stay pending. Logged as "baselined".]],
   args = { { name = "VERSION", required = true } },
   options = {},
   run = function(project, opts)
-    local runner = require "lumi.runner"
-    local scheme = project.scheme
-    return runner.locked(project, function(db, st)
-      local p, scan = project:plan((st:applied()))
-      local to = opts.args[1]
-      local found = false
-      for _, m in ipairs(scan.migrations) do found = found or m.key == scheme.key(to) end
-      if not found then errors.raise("usage", string.format("baseline %s: no migration file has that version", to)) end
+    local scheme, to = project.scheme, opts.args[1]
+    local done = require("lumi.runner").record_only(project, function(p, found)
+      local known = false
+      for _, m in ipairs(found.migrations) do known = known or m.key == scheme.key(to) end
+      if not known then errors.raise("usage", string.format("baseline %s: no migration file has that version", to)) end
       local todo = {}
       for _, m in ipairs(p.pending) do
         if not scheme.compare(to, m.version) then todo[#todo + 1] = m end
       end
       local sums = project:checksums(todo)
-      local list = { { "BEGIN" } }
-      for _, m in ipairs(todo) do
-        list[#list + 1] = st:record_statement(m, sums[m.path], 0)
-        local log = st:log_statement({ target = project.target, event = "baselined", version = m.version,
-          file = m.file, checksum = sums[m.path] })
-        if log then list[#list + 1] = log end
+      local changes = {}
+      for i, m in ipairs(todo) do
+        changes[i] = { migration = m, event = "baselined", fields = { checksum = sums[m.path], execution_ms = 0 } }
       end
-      list[#list + 1] = { "COMMIT" }
-      if #todo > 0 then db:pipeline(list) end
-      local out = {}
-      for i, m in ipairs(todo) do out[i] = { version = m.version, file = m.file } end
-      return { baselined = out, version = to }
+      return changes
     end)
+    local out = {}
+    for i, c in ipairs(done) do out[i] = { version = c.migration.version, file = c.migration.file } end
+    return { baselined = out, version = to }
   end,
 }

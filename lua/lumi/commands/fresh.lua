@@ -37,22 +37,21 @@ A target marked `protected = true` refuses outright.]],
     local cfg = project.config
     local schemas, seen = {}, {}
     local function add(s) if s and not seen[s] then seen[s] = true; schemas[#schemas + 1] = s end end
-    local db = project:db()
+    local db = project:connect()
     for _, s in ipairs(cfg.schemas or { "public" }) do add(s) end
     -- the tracking tables go too, wherever they are (an unqualified name
     -- lives in the first schema of the search path)
-    local st0 = project:store():resolve()
-    add(st0.schema)
-    add(st0.log_schema)
+    local st = project:store():resolve()
+    add(st.schema)
+    add(st.log_schema)
     -- (database, schema) pairs already dropped by this run (opts.run, one per
     -- command line): targets sharing a database must not undo each other
     local dropped_here = opts.run or {}
     local runner = require "lumi.runner"
     local dropped = {}
     local lock = require "lumi.lock"
-    local st = project:store()
-    local key = st:lock_key(require "lumi.hash")
-    lock.acquire(db, key, cfg.lock_timeout)
+    local key = st:lock_key()
+    lock.acquire(db, key, cfg.lock_wait)
     local ok, err = pcall(function()
       local dbname = db:value("SELECT current_database()")
       local host = db:info().host or ""
@@ -69,7 +68,6 @@ A target marked `protected = true` refuses outright.]],
     local names = {}
     for i, d in ipairs(dropped) do names[i] = d.schema end
     if #names > 0 then project:emit({ type = "dropped", schemas = names }) end
-    project._store = nil
     local result = runner.up(project, {})
     result.dropped = dropped
     return result

@@ -14,26 +14,26 @@ reason. Does not connect to the database.]],
     if fs.kind(project.config.migrations_dir) == nil then
       return { dir = project.config.migrations_dir, exists = false, migrations = {}, ignored = {} }
     end
-    local scan = project:scan({ checksums = false })
+    local found = project:discover()
     local dup = {}
-    for _, d in ipairs(scan.duplicates) do
+    for _, d in ipairs(found.duplicates) do
       for _, f in ipairs(d.files) do dup[f] = d.key end
     end
     local list = {}
-    for _, m in ipairs(scan.migrations) do
+    for _, m in ipairs(found.migrations) do
       list[#list + 1] = { version = m.version, name = m.name, file = m.file, duplicate = dup[m.file] ~= nil,
                           down = m.down_path and m.down_path:sub(#project.config.migrations_dir + 2) or nil }
     end
-    local layout = require "lumi.layout"
-    for _, d in ipairs(scan.duplicates) do
+    local discover = require "lumi.discover"
+    for _, d in ipairs(found.duplicates) do
       for i = 2, #d.files do
-        local stem = layout.classify(d.files[i]) or d.files[i]:gsub("/up%.sql$", "")
+        local stem = discover.classify(d.files[i]) or d.files[i]:gsub("/up%.sql$", "")
         local m = project.scheme.parse(stem)
         list[#list + 1] = { version = m.version, name = m.name, file = d.files[i], duplicate = true }
       end
     end
     -- the scan is in order: only the duplicates added above need placing
-    if #scan.duplicates > 0 then
+    if #found.duplicates > 0 then
       local key, compare = project.scheme.key, project.scheme.compare
       table.sort(list, function(a, b)
         if key(a.version) == key(b.version) then return a.file < b.file end
@@ -41,6 +41,6 @@ reason. Does not connect to the database.]],
       end)
     end
     return { dir = project.config.migrations_dir, scheme = project.scheme.name,
-             migrations = list, ignored = scan.ignored, exists = fs.kind(project.config.migrations_dir) ~= nil }
+             migrations = list, ignored = found.ignored, exists = fs.kind(project.config.migrations_dir) ~= nil }
   end,
 }

@@ -14,10 +14,7 @@ unmarked, baselined or repaired, with who, when and how long.]],
       require("lumi.errors").raise("usage", string.format("log -n N: N must be a whole number of events, 1 or more (got %q)",
         tostring(opts.limit)))
     end
-    local ok, rows = pcall(st.history, st, n)
-    if not ok then
-      if type(rows) == "table" and rows.sqlstate == "42P01" then rows = {} else error(rows, 0) end
-    end
+    local rows = st:history(n)
     local events = {}
     for i, r in ipairs(rows) do events[i] = r end
     return { events = events, target = project.target }

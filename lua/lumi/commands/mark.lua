@@ -12,10 +12,8 @@ migration whose remaining statements you ran yourself. Logged as "marked".]],
   args = { { name = "VERSION", required = true } },
   options = {},
   run = function(project, opts)
-    local runner = require "lumi.runner"
     local plan = require "lumi.plan"
-    return runner.locked(project, function(db, st)
-      local p = project:plan((st:applied()))
+    local done = require("lumi.runner").record_only(project, function(p)
       local e, why = plan.find(p, project.scheme, opts.args[1])
       if not e then errors.raise("usage", "mark: " .. why) end
       if e.state == "applied" or e.state == "changed" then
@@ -26,19 +24,10 @@ migration whose remaining statements you ran yourself. Logged as "marked".]],
       end
       local m = e.migration
       local sum = project:checksums({ m })[m.path]
-      local stmt
-      if e.state == "unfinished" then
-        stmt = st:update_statement({ [st.identity] = e.record[st.identity] or m[st.identity] },
-          { state = "applied", error = require("lumi.pg").null, checksum = sum })
-      else
-        stmt = st:record_statement(m, sum, 0)
-      end
-      local list = { { "BEGIN" }, stmt }
-      local log = st:log_statement({ target = project.target, event = "marked", version = m.version, file = m.file, checksum = sum })
-      if log then list[#list + 1] = log end
-      list[#list + 1] = { "COMMIT" }
-      db:pipeline(list)
-      return { marked = { { version = m.version, file = m.file, was = e.state } } }
+      return { { migration = m, record = e.record, event = "marked", was = e.state,
+                 fields = { checksum = sum, execution_ms = e.record == nil and 0 or nil } } }
     end)
+    local c = done[1]
+    return { marked = { { version = c.migration.version, file = c.migration.file, was = c.was } } }
   end,
 }

@@ -79,9 +79,9 @@ a path.]],
     local dir = project.config.migrations_dir
     local ok, err = fs.mkdirs(dir)
     if not ok then errors.raise("config", "cannot create " .. dir .. ": " .. tostring(err)) end
-    local scan = project:scan({ checksums = false })
+    local found = project:discover()
     local now = os.time()
-    local stem = project.scheme.next(scan.migrations, name, now)
+    local stem = project.scheme.next(found.migrations, name, now)
     if type(stem) ~= "string" or stem:find("/", 1, true) or stem:sub(1, 1) == "." or stem == "" then
       errors.raise("config", string.format("naming scheme %s: next() returned %s, not a plain name",
         project.scheme.name, tostring(stem)))

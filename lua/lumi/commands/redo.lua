@@ -12,7 +12,6 @@ way to try an edited migration again while developing it. A target marked
     local runner = require "lumi.runner"
     local down = runner.down(project, { count = 1 })
     if down.error or #down.reverted == 0 then return down end
-    project._scan = nil
     local up = runner.up(project, { count = 1, to = down.reverted[1].migration.version })
     up.reverted = down.reverted
     return up

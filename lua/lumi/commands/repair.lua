@@ -12,10 +12,8 @@ Without VERSION, repairs every changed file. Logged as "repaired".]],
   args = { { name = "VERSION", rest = true } },
   options = {},
   run = function(project, opts)
-    local runner = require "lumi.runner"
     local plan = require "lumi.plan"
-    return runner.locked(project, function(db, st)
-      local p = project:plan((st:applied()))
+    local done = require("lumi.runner").record_only(project, function(p)
       local targets = p.changed
       if #opts.args > 0 then
         targets = {}
@@ -28,22 +26,17 @@ Without VERSION, repairs every changed file. Logged as "repaired".]],
           targets[#targets + 1] = e
         end
       end
-      local out = {}
-      if #targets > 0 then
-        local list = { { "BEGIN" } }
-        for _, e in ipairs(targets) do
-          local m = e.migration
-          list[#list + 1] = st:update_statement({ [st.identity] = e.record[st.identity] or m[st.identity] },
-            { checksum = e.checksum })
-          local log = st:log_statement({ target = project.target, event = "repaired", version = m.version,
-            file = m.file, checksum = e.checksum, error = "was " .. tostring(e.record.checksum) })
-          if log then list[#list + 1] = log end
-          out[#out + 1] = { version = m.version, file = m.file, old = e.record.checksum, new = e.checksum }
-        end
-        list[#list + 1] = { "COMMIT" }
-        db:pipeline(list)
+      local changes = {}
+      for i, e in ipairs(targets) do
+        changes[i] = { migration = e.migration, record = e.record, event = "repaired", old = e.record.checksum,
+                       fields = { checksum = e.checksum }, note = "was " .. tostring(e.record.checksum) }
       end
-      return { repaired = out }
+      return changes
     end)
+    local out = {}
+    for i, c in ipairs(done) do
+      out[i] = { version = c.migration.version, file = c.migration.file, old = c.old, new = c.fields.checksum }
+    end
+    return { repaired = out }
   end,
 }

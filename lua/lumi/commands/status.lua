@@ -6,11 +6,9 @@ local function reversible(m)
   if m.down_path then return true end
   if m.layout ~= "file" then return m.layout == "lua" and nil or false end
   local text = require("lumi.fs").read(m.path)
-  local s = text and require("lumi.migration").sections(text)
+  local s = text and require("lumi.prepare").sections(text)
   return (s and s.down ~= nil) or false
 end
-local text_fields = { version = true, file = true, stem = true, checksum = true, applied_at = true,
-                      execution_ms = true, state = true, error = true }
 
 return {
   summary = "show applied, pending, changed and missing migrations",
@@ -18,20 +16,27 @@ return {
   description = [[
 Compares the migration files with the tracking table: applied (with when and
 how long), pending, changed (the file's SHA-256 differs from the one recorded
-when it was applied), unfinished (ran without a transaction and failed midway)
-and missing (recorded, but the file is gone).]],
+when it was applied), unfinished (begun without a transaction and not
+finished), in progress (the same, while a run holding the migration lock is
+applying it) and missing (recorded, but the file is gone).]],
   options = {},
   run = function(project, opts)
-    -- the text shows neither who applied a migration nor a record's name
-    -- (a missing one is shown by its file): --json reads every field
-    local p, scan, exists = project:plan(nil, not (opts and opts.json) and text_fields or nil)
-    local totals = { total = 0, applied = 0, pending = 0, changed = 0, missing = 0, unfinished = 0 }
+    local found = project:discover()
+    local st = project:store()
+    local records, exists = st:read()
+    local p = project:plan(found, records)
+    -- an unfinished record is another run's work in progress while that
+    -- run holds the migration lock
+    local holder = #p.unfinished > 0 and require("lumi.lock").holder(project:connect(), st:lock_key())
+    local totals = { total = 0, applied = 0, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }
     local entries = {}
     local json = opts and opts.json
     for _, e in ipairs(p.entries) do
       local m, r = e.migration, e.record
+      local state = e.state
+      if state == "unfinished" and holder then state = "in_progress" end
       entries[#entries + 1] = {
-        state = e.state,
+        state = state,
         version = e.version,
         name = m and m.name or r.name,
         file = m and m.file or r.file or r.stem or r.version or "?",
@@ -42,9 +47,10 @@ and missing (recorded, but the file is gone).]],
         file_checksum = e.checksum,
         out_of_order = m and m.out_of_order or nil,
         error = r and r.error or nil,
+        holder = state == "in_progress" and holder or nil,
         reversible = json and m and reversible(m),
       }
-      totals[e.state] = totals[e.state] + 1
+      totals[state] = totals[state] + 1
       totals.total = totals.total + 1
     end
     return {
@@ -54,8 +60,8 @@ and missing (recorded, but the file is gone).]],
       target = project.target,
       table_exists = exists,
       dir = project.config.migrations_dir,
-      ignored = scan.ignored,
-      duplicates = scan.duplicates,
+      ignored = found.ignored,
+      duplicates = found.duplicates,
     }
   end,
 }

@@ -12,23 +12,18 @@ unfinished migration after undoing its statements by hand. Logged as
   args = { { name = "VERSION", required = true } },
   options = {},
   run = function(project, opts)
-    local runner = require "lumi.runner"
     local plan = require "lumi.plan"
-    return runner.locked(project, function(db, st)
-      local p = project:plan((st:applied()))
+    local done = require("lumi.runner").record_only(project, function(p)
       local e, why = plan.find(p, project.scheme, opts.args[1])
       if not e then errors.raise("usage", "unmark: " .. why) end
       if not e.record then
         errors.raise("usage", string.format("unmark: %s is not recorded (it is pending)", e.migration.file))
       end
-      local file = e.migration and e.migration.file or e.record.file
-      local list = { { "BEGIN" }, st:remove_statement(e.record) }
-      local log = st:log_statement({ target = project.target, event = "unmarked", version = e.version, file = file,
-        checksum = e.record.checksum })
-      if log then list[#list + 1] = log end
-      list[#list + 1] = { "COMMIT" }
-      db:pipeline(list)
-      return { unmarked = { { version = e.version, file = file, was = e.state } } }
+      local m = e.migration or { version = e.version, file = e.record.file, stem = e.record.stem, name = e.record.name }
+      return { { migration = m, record = e.record, event = "unmarked", was = e.state,
+                 fields = { checksum = e.record.checksum } } }
     end)
+    local c = done[1]
+    return { unmarked = { { version = c.migration.version, file = c.migration.file, was = c.was } } }
   end,
 }

@@ -3,32 +3,35 @@
 --- (and every down part) can be read, loaded and parsed.
 local errors = require "lumi.errors"
 
--- Problems in the contents of migration m's part `dir`: it cannot be read,
--- a Lua migration does not load, a placeholder has no value, or the SQL
--- does not parse. Adds to problems (or, for a parse error the server may
--- not share, to warnings).
-local function check_part(project, m, dir, problems, warnings, grammar_is_servers)
-  local migration = require "lumi.migration"
-  local ok, part = pcall(migration.load, m, dir, project.config.placeholders)
+-- Problems in the contents of migration m's part `direction`: it cannot be
+-- read, a Lua migration does not load, a placeholder has no value, a
+-- directive is misspelled, or the SQL does not parse. Adds to problems
+-- (or, for a parse error the server may not share, to warnings).
+local function check_part(project, m, direction, problems, warnings, grammar_is_servers)
+  local prepare = require "lumi.prepare"
+  local ok, part = pcall(prepare.part, m, direction, project.config)
   if not ok then
     local e = part
-    problems[#problems + 1] = { kind = "unloadable", file = m.file,
-      message = errors.is(e) and e.message or tostring(e) }
+    problems[#problems + 1] = { kind = "unloadable", file = errors.is(e) and e.file or m.file,
+      message = errors.is(e) and e.message or errors.text(e) }
     return
   end
-  if not part or part.lua then return end
-  local sql = require "lumi.sql"
-  local parsed, err = sql.parse_ok(part.text)
+  if not part then return end
+  for _, p in ipairs(part.problems) do
+    problems[#problems + 1] = { kind = "directive", file = part.file,
+      message = string.format("%s:%d: %s", part.path, p.line, p.message) }
+  end
+  if part.lua then return end
+  local parsed, err = require("lumi.sql").parse_ok(part.text)
   if parsed then return end
   -- err.position: a byte of the text sent; shown where the file has it
   local where = part.path
   if err.position then
-    local chars = utf8.len(part.text:sub(1, err.position - 1))
-    local at = migration.file_position(part, chars and chars + 1 or err.position)
+    local at = prepare.file_position(part, prepare.chars_before(part, err.position) + 1)
     if at then where = string.format("%s:%d:%d", part.path, at.line, at.column) end
   end
   local list = grammar_is_servers and problems or warnings
-  list[#list + 1] = { kind = "syntax", file = m.file, message = string.format("%s: %s%s", where, err.message,
+  list[#list + 1] = { kind = "syntax", file = part.file, message = string.format("%s: %s%s", where, err.message,
     grammar_is_servers and "" or " (by the PostgreSQL 15 grammar lumi checks with; the server is newer)") }
 end
 
@@ -42,22 +45,24 @@ no two files share a version, that every up has its down when the layout is
 changed, gone missing or been left unfinished, and that no pending file is
 older than the newest applied one (unless out_of_order allows it). Then the
 contents: every pending migration and every down part must be readable, a
-Lua one must load, every ${placeholder} must have a value, and SQL must parse
-by PostgreSQL's grammar (libpg_query, PostgreSQL 15: on a newer server a
-parse error is only a warning). Exits 3 when anything is wrong, so it can
-gate a CI pipeline.]],
+Lua one must load, every ${placeholder} must have a value, its directives
+must be spelled as lumi knows them, and SQL must parse by PostgreSQL's
+grammar (libpg_query, PostgreSQL 15: on a newer server a parse error is only
+a warning). Exits 3 when anything is wrong, so it can gate a CI pipeline.]],
   options = {},
   run = function(project)
-    local p, scan = project:plan()
+    local found = project:discover()
+    local p = project:plan(found, (project:store():read()))
     local problems = {}
-    for _, ig in ipairs(scan.ignored) do
+    local discover = require "lumi.discover"
+    for _, ig in ipairs(found.ignored) do
       -- a .sql file (or a directory) the scheme cannot read is a mistake;
-      -- a README is not
-      if require("lumi.layout").misnamed(ig) then
+      -- a README, or a file `ignore` names, is not
+      if discover.misnamed(ig) then
         problems[#problems + 1] = { kind = "unparsable", file = ig.file, message = ig.reason }
       end
     end
-    for _, d in ipairs(scan.duplicates) do
+    for _, d in ipairs(found.duplicates) do
       problems[#problems + 1] = { kind = "duplicate", file = table.concat(d.files, ", "),
         message = "files share version " .. d.key }
     end
@@ -68,11 +73,11 @@ gate a CI pipeline.]],
     end
     for _, e in ipairs(p.unfinished) do
       problems[#problems + 1] = { kind = "unfinished", file = e.migration.file,
-        message = "failed midway without a transaction" .. (e.record.error and (": " .. e.record.error) or "")
+        message = "begun without a transaction and not finished" .. (e.record.error and (": " .. e.record.error) or "")
           .. string.format(" (resolve with lumi mark %s or lumi unmark %s)", e.version, e.version) }
     end
     if project.config.layout == "pair" or project.config.layout == "directory" then
-      for _, m in ipairs(scan.migrations) do
+      for _, m in ipairs(found.migrations) do
         if not m.down_path then
           problems[#problems + 1] = { kind = "no down", file = m.file,
             message = "has no down migration (layout = \"" .. project.config.layout .. "\" asks for one)" }
@@ -90,15 +95,17 @@ gate a CI pipeline.]],
     end
     -- the contents: what `up` would run, and every down part
     local warnings = {}
-    local version = project:db().conn:info().server_version_num or 0
+    local version = project:connect():info().server_version_num or 0
     local grammar_is_servers = version < 160000
     local pending = {}
     for _, m in ipairs(p.pending) do pending[m] = true end
-    for _, m in ipairs(scan.migrations) do
+    for _, m in ipairs(found.migrations) do
       if pending[m] then check_part(project, m, "up", problems, warnings, grammar_is_servers) end
-      if m.down_path or m.layout == "file" then check_part(project, m, "down", problems, warnings, grammar_is_servers) end
+      if m.down_path or m.layout == "file" or m.layout == "lua" then
+        check_part(project, m, "down", problems, warnings, grammar_is_servers)
+      end
     end
-    return { ok = #problems == 0, problems = problems, warnings = warnings, checked = #scan.migrations,
+    return { ok = #problems == 0, problems = problems, warnings = warnings, checked = #found.migrations,
              exit_code = #problems == 0 and 0 or 3 }
   end,
 }

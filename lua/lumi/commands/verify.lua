@@ -1,6 +1,6 @@
 --- lumi verify: can lumi reach the database, and what does it find there.
 local lock = require "lumi.lock"
-local config = require "lumi.config"
+local conninfo = require "lumi.conninfo"
 
 return {
   summary = "check the connection and the tracking table",
@@ -11,13 +11,13 @@ database connected to, whether the tracking table exists and how many rows
 it holds, and whether another runner holds the migration lock.]],
   options = {},
   run = function(project)
-    local db = project:db()
+    local db = project:connect()
     local info = db:info()
     local st = project:store()
     local count = st:count()
-    local holder = lock.holder(db, st:lock_key(require "lumi.hash"))
+    local holder = lock.holder(db, st:lock_key())
     return {
-      database = config.redact(project.config.database) or "(from PG* environment variables)",
+      database = conninfo.redact(project.config.database) or "(from PG* environment variables)",
       server_version = info.server_version,
       server_version_num = info.server_version_num,
       user = info.user, dbname = info.database, host = info.host, port = info.port,

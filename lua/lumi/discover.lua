@@ -12,13 +12,24 @@
 -- and a project can mix them. It returns what every discovery returns, so a
 -- `discover` function in migrate.lua has the same contract:
 --
---   discover(dir, scheme, opts) -> {
---     migrations = { {version=, name=, stem=, file=, path=, down_path=?} ... }
---                  in version order (file: path of the up file relative to dir,
---                  path: the same joined to dir),
---     ignored    = { {file=, reason=} ... },
+--   discover(dir, scheme) -> {
+--     migrations = { migration ... } in version order,
+--     ignored    = { {file=, reason=, misnamed=?} ... },
 --   }
--- lumi adds key, id and duplicates itself (see M.finish).
+--
+-- A migration is a plain table, the public contract between discovery, a
+-- naming scheme, hooks and the runner:
+--   version, name   from the naming scheme (parse may add fields: they are
+--                   copied, so a scheme can say transaction = false)
+--   stem            the name without what the layout adds
+--   file, path      the up part, relative to dir and joined to it
+--   down_path       the down part's file, if any
+--   layout          "file", "pair", "directory" or "lua"
+--   transaction     false: the up part runs without a transaction (nil:
+--                   its directives decide); down_transaction: the same for
+--                   the down part
+-- lumi adds key, id and duplicates itself (see M.finish), and applies the
+-- `ignore` setting to whatever a discovery returns.
 local errors = require "lumi.errors"
 local fs = require "lumi.fs"
 
@@ -39,18 +50,20 @@ function M.classify(file)
   return nil, "not a .sql or .lua file"
 end
 
+-- Is this entry a directory? Only a name without .sql or .lua is asked
+-- about (a stat each): a thousand .sql files cost no system call.
+local function is_dir(path, file)
+  if find(file, ".sql", -4, true) or find(file, ".lua", -4, true) then return false end
+  return fs.kind(path) == "directory"
+end
+
 --- The built-in discovery (see above).
----@param opts table? {prefetch = function(paths)}: called with the path of
----   every up file as soon as the directory is listed, before the names are
----   parsed (the project starts hashing them meanwhile)
-function M.discover(dir, scheme, opts)
-  opts = opts or {}
+function M.default(dir, scheme)
   local names, err = fs.list(dir)
   if not names then
     errors.raise("config", string.format("cannot read the migrations directory %s: %s", dir, err),
       { hint = "create it, or set `dir` in migrate.lua / --dir" })
   end
-  local subdirs = err                -- fs.list's second result: the subdirectories
   local prefix = dir .. "/"
   local out = { migrations = {}, ignored = {} }
   local migrations, ignored = out.migrations, out.ignored
@@ -58,23 +71,13 @@ function M.discover(dir, scheme, opts)
   local downs = {}         -- stem -> file, for downs seen before their up
   local parse = scheme.parse
 
-  -- the path of every entry's up file, listed at once for the prefetch
-  local paths = {}
-  for i = 1, #names do
-    local file = names[i]
-    if byte(file, 1) ~= 46 then
-      paths[#paths + 1] = subdirs[file] and (prefix .. file .. "/up.sql") or (prefix .. file)
-    end
-  end
-  if opts.prefetch then opts.prefetch(paths) end
-
-  local k = 0              -- index into paths
   for i = 1, #names do
     local file = names[i]
     if byte(file, 1) == 46 then goto continue end    -- hidden: .gitkeep, editor files
-    k = k + 1
+    local dir_entry = is_dir(prefix .. file, file)
+    local path = dir_entry and (prefix .. file .. "/up.sql") or (prefix .. file)
     local stem, role
-    if subdirs[file] then
+    if dir_entry then
       stem, role = file, "dir"
     else
       stem, role = M.classify(file)
@@ -85,18 +88,18 @@ function M.discover(dir, scheme, opts)
     end
     local parsed, why = parse(stem)
     if not parsed then
-      ignored[#ignored + 1] = { file = file, reason = subdirs[file] and ("a directory: " .. why) or why }
+      ignored[#ignored + 1] = { file = file, reason = dir_entry and ("a directory: " .. why) or why }
       goto continue
     end
     if role == "down" then
       local m = ups[stem]
-      if m and m.layout == "pair" then m.down_path = paths[k]
+      if m and m.layout == "pair" then m.down_path = path
       else downs[stem] = file end
       goto continue
     end
     local mfile, mlayout, down_path = file, "file", nil
     if role == "dir" then
-      if fs.kind(paths[k]) ~= "file" then
+      if fs.kind(path) ~= "file" then
         ignored[#ignored + 1] = { file = file .. "/", reason = "a directory without up.sql" }
         goto continue
       end
@@ -109,8 +112,10 @@ function M.discover(dir, scheme, opts)
       if downs[stem] then down_path = prefix .. downs[stem]; downs[stem] = nil end
     end
     -- one constructor with every field (and room for key and id): no rehash
-    local m = { version = parsed.version, name = parsed.name, stem = stem, path = paths[k], file = mfile,
+    local m = { version = parsed.version, name = parsed.name, stem = stem, path = path, file = mfile,
                 layout = mlayout, down_path = down_path, key = false, id = false }
+    -- what else the scheme says about it (transaction = false, ...)
+    for field, v in pairs(parsed) do if m[field] == nil then m[field] = v end end
     migrations[#migrations + 1] = m
     if not ups[stem] then ups[stem] = m end
     ::continue::
@@ -128,16 +133,56 @@ function M.discover(dir, scheme, opts)
 end
 
 --- Is an ignored entry {file=, reason=} most likely a migration with a
---- mistake in its name? A .sql file or a directory is; a README is not.
+--- mistake in its name? A .sql file or a directory is; a README is not;
+--- an entry the `ignore` setting names never is.
 function M.misnamed(ig)
+  if ig.misnamed ~= nil then return ig.misnamed end
   return (ig.file:match("%.sql$") or ig.file:match("/$") or ig.reason:match("^a directory")) ~= nil
 end
 
---- Complete what a discovery returned: keys, identities, version order,
---- and the migrations that share an identity.
+-- A glob (* within a name, ? one character, ** across directories) as a
+-- Lua pattern anchored at both ends.
+local function glob_pattern(glob)
+  local out = glob:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0")
+  out = out:gsub("%*%*", "\0"):gsub("%*", "[^/]*"):gsub("%?", "[^/]"):gsub("\0", ".*")
+  return "^" .. out .. "$"
+end
+
+--- The `ignore` setting as a function(file) -> true when the file (a path
+--- relative to the migrations directory) is not a migration.
+function M.ignorer(setting)
+  if setting == nil then return function() return false end end
+  if type(setting) == "function" then return function(file) return setting(file) and true or false end end
+  local patterns = {}
+  for i, glob in ipairs(setting) do patterns[i] = glob_pattern(glob) end
+  return function(file)
+    file = file:gsub("/$", "")
+    for _, p in ipairs(patterns) do
+      if file:match(p) then return true end
+    end
+    return false
+  end
+end
+
+--- Complete what a discovery returned: the `ignore` setting applied (as a
+--- function, see M.ignorer), keys, identities, version order, and the
+--- migrations that share an identity.
 ---@param identity string "version" (default), "file" or "stem"
-function M.finish(found, scheme, identity)
-  local ms = found.migrations
+function M.finish(found, scheme, identity, ignore)
+  ignore = ignore or M.ignorer(nil)
+  found.ignored = found.ignored or {}
+  local ms = {}
+  for _, m in ipairs(found.migrations) do
+    if ignore(m.file) or ignore(m.stem) then
+      found.ignored[#found.ignored + 1] = { file = m.file, reason = "matched by `ignore`", misnamed = false }
+    else
+      ms[#ms + 1] = m
+    end
+  end
+  found.migrations = ms
+  for _, ig in ipairs(found.ignored) do
+    if ignore(ig.file) then ig.misnamed, ig.reason = false, "matched by `ignore`" end
+  end
   for _, m in ipairs(ms) do
     m.key = scheme.key(m.version)
     if identity == "file" then m.id = m.file
@@ -175,7 +220,6 @@ function M.finish(found, scheme, identity)
     end
     found.migrations = kept
   end
-  found.ignored = found.ignored or {}
   return found
 end
 
