@@ -97,7 +97,7 @@ test: all
 # ASan + UBSan: a separate build tree; the suite drives both the sanitized
 # binary and the sanitized modules (loaded into lua5.4 with libasan preloaded).
 test-sanitize:
-	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DLUMI_CLOSE_STATE" \
 	  LDFLAGS="-fsanitize=address,undefined" all
 	@LUMI_SANITIZE=1 LUMI_BUILD=build-san tests/run
 

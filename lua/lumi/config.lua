@@ -118,11 +118,6 @@ M.schema = {
   placeholders = { types = { table = true }, doc = "values for ${name} in SQL files" },
   schemas = { types = { table = true }, doc = "the schemas `lumi fresh` drops and re-creates (default: public)" },
   protected = { types = { boolean = true }, doc = "refuse destructive commands (fresh, down) on this target" },
-  checksum_cache = {
-    types = { boolean = true, string = true },
-    doc = "keep the files' SHA-256s between runs, by inode, size, mtime and ctime: true (default, "
-      .. "in $XDG_CACHE_HOME/lumi), false, or the cache file to use",
-  },
   lock_wait = {
     types = { number = true },
     doc = "seconds to wait for another lumi run's migration lock before giving up",
@@ -159,6 +154,11 @@ M.schema = {
 M.renamed = {
   lock_timeout = { "lock_wait", "seconds to wait for another lumi run's lock; PostgreSQL's own lock_timeout is "
     .. "another thing" },
+}
+
+--- Keys that are gone, and why.
+M.removed = {
+  checksum_cache = "lumi no longer keeps checksums between runs: it reads and hashes the applied files each time",
 }
 
 -- Levenshtein distance, for "did you mean".
@@ -201,6 +201,10 @@ function M.check(t, schema, prefix, source)
     if renamed then
       errors.raise("config", string.format("%s: key %q was renamed %q (%s)", source, path, prefix .. renamed[1],
         renamed[2]), { key = path, suggestion = prefix .. renamed[1] })
+    end
+    if schema == M.schema and M.removed[k] then
+      errors.raise("config", string.format("%s: key %q is no longer a setting: %s; remove it", source, path,
+        M.removed[k]), { key = path })
     end
     if not spec then
       local hint = type(k) == "string" and M.suggest(k, schema)

@@ -50,13 +50,6 @@ function M.classify(file)
   return nil, "not a .sql or .lua file"
 end
 
--- Is this entry a directory? Only a name without .sql or .lua is asked
--- about (a stat each): a thousand .sql files cost no system call.
-local function is_dir(path, file)
-  if find(file, ".sql", -4, true) or find(file, ".lua", -4, true) then return false end
-  return fs.kind(path) == "directory"
-end
-
 --- The built-in discovery (see above).
 function M.default(dir, scheme)
   local names, err = fs.list(dir)
@@ -74,17 +67,16 @@ function M.default(dir, scheme)
   for i = 1, #names do
     local file = names[i]
     if byte(file, 1) == 46 then goto continue end    -- hidden: .gitkeep, editor files
-    local dir_entry = is_dir(prefix .. file, file)
+    -- a name ending in .sql or .lua is a file; only the others are asked
+    -- about (a stat each), so a thousand .sql files cost no system call
+    local stem, role = M.classify(file)
+    local dir_entry = not stem and fs.kind(prefix .. file) == "directory"
     local path = dir_entry and (prefix .. file .. "/up.sql") or (prefix .. file)
-    local stem, role
     if dir_entry then
       stem, role = file, "dir"
-    else
-      stem, role = M.classify(file)
-      if not stem then
-        ignored[#ignored + 1] = { file = file, reason = role }
-        goto continue
-      end
+    elseif not stem then
+      ignored[#ignored + 1] = { file = file, reason = role }
+      goto continue
     end
     local parsed, why = parse(stem)
     if not parsed then
@@ -149,16 +141,17 @@ local function glob_pattern(glob)
 end
 
 --- The `ignore` setting as a function(file) -> true when the file (a path
---- relative to the migrations directory) is not a migration.
+--- relative to the migrations directory) is not a migration; nil without
+--- a setting.
 function M.ignorer(setting)
-  if setting == nil then return function() return false end end
+  if setting == nil then return nil end
   if type(setting) == "function" then return function(file) return setting(file) and true or false end end
   local patterns = {}
   for i, glob in ipairs(setting) do patterns[i] = glob_pattern(glob) end
   return function(file)
-    file = file:gsub("/$", "")
+    local bare = file:gsub("/$", "")
     for _, p in ipairs(patterns) do
-      if file:match(p) then return true end
+      if file:match(p) or bare:match(p) then return true end
     end
     return false
   end
@@ -169,19 +162,21 @@ end
 --- migrations that share an identity.
 ---@param identity string "version" (default), "file" or "stem"
 function M.finish(found, scheme, identity, ignore)
-  ignore = ignore or M.ignorer(nil)
   found.ignored = found.ignored or {}
-  local ms = {}
-  for _, m in ipairs(found.migrations) do
-    if ignore(m.file) or ignore(m.stem) then
-      found.ignored[#found.ignored + 1] = { file = m.file, reason = "matched by `ignore`", misnamed = false }
-    else
-      ms[#ms + 1] = m
+  local ms = found.migrations
+  if ignore then
+    ms = {}
+    for _, m in ipairs(found.migrations) do
+      if ignore(m.file) or ignore(m.stem) then
+        found.ignored[#found.ignored + 1] = { file = m.file, reason = "matched by `ignore`", misnamed = false }
+      else
+        ms[#ms + 1] = m
+      end
     end
-  end
-  found.migrations = ms
-  for _, ig in ipairs(found.ignored) do
-    if ignore(ig.file) then ig.misnamed, ig.reason = false, "matched by `ignore`" end
+    found.migrations = ms
+    for _, ig in ipairs(found.ignored) do
+      if ignore(ig.file) then ig.misnamed, ig.reason = false, "matched by `ignore`" end
+    end
   end
   for _, m in ipairs(ms) do
     m.key = scheme.key(m.version)

@@ -2,8 +2,6 @@
 local dirent = require "posix.dirent"
 local stat = require "posix.sys.stat"
 local unistd = require "posix.unistd"
-local fcntl = require "posix.fcntl"
-local errno = require "posix.errno"
 
 local M = {}
 
@@ -43,6 +41,7 @@ end
 
 --- Create a new file with contents; nil, message if it already exists.
 function M.create(path, contents)
+  local fcntl, errno = require "posix.fcntl", require "posix.errno"
   local fd, err, code = fcntl.open(path, fcntl.O_WRONLY | fcntl.O_CREAT | fcntl.O_EXCL, tonumber("644", 8))
   if not fd then
     if code == errno.EEXIST then return nil, path .. ": already exists" end

@@ -93,10 +93,10 @@ end
 --- `sums` (a table the caller keeps between calls) when given. A file
 --- that cannot be read is left out.
 function Project:checksums(migrations, sums)
-  local hash = require "lumi.hash"
+  local sha256_file = require("lumi.hash").sha256_file
   sums = sums or {}
   for _, m in ipairs(migrations) do
-    if sums[m.path] == nil then sums[m.path] = hash.sha256_file(m.path) end
+    if sums[m.path] == nil then sums[m.path] = sha256_file(m.path) end
   end
   return sums
 end

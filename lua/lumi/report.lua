@@ -364,7 +364,7 @@ function render.status(self, r)
       extra = when(e.applied_at) .. "  " .. ms(e.execution_ms)
       if e.state == "changed" then extra = extra .. "  file differs from the applied one" end
     elseif e.state == "unfinished" then
-      extra = "did not finish" .. (e.error and (": " .. e.error) or "")
+      extra = "failed midway" .. (e.error and (": " .. e.error) or "")
     elseif e.state == "in_progress" then
       local h = e.holder
       extra = h and string.format("being applied by process %d (user %s, %s)", h.pid, h.user,

@@ -120,7 +120,7 @@ function M.check_plan(project, p, found, opts)
   if #p.unfinished > 0 then
     local e = p.unfinished[1]
     errors.raise("validation", string.format(
-      "%s ran without a transaction and did not finish: it is recorded as unfinished%s",
+      "%s ran without a transaction and failed midway: it is recorded as unfinished%s",
       e.migration.file, e.record.error and (" (" .. e.record.error .. ")") or ""),
       { hint = string.format("finish or undo its statements by hand, then run `lumi mark %s` "
         .. "(count it as applied) or `lumi unmark %s` (forget it; `lumi up` runs it again)",
@@ -244,13 +244,14 @@ local function record_of(m, r, fields)
 end
 
 -- The statements of an event: the store's (store_fn: "applied", ...) and
--- the log row.
+-- the log row; and how many of them are the store's.
 local function records(run, store_fn, rec, log)
   local st = run.store
   local out = store_fn and st[store_fn](st, rec) or {}
+  local n = #out
   log.target, log.version, log.file = run.project.target, log.version or rec.version, log.file or rec.file
   out[#out + 1] = st:log(log)
-  return out
+  return out, n
 end
 
 -- Record a failure after its rollback: the store's `failed` statements
@@ -390,6 +391,7 @@ local function without_transaction(run, part, started, finished, stopped, nothin
   if #begun > 0 then db:pipeline(begun) end
   local function failed(merr, done)
     merr.no_transaction = true
+    merr.record_error = merr.record_error or (merr.cause and merr.cause.message) or merr.message
     db:rollback()                         -- a BEGIN of the file's own, left open
     if done == 0 and nothing_done then
       -- not one statement took effect: as if it had never started
@@ -418,6 +420,8 @@ local function without_transaction(run, part, started, finished, stopped, nothin
         end
         local merr = failure_of(run, part, err, -prepare.chars_before(part, s.start))
         merr.statement, merr.statements = i, #part.statements
+        merr.record_error = string.format("statement %d of %d failed: %s", i, #part.statements,
+          type(err) == "table" and err.message or errors.text(err))
         -- a statement outside a transaction is all or nothing, except the
         -- CONCURRENTLY ones, which leave an invalid index behind
         local undone = i == 1 and not s.text:upper():find("CONCURRENTLY", 1, true)
@@ -478,9 +482,8 @@ local function apply(run, part, durable)
   local recorded = false
   local seconds, merr = without_transaction(run, part,
     function()
-      local stmts = records(run, "unfinished", record_of(m, nil, { checksum = checksum, event = "started" }),
-        { event = "started", checksum = checksum })
-      recorded = #stmts > 1
+      local stmts = run.store:unfinished(record_of(m, nil, { checksum = checksum, event = "started" }))
+      recorded = #stmts > 0
       return stmts
     end,
     function(ms)
@@ -488,16 +491,16 @@ local function apply(run, part, durable)
         recorded = recorded }), { event = "applied", checksum = checksum, execution_ms = ms })
     end,
     function(e)
-      if not recorded then return records(run, nil, record_of(m), { event = "failed", sqlstate = e.sqlstate,
-        error = e.message }) end
-      return records(run, "unfinished", record_of(m, nil, { error = e.message, event = "stopped", recorded = true }),
-        { event = "unfinished", sqlstate = e.sqlstate, error = e.message })
+      if not recorded then return (records(run, nil, record_of(m), { event = "failed", sqlstate = e.sqlstate,
+        error = e.record_error })) end
+      return (records(run, "unfinished", record_of(m, nil, { error = e.record_error, event = "stopped", recorded = true }),
+        { event = "unfinished", sqlstate = e.sqlstate, error = e.record_error }))
     end,
     function()
       -- the first statement failed: the migration is pending again
       if not recorded then return {} end
-      return records(run, "reverted", record_of(m, nil, { event = "failed" }),
-        { event = "failed", error = "its first statement failed: nothing of it took effect" })
+      return (records(run, "reverted", record_of(m, nil, { event = "failed" }),
+        { event = "failed", error = "its first statement failed: nothing of it took effect" }))
     end)
   if not seconds and merr.nothing_done then record_failure(run, m, merr, "failed") end
   return seconds, merr
@@ -520,13 +523,13 @@ local function revert(run, part, r, durable)
     end,
     function(e)
       -- what ran before the failure stays: the migration is half reverted
-      return records(run, "unfinished", record_of(m, r, { recorded = true, event = "stopped",
-        error = "revert: " .. e.message }), { event = "revert failed", sqlstate = e.sqlstate, error = e.message })
+      return (records(run, "unfinished", record_of(m, r, { recorded = true, event = "stopped",
+        error = "revert: " .. e.record_error }), { event = "revert failed", sqlstate = e.sqlstate, error = e.record_error }))
     end,
     function()
       -- the first statement failed: the migration stays applied
-      return records(run, nil, record_of(m, r), { event = "revert failed", error = "its first statement failed: "
-        .. "nothing of the revert took effect" })
+      return (records(run, nil, record_of(m, r), { event = "revert failed", error = "its first statement failed: "
+        .. "nothing of the revert took effect" }))
     end)
 end
 

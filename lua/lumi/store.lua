@@ -242,8 +242,13 @@ end
 -- NULLs as nil and the state "applied" when there is no state column: a
 -- record's fields are plain values
 local function plain(rows)
-  for _, r in ipairs(rows) do
-    for k, v in pairs(r) do if v == null then r[k] = nil end end
+  local columns = rows.columns
+  for i = 1, #rows do
+    local r = rows[i]
+    for j = 1, #columns do
+      local k = columns[j]
+      if r[k] == null then r[k] = nil end
+    end
     if r.state == nil then r.state = "applied" end
   end
   return rows

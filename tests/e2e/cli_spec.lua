@@ -92,10 +92,10 @@ describe("lumi command line (end to end)", function()
     assert.truthy(err:find("option --dry-run takes no value", 1, true), err)
   end)
 
-  it("a non-numeric --lock-timeout exits 2", function()
-    local _, err, code = h.lumi(dir, "up --lock-timeout soon", { DATABASE_URL = "postgresql:///nodb?host=/nonexistent" })
+  it("a non-numeric --lock-wait exits 2", function()
+    local _, err, code = h.lumi(dir, "up --lock-wait soon", { DATABASE_URL = "postgresql:///nodb?host=/nonexistent" })
     assert.are.equal(2, code)
-    assert.truthy(err:find("--lock-timeout needs a number of seconds", 1, true), err)
+    assert.truthy(err:find("--lock-wait needs a number of seconds", 1, true), err)
   end)
 
   it("an extra argument exits 2", function()

@@ -47,10 +47,10 @@ describe("migrate.lua and settings (end to end)", function()
   end)
 
   it("a value of the wrong type exits 2 naming the key", function()
-    local dir = h.project({ ["migrate.lua"] = "return { lock_timeout = '10s' }\n" })
+    local dir = h.project({ ["migrate.lua"] = "return { lock_wait = '10s' }\n" })
     local _, err, code = h.lumi(dir, "status", { DATABASE_URL = url })
     assert.are.equal(2, code)
-    assert.truthy(err:find('key "lock_timeout" must be a number', 1, true), err)
+    assert.truthy(err:find('key "lock_wait" must be a number', 1, true), err)
   end)
 
   it("a bad table name exits 2", function()

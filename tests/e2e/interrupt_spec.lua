@@ -182,7 +182,7 @@ end }
     local holder = dbmod.connect(url)
     local key = store.new(holder, "schema_migrations"):lock_key(hash)
     assert.is_true(holder:value("SELECT pg_try_advisory_lock($1)", key))
-    local code, out, err = run_and_signal("up --lock-timeout 60", "INT",
+    local code, out, err = run_and_signal("up --lock-wait 60", "INT",
       [[SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lumi' AND pid <> pg_backend_pid()]])
     holder:close()
     assert.are.equal(130, code, out .. err)

@@ -132,7 +132,7 @@ describe("layouts (end to end)", function()
     assert.are.equal("001_create_users/down.sql", doc.migrations[1].down)
     assert.are.equal("002_types_and_functions.down.sql", doc.migrations[2].down)
     local st = cjson.decode((h.lumi(dir, "status --json", { DATABASE_URL = url })))
-    assert.are.same({ total = 3, applied = 3, pending = 0, changed = 0, missing = 0, unfinished = 0 }, st.totals)
+    assert.are.same({ total = 3, applied = 3, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, st.totals)
   end)
 
   it("one file NNN_x.sql: applies; down --all refuses (no down part) and the schema stays as applied", function()

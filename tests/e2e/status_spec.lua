@@ -101,7 +101,7 @@ describe("lumi status (end to end)", function()
     local out, err, code = lumi("status --json")
     assert.are.equal(0, code, err)
     local doc = require("cjson").decode(out)
-    assert.are.same({ total = 90, applied = 89, pending = 0, changed = 1, missing = 0, unfinished = 0 }, doc.totals)
+    assert.are.same({ total = 90, applied = 89, pending = 0, changed = 1, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
     for _, e in ipairs(doc.entries) do
       if e.state == "changed" then assert.are.equal("050_t50.sql", e.file) end
     end
@@ -119,7 +119,7 @@ describe("lumi status (end to end)", function()
       assert.are.equal("status", doc.command)
       assert.are.equal("schema_migrations", doc.table)
       assert.is_true(doc.table_exists)
-      assert.are.same({ total = 4, applied = 1, pending = 1, changed = 1, missing = 1, unfinished = 0 }, doc.totals)
+      assert.are.same({ total = 4, applied = 1, pending = 1, changed = 1, missing = 1, unfinished = 0, in_progress = 0 }, doc.totals)
       local states = {}
       for _, e in ipairs(doc.entries) do states[#states + 1] = e.version .. ":" .. e.file .. ":" .. e.state end
       assert.are.same({
@@ -147,7 +147,7 @@ describe("lumi status (end to end)", function()
       assert.truthy(out:find('"ignored":[]', 1, true), out)
       local doc = cjson.decode(out)
       assert.is_false(doc.table_exists)
-      assert.are.same({ total = 3, applied = 0, pending = 3, changed = 0, missing = 0, unfinished = 0 }, doc.totals)
+      assert.are.same({ total = 3, applied = 0, pending = 3, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
       assert.are.equal("pending", doc.entries[1].state)
     end)
   end)

@@ -73,8 +73,8 @@ return {
     assert.are.equal(2, #doc.targets)
     assert.are.equal("a", doc.targets[1].target)
     assert.are.equal("b", doc.targets[2].target)
-    assert.are.same({ total = 2, applied = 2, pending = 0, changed = 0, missing = 0, unfinished = 0 }, doc.targets[1].totals)
-    assert.are.same({ total = 2, applied = 0, pending = 2, changed = 0, missing = 0, unfinished = 0 }, doc.targets[2].totals)
+    assert.are.same({ total = 2, applied = 2, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.targets[1].totals)
+    assert.are.same({ total = 2, applied = 0, pending = 2, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.targets[2].totals)
     assert.are.equal("2025-10-20_0001", doc.targets[2].entries[1].version)
     -- one target: the document of that target alone
     doc = cjson.decode((lumi("status --json --target b")))
@@ -145,8 +145,8 @@ describe("a tracking table shared by targets in one database (end to end)", func
       assert.are.equal(h.sha256sum(dir .. "/migrations/" .. r.database_type .. "/" .. r.migration_file), r.checksum)
     end
     local doc = cjson.decode((lumi("status --json")))
-    assert.are.same({ total = 1, applied = 1, pending = 0, changed = 0, missing = 0, unfinished = 0 }, doc.targets[1].totals)
-    assert.are.same({ total = 2, applied = 2, pending = 0, changed = 0, missing = 0, unfinished = 0 }, doc.targets[2].totals)
+    assert.are.same({ total = 1, applied = 1, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.targets[1].totals)
+    assert.are.same({ total = 2, applied = 2, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.targets[2].totals)
   end)
 
   it("a new file of one target applies to that target only", function()
@@ -175,7 +175,7 @@ describe("a tracking table shared by targets in one database (end to end)", func
   it("a row of another target is never reported missing", function()
     lumi("up --target postgres")
     local doc = cjson.decode((lumi("status --json --target timescaledb")))
-    assert.are.same({ total = 1, applied = 0, pending = 1, changed = 0, missing = 0, unfinished = 0 }, doc.totals)
+    assert.are.same({ total = 1, applied = 0, pending = 1, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
   end)
 end)
 
@@ -245,7 +245,7 @@ return {
     -- lumi added no columns of its own to the table
     assert.are.equal(6, h.value(url, "SELECT count(*)::int FROM information_schema.columns WHERE table_name = 'schema_migrations'"))
     local doc = cjson.decode((lumi("status --json")))
-    assert.are.same({ total = 4, applied = 4, pending = 0, changed = 0, missing = 0, unfinished = 0 }, doc.totals)
+    assert.are.same({ total = 4, applied = 4, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
     local _, verr, vcode = lumi("validate")
     assert.are.equal(0, vcode, verr)
   end)

@@ -231,7 +231,7 @@ describe("lumi.db data API", function()
       end)
       assert.is_false(ok)
       assert.are.equal("23505", err.sqlstate)
-      db.conn:exec("ROLLBACK")
+      db:rollback()
       assert.are.equal(0, db:value("SELECT count(*)::int FROM items"))
     end)
   end)
@@ -281,7 +281,7 @@ describe("lumi.db data API", function()
     end)
 
     it("the C iterator conn:rows does not grow with the number of rows", function()
-      local conn = db.conn
+      local conn = h.connect(url)
       local function iterate(n) return conn:rows(sql, n) end
       local small = peak_kb(iterate, 50000)
       local large = peak_kb(iterate, 500000)

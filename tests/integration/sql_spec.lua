@@ -121,14 +121,20 @@ $body$]]
     assert.are.equal(11, err.position)
   end)
 
-  it("keeps what the scanner would drop, so that the server rejects it", function()
-    -- libpg_query's scanner split drops a "statement" without a keyword and,
-    -- after an unbalanced parenthesis, everything to the end
-    assert.are.same({ "garbage", "SELECT 1" }, (split("garbage; SELECT 1;")))
-    assert.are.same({ "'a;b'", "SELECT 1" }, (split("'a;b'; SELECT 1;")))
-    assert.are.same({ "SELECT 1", "SELECT (2; SELECT 3" }, (split("SELECT 1; SELECT (2; SELECT 3;\n")))
-    assert.are.same({ "SELECT 1); SELECT 2" }, (split("SELECT 1); SELECT 2;")))
-    assert.are.same({ "SELECT 1", "oops" }, (split("SELECT 1; oops")))
+  it("does not split text the parser rejects: nil and the parse error, never a guess", function()
+    for _, text in ipairs({ "garbage; SELECT 1;", "'a;b'; SELECT 1;", "SELECT 1; SELECT (2; SELECT 3;\n",
+                            "SELECT 1); SELECT 2;", "SELECT 1; oops",
+                            "CREATE FUNCTION h() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\nEND;\nSELEC 3;" }) do
+      local stmts, err = sql.split(text)
+      assert.is_nil(stmts, text)
+      assert.truthy(err.message:find("syntax error", 1, true), text .. ": " .. tostring(err.message))
+    end
+  end)
+
+  it("splits a BEGIN ATOMIC body as one statement", function()
+    assert.are.same({ "CREATE TABLE x (a int)",
+      "CREATE FUNCTION h() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\nEND", "SELECT 3" },
+      (split("CREATE TABLE x (a int);\nCREATE FUNCTION h() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\nEND;\nSELECT 3;")))
   end)
 
   it("refuses text with a NUL byte", function()

@@ -21,6 +21,13 @@ local function sums(ms, over)
   return t
 end
 
+-- what a command does: the plan, then the applied files' checksums compared
+local function build(ms, records, scheme, checksums, identity)
+  local p = plan.build(ms, records, scheme, identity)
+  if checksums then plan.compare(p, checksums) end
+  return p
+end
+
 local function states(p)
   local out = {}
   for _, e in ipairs(p.entries) do out[#out + 1] = e.version .. "=" .. e.state end
@@ -30,7 +37,7 @@ end
 describe("plan.build", function()
   it("everything pending when nothing is recorded", function()
     local ms = { mig("001", "a"), mig("002", "b") }
-    local p = plan.build(ms, {}, scheme, sums(ms))
+    local p = build(ms, {}, scheme, sums(ms))
     assert.are.equal("001=pending 002=pending", states(p))
     assert.are.equal(0, #p.unfinished)
     assert.are.equal(2, #p.pending)
@@ -41,7 +48,7 @@ describe("plan.build", function()
 
   it("applied and pending", function()
     local ms = { mig("001", "a"), mig("002", "b"), mig("003", "c") }
-    local p = plan.build(ms, { rec("001", "a"), rec("002", "b") }, scheme, sums(ms))
+    local p = build(ms, { rec("001", "a"), rec("002", "b") }, scheme, sums(ms))
     assert.are.equal("001=applied 002=applied 003=pending", states(p))
     assert.are.same({ ms[3] }, p.pending)
     assert.are.equal("002", p.newest_applied)
@@ -49,14 +56,14 @@ describe("plan.build", function()
 
   it("matches records to files by key, so 7 is 007", function()
     local ms = { mig("007", "a") }
-    local p = plan.build(ms, { rec("7", "a", "sum007") }, scheme, sums(ms))
+    local p = build(ms, { rec("7", "a", "sum007") }, scheme, sums(ms))
     assert.are.equal("007=applied", states(p))
     assert.are.equal(0, #p.missing)
   end)
 
   it("changed: the file's checksum differs from the record's", function()
     local ms = { mig("001", "a"), mig("002", "b") }
-    local p = plan.build(ms, { rec("001", "a"), rec("002", "b") }, scheme, sums(ms, { ["m/002_b.sql"] = "edited" }))
+    local p = build(ms, { rec("001", "a"), rec("002", "b") }, scheme, sums(ms, { ["m/002_b.sql"] = "edited" }))
     assert.are.equal("001=applied 002=changed", states(p))
     assert.are.equal(1, #p.changed)
     assert.are.equal("edited", p.changed[1].checksum)
@@ -66,7 +73,7 @@ describe("plan.build", function()
 
   it("missing: recorded, but no file", function()
     local ms = { mig("001", "a"), mig("003", "c") }
-    local p = plan.build(ms, { rec("001", "a"), rec("002", "b"), rec("003", "c") }, scheme, sums(ms))
+    local p = build(ms, { rec("001", "a"), rec("002", "b"), rec("003", "c") }, scheme, sums(ms))
     assert.are.equal("001=applied 002=missing 003=applied", states(p))
     assert.are.equal(1, #p.missing)
     assert.are.equal("002_b.sql", p.missing[1].record.file)
@@ -74,7 +81,7 @@ describe("plan.build", function()
 
   it("out of order: pending and older than the newest applied", function()
     local ms = { mig("001", "a"), mig("002", "b"), mig("003", "c"), mig("004", "d") }
-    local p = plan.build(ms, { rec("001", "a"), rec("003", "c") }, scheme, sums(ms))
+    local p = build(ms, { rec("001", "a"), rec("003", "c") }, scheme, sums(ms))
     assert.are.equal("001=applied 002=pending 003=applied 004=pending", states(p))
     assert.are.equal(1, #p.out_of_order)
     assert.are.equal("002", p.out_of_order[1].version)
@@ -85,7 +92,7 @@ describe("plan.build", function()
 
   it("a missing record counts as the newest applied", function()
     local ms = { mig("001", "a"), mig("002", "b") }
-    local p = plan.build(ms, { rec("001", "a"), rec("010", "gone") }, scheme, sums(ms))
+    local p = build(ms, { rec("001", "a"), rec("010", "gone") }, scheme, sums(ms))
     assert.are.equal("001=applied 002=pending 010=missing", states(p))
     assert.are.equal("010", p.newest_applied)
     assert.are.equal(1, #p.out_of_order)
@@ -93,14 +100,14 @@ describe("plan.build", function()
 
   it("orders entries numerically: 9 < 10 < 100", function()
     local ms = { mig("9", "a"), mig("10", "b"), mig("100", "c") }
-    local p = plan.build(ms, { rec("100", "c", "sum100"), rec("9", "a") }, scheme, sums(ms))
+    local p = build(ms, { rec("100", "c", "sum100"), rec("9", "a") }, scheme, sums(ms))
     assert.are.equal("9=applied 10=pending 100=applied", states(p))
     assert.are.equal("100", p.newest_applied)
   end)
 
   it("without checksums nothing is reported changed", function()
     local ms = { mig("001", "a") }
-    local p = plan.build(ms, { rec("001", "a", "whatever") }, scheme, nil)
+    local p = build(ms, { rec("001", "a", "whatever") }, scheme, nil)
     assert.are.equal("001=applied", states(p))
   end)
 end)
@@ -110,7 +117,7 @@ describe("plan.build: unfinished records", function()
     local ms = { mig("001", "a"), mig("002", "b"), mig("003", "c") }
     local r2 = rec("002", "b")
     r2.state, r2.error = "unfinished", "statement 3 of 4 failed: boom"
-    local p = plan.build(ms, { rec("001", "a"), r2 }, scheme, sums(ms))
+    local p = build(ms, { rec("001", "a"), r2 }, scheme, sums(ms))
     assert.are.equal("001=applied 002=unfinished 003=pending", states(p))
     assert.are.equal(1, #p.unfinished)
     assert.are.equal(ms[2], p.unfinished[1].migration)
@@ -123,7 +130,7 @@ describe("plan.build: unfinished records", function()
     local ms = { mig("001", "a") }
     local r = rec("001", "a")
     r.state = "unfinished"
-    local p = plan.build(ms, { r }, scheme, sums(ms, { ["m/001_a.sql"] = "edited" }))
+    local p = build(ms, { r }, scheme, sums(ms, { ["m/001_a.sql"] = "edited" }))
     assert.are.equal("001=unfinished", states(p))
     assert.are.equal(0, #p.changed)
   end)
@@ -132,7 +139,7 @@ describe("plan.build: unfinished records", function()
     local ms = { mig("001", "a") }
     local r = rec("001", "a")
     r.state = "applied"
-    assert.are.equal("001=applied", states(plan.build(ms, { r }, scheme, sums(ms))))
+    assert.are.equal("001=applied", states(build(ms, { r }, scheme, sums(ms))))
   end)
 end)
 
@@ -146,7 +153,7 @@ describe("plan.build with identity \"file\"", function()
   it("matches records to files by file name, so two files may share a version", function()
     local ms = { by_file("001", "a"), by_file("001", "b"), by_file("002", "c") }
     local records = { { file = "001_a.sql", checksum = "sum001" }, { file = "001_b.sql", checksum = "sum001" } }
-    local p = plan.build(ms, records, scheme, sums(ms), "file")
+    local p = build(ms, records, scheme, sums(ms), "file")
     assert.are.equal("001=applied 001=applied 002=pending", states(p))
     assert.are.same({ ms[3] }, p.pending)
     assert.are.equal(0, #p.missing)
@@ -154,7 +161,7 @@ describe("plan.build with identity \"file\"", function()
 
   it("a renamed file is a new migration, and its old record is missing", function()
     local ms = { by_file("001", "renamed") }
-    local p = plan.build(ms, { { file = "001_a.sql", checksum = "x" } }, scheme, sums(ms), "file")
+    local p = build(ms, { { file = "001_a.sql", checksum = "x" } }, scheme, sums(ms), "file")
     assert.are.equal(1, #p.pending)
     assert.are.equal(1, #p.missing)
     assert.are.equal("001_a.sql", p.missing[1].record.file)
@@ -174,7 +181,7 @@ end)
 describe("plan.up_to", function()
   it("stops at the given version, inclusive, compared by the scheme", function()
     local ms = { mig("001", "a"), mig("002", "b"), mig("010", "c") }
-    local p = plan.build(ms, {}, scheme, sums(ms))
+    local p = build(ms, {}, scheme, sums(ms))
     local function files(list) local t = {} for i, m in ipairs(list) do t[i] = m.version end return t end
     assert.are.same({ "001", "002" }, files(plan.up_to(p, scheme, "002")))
     assert.are.same({ "001", "002" }, files(plan.up_to(p, scheme, "2")))
@@ -185,7 +192,7 @@ end)
 
 describe("plan.down_from", function()
   local ms = { mig("001", "a"), mig("002", "b"), mig("003", "c"), mig("004", "d") }
-  local p = plan.build(ms, { rec("001", "a"), rec("002", "b"), rec("003", "c") }, scheme, sums(ms))
+  local p = build(ms, { rec("001", "a"), rec("002", "b"), rec("003", "c") }, scheme, sums(ms))
   local function vs(list) local t = {} for i, e in ipairs(list) do t[i] = e.version end return t end
 
   it("reverts the newest applied first: 1 by default, or N", function()
@@ -202,7 +209,7 @@ end)
 
 describe("plan.find", function()
   local ms = { mig("001", "a"), mig("002", "b") }
-  local p = plan.build(ms, { rec("001", "a") }, scheme, sums(ms))
+  local p = build(ms, { rec("001", "a") }, scheme, sums(ms))
 
   it("finds an entry by version (compared by key), file or stem", function()
     assert.are.equal("001", plan.find(p, scheme, "1").version)

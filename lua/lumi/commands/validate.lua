@@ -73,7 +73,7 @@ a warning). Exits 3 when anything is wrong, so it can gate a CI pipeline.]],
     end
     for _, e in ipairs(p.unfinished) do
       problems[#problems + 1] = { kind = "unfinished", file = e.migration.file,
-        message = "begun without a transaction and not finished" .. (e.record.error and (": " .. e.record.error) or "")
+        message = "failed midway without a transaction" .. (e.record.error and (": " .. e.record.error) or "")
           .. string.format(" (resolve with lumi mark %s or lumi unmark %s)", e.version, e.version) }
     end
     if project.config.layout == "pair" or project.config.layout == "directory" then

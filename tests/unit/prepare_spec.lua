@@ -1,6 +1,5 @@
--- Reading a migration: sections of a one-file migration, directives,
--- placeholders.
-local migration = require "lumi.migration"
+-- Reading a migration: sections of a one-file migration, placeholders.
+local migration = require "lumi.prepare"
 local errors = require "lumi.errors"
 
 describe("migration.sections", function()
@@ -36,21 +35,6 @@ describe("migration.sections", function()
     assert.is_false(ok)
     assert.is_true(errors.is(e, "config"))
     assert.are.equal("two up sections in one file", e.message)
-  end)
-end)
-
-describe("migration.directives", function()
-  it("runs in a transaction by default", function()
-    assert.is_true(migration.directives("CREATE TABLE t (id int);\n").transaction)
-    -- a mention in the middle of a line is not a directive
-    assert.is_true(migration.directives("SELECT 1; -- lumi: no-transaction\n").transaction)
-  end)
-
-  it("-- lumi: no-transaction and the forms of dbmate, goose and sql-migrate opt out", function()
-    for _, d in ipairs({ "-- lumi: no-transaction", "--lumi:no-transaction", "-- migrate:up transaction:false",
-                         "-- +goose NO TRANSACTION", "-- +migrate Up notransaction" }) do
-      assert.is_false(migration.directives(d .. "\nCREATE INDEX CONCURRENTLY i ON t (x);\n").transaction, d)
-    end
   end)
 end)
 

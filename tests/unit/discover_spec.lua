@@ -1,6 +1,6 @@
 -- Discovery: files and directories on disk -> migrations, for every layout.
 local h = require "support.helper"
-local layout = require "lumi.layout"
+local discover = require "lumi.discover"
 local naming = require "lumi.naming"
 
 local scheme = naming.sequential()
@@ -8,7 +8,7 @@ local scheme = naming.sequential()
 -- discover + finish on a fresh directory holding `files`
 local function scan(files, identity, s)
   local dir = h.project(files)
-  local found = layout.finish(layout.discover(dir .. "/migrations", s or scheme), s or scheme, identity)
+  local found = discover.finish(discover.default(dir .. "/migrations", s or scheme), s or scheme, identity)
   return found, dir .. "/migrations"
 end
 
@@ -18,22 +18,22 @@ local function by_file(list)
   return t
 end
 
-describe("layout.classify", function()
+describe("discover.classify", function()
   it("splits a file name into stem and role", function()
-    assert.are.same({ "001_a", "single" }, { layout.classify("001_a.sql") })
-    assert.are.same({ "001_a", "up" }, { layout.classify("001_a.up.sql") })
-    assert.are.same({ "001_a", "down" }, { layout.classify("001_a.down.sql") })
-    assert.are.same({ "2025-10-20_0001_x", "single" }, { layout.classify("2025-10-20_0001_x.sql") })
+    assert.are.same({ "001_a", "single" }, { discover.classify("001_a.sql") })
+    assert.are.same({ "001_a", "up" }, { discover.classify("001_a.up.sql") })
+    assert.are.same({ "001_a", "down" }, { discover.classify("001_a.down.sql") })
+    assert.are.same({ "2025-10-20_0001_x", "single" }, { discover.classify("2025-10-20_0001_x.sql") })
   end)
 
   it("says 'not a .sql or .lua file' for anything else (this reason moved here from the schemes)", function()
-    assert.are.same({ nil, "not a .sql or .lua file" }, { layout.classify("001_create_users.txt") })
-    assert.are.same({ nil, "not a .sql or .lua file" }, { layout.classify("README") })
-    assert.are.same({ "003_backfill", "lua" }, { layout.classify("003_backfill.lua") })
+    assert.are.same({ nil, "not a .sql or .lua file" }, { discover.classify("001_create_users.txt") })
+    assert.are.same({ nil, "not a .sql or .lua file" }, { discover.classify("README") })
+    assert.are.same({ "003_backfill", "lua" }, { discover.classify("003_backfill.lua") })
   end)
 end)
 
-describe("layout.discover", function()
+describe("discover.default", function()
   it("finds one-file migrations (with or without sections)", function()
     local found, dir = scan({
       ["migrations/001_a.sql"] = "SELECT 1;\n",
@@ -139,14 +139,14 @@ describe("layout.discover", function()
   end)
 
   it("raises a config error when the directory does not exist", function()
-    local ok, e = pcall(layout.discover, h.tmpdir() .. "/nope", scheme)
+    local ok, e = pcall(discover.default, h.tmpdir() .. "/nope", scheme)
     assert.is_false(ok)
     assert.are.equal("config", e.kind)
     assert.truthy(e.message:find("cannot read the migrations directory", 1, true), e.message)
   end)
 end)
 
-describe("layout.finish", function()
+describe("discover.finish", function()
   it("sets key and id: for identity \"version\" the id is scheme.key(version)", function()
     local found = scan({ ["migrations/007_a.sql"] = "SELECT 1;\n", ["migrations/10_b.up.sql"] = "SELECT 1;\n" })
     local m = by_file(found.migrations)
@@ -184,5 +184,60 @@ describe("layout.finish", function()
     assert.are.same({}, found.duplicates)
     assert.are.equal(2, #found.migrations)
     assert.are.same({ "001_a.sql", "001_b.sql" }, { found.migrations[1].file, found.migrations[2].file })
+  end)
+end)
+
+describe("discover.ignorer and the ignore setting", function()
+  it("patterns: * within a name, ? one character, ** across directories; other characters as they are", function()
+    local ignore = discover.ignorer({ "README.md", "*.txt", "seed_??.sql", "data/**" })
+    assert.is_true(ignore("README.md"))
+    assert.is_true(ignore("notes.txt"))
+    assert.is_true(ignore("seed_01.sql"))
+    assert.is_true(ignore("data/x/y.sql"))
+    assert.is_true(ignore("data/"))
+    assert.is_false(ignore("README_md"))
+    assert.is_false(ignore("seed_001.sql"))
+    assert.is_false(ignore("001_a.sql"))
+    assert.is_false(ignore("sub/notes.txt"))
+  end)
+
+  it("a function says itself; without a setting nothing is ignored", function()
+    assert.is_true(discover.ignorer(function(f) return f:match("^x") end)("x.sql"))
+    assert.is_false(discover.ignorer(function(f) return f:match("^x") end)("y.sql"))
+    assert.is_false(discover.ignorer(nil)("README.md"))
+  end)
+
+  it("finish: a file the setting names is neither a migration nor misnamed", function()
+    local dir = h.project({ ["migrations/001_a.sql"] = "SELECT 1;\n", ["migrations/seed_data.sql"] = "SELECT 1;\n",
+                            ["migrations/000_fixture.sql"] = "SELECT 1;\n" })
+    local found = discover.finish(discover.default(dir .. "/migrations", scheme), scheme, "version",
+      discover.ignorer({ "seed_data.sql", "000_*" }))
+    assert.are.same({ "001_a.sql" }, { found.migrations[1].file, found.migrations[2] and found.migrations[2].file })
+    local why = {}
+    for _, ig in ipairs(found.ignored) do why[ig.file] = discover.misnamed(ig) end
+    assert.are.same({ ["seed_data.sql"] = false, ["000_fixture.sql"] = false }, why)
+    -- without the setting, the data file is a misnamed migration
+    local plain = discover.finish(discover.default(dir .. "/migrations", scheme), scheme, "version")
+    assert.is_true(discover.misnamed(plain.ignored[1]))
+  end)
+end)
+
+describe("discover.default and the naming scheme's fields", function()
+  it("copies what parse returns besides version and name onto the migration", function()
+    local custom = require("lumi.naming").resolve({
+      parse = function(stem)
+        local v, name = stem:match("^(%d+)_(.+)$")
+        if not v then return nil, "no" end
+        local m = { version = v, name = name }
+        if name:match("_concurrently$") then m.transaction = false end
+        return m
+      end,
+      compare = function(a, b) return tonumber(a) < tonumber(b) end,
+      next = function() return "x" end,
+    })
+    local dir = h.project({ ["migrations/001_a.sql"] = "SELECT 1;\n", ["migrations/002_b_concurrently.sql"] = "SELECT 1;\n" })
+    local found = discover.default(dir .. "/migrations", custom)
+    assert.is_nil(found.migrations[1].transaction)
+    assert.is_false(found.migrations[2].transaction)
   end)
 end)
