@@ -169,7 +169,9 @@ static void set_paths(lua_State *L, const Layout *lay) {
   }
   lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", lay->lua, lay->lua);
   prepend_path(L, "path", lua_tostring(L, -1));
-  lua_pushfstring(L, "%s/?.so", lay->c);
+  /* the layout's C directory, then the compiled-in one (make install
+  ** LIBDIR=...): where an installed luaposix is */
+  lua_pushfstring(L, "%s/?.so;%s/?.so", lay->c, LUMI_CDIR);
   prepend_path(L, "cpath", lua_tostring(L, -1));
   lua_pop(L, 2);
   use_bytecode(L, lay->lua, lay->bytecode);

@@ -53,8 +53,11 @@ end
 --- The built-in discovery (see above).
 function M.default(dir, scheme)
   local names, err = fs.list(dir)
+  local subdirs = err                -- fs.list's second result: the subdirectories
   if not names then
-    errors.raise("config", string.format("cannot read the migrations directory %s: %s", dir, err),
+    local kind = fs.kind(dir)
+    local why = kind == nil and "no such directory" or kind ~= "directory" and "not a directory" or err
+    errors.raise("config", string.format("cannot read the migrations directory %s: %s", dir, why),
       { hint = "create it, or set `dir` in migrate.lua / --dir" })
   end
   local prefix = dir .. "/"
@@ -67,16 +70,17 @@ function M.default(dir, scheme)
   for i = 1, #names do
     local file = names[i]
     if byte(file, 1) == 46 then goto continue end    -- hidden: .gitkeep, editor files
-    -- a name ending in .sql or .lua is a file; only the others are asked
-    -- about (a stat each), so a thousand .sql files cost no system call
-    local stem, role = M.classify(file)
-    local dir_entry = not stem and fs.kind(prefix .. file) == "directory"
+    local dir_entry = subdirs[file]
     local path = dir_entry and (prefix .. file .. "/up.sql") or (prefix .. file)
+    local stem, role
     if dir_entry then
       stem, role = file, "dir"
-    elseif not stem then
-      ignored[#ignored + 1] = { file = file, reason = role }
-      goto continue
+    else
+      stem, role = M.classify(file)
+      if not stem then
+        ignored[#ignored + 1] = { file = file, reason = role }
+        goto continue
+      end
     end
     local parsed, why = parse(stem)
     if not parsed then

@@ -247,8 +247,8 @@ function M.load_lua(path, bytes)
   return mod
 end
 
--- path relative to the migrations directory, for output
-local function relative(path, dir)
+--- path relative to the migrations directory `dir`, for output.
+function M.relative(path, dir)
   local prefix = dir .. "/"
   if path:sub(1, #prefix) == prefix then return path:sub(#prefix + 1) end
   return path
@@ -264,7 +264,7 @@ function M.part(m, direction, settings)
   local path = up and m.path or (m.down_path or m.path)
   local bytes = read(path)
   local part = { migration = m, direction = direction, path = path, bytes = bytes, checksum = hash.sha256(bytes),
-                 file = relative(path, settings.migrations_dir), problems = {} }
+                 file = M.relative(path, settings.migrations_dir), problems = {} }
   local policy
   if up then policy = m.transaction else policy = m.down_transaction end
 

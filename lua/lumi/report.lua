@@ -279,7 +279,9 @@ function render.down(self, r)
         w("  The migration stays applied.")
       end
     elseif r.failed then
-      w("  The revert was rolled back; the migration stays applied.")
+      w(string.format("  The revert was rolled back; the migration stays applied. %s reverted before it.",
+        plural(#r.reverted, "migration")))
+      return
     end
     w(string.format("  %s reverted before it.", plural(#r.reverted, "migration")))
     return
@@ -334,8 +336,8 @@ end
 function render.log(self, r)
   if #r.events == 0 then self:say("No events logged yet.") return end
   for _, ev in ipairs(r.events) do
-    self:say("  %s  %-10s %-30s %s%s", (ev.at or ""):gsub("T", " "):gsub("Z$", ""), ev.event, ev.file or ev.version or "",
-      ev.db_user or "", ev.error and ("  " .. ev.error) or "")
+    self:say("  %s  %-10s %-30s %s%s%s", (ev.at or ""):gsub("T", " "):gsub("Z$", ""), ev.event, ev.file or ev.version or "",
+      ev.db_user or "", ev.sqlstate and ("  " .. ev.sqlstate) or "", ev.error and ("  " .. ev.error) or "")
   end
 end
 

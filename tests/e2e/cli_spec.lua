@@ -68,24 +68,6 @@ describe("lumi command line (end to end)", function()
     assert.truthy(err:find("option --to needs a value (VERSION)", 1, true), err)
   end)
 
-  it("maps libpq and libcrypto only for the commands that connect", function()
-    -- glibc's LD_DEBUG=files names every library the process maps
-    local function maps(args)
-      local _, err, code = h.lumi(dir, args, { LD_DEBUG = "files", DATABASE_URL = "postgresql:///nodb?host=/nonexistent" })
-      return err:find("file=libpq.so", 1, true) ~= nil, err:find("file=libcrypto.so", 1, true) ~= nil, code
-    end
-    for _, args in ipairs({ "list", "new second", "--version", "--help", "status --help" }) do
-      local pq, crypto, code = maps(args)
-      assert.are.equal(0, code, args)
-      assert.is_false(pq, args)
-      assert.is_false(crypto, args)
-    end
-    local pq, crypto, code = maps("status")
-    assert.are.equal(5, code)       -- the database is unreachable: it tried
-    assert.is_true(pq)
-    assert.is_true(crypto)
-  end)
-
   it("a flag given a value exits 2", function()
     local _, err, code = h.lumi(dir, "up --dry-run=yes")
     assert.are.equal(2, code)

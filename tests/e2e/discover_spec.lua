@@ -14,7 +14,7 @@ return {
     local found = { migrations = {}, ignored = {} }
     for _, year in ipairs(fs.list(dir)) do
       for _, file in ipairs(fs.list(dir .. "/" .. year) or {}) do
-        local stem, role = require("lumi.layout").classify(file)
+        local stem, role = require("lumi.discover").classify(file)
         local parsed, why = stem and scheme.parse(stem)
         if parsed and role == "up" then
           local down = dir .. "/" .. year .. "/" .. stem .. ".down.sql"

@@ -102,7 +102,7 @@ describe("edge cases (end to end)", function()
   end)
 
   it("no password reaches the output, whatever the URL looks like", function()
-    local dir = h.project({})
+    local dir = h.project({ ["migrations/001_a.sql"] = "SELECT 1;\n" })
     for _, u in ipairs({ 'postgresql://u:s3cr"etpw@[::1/db', "postgresql://u:s3cr'etpw@[::1/db",
                          "postgresql://u:s3c%zzretpw@h/db", "host=/nonexistent password=s3cretpw user=x" }) do
       for _, json in ipairs({ "", " --json" }) do

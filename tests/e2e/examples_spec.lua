@@ -158,7 +158,7 @@ describe("examples/multistore", function()
     assert.are.equal("postgres|3", psql(url, "SELECT database_type, count(*) FROM schema_migrations WHERE database_type = 'postgres' GROUP BY 1"))
     out, err, code = h.lumi(dir, "down 2 --target postgres", env)
     assert.are.equal(0, code, err)
-    assert.truthy(out:find("reverted  003_portfolio_holdings.up.sql", 1, true), out)
+    assert.truthy(out:find("reverted  003_portfolio_holdings.down.sql", 1, true), out)
     assert.are.equal("postgres|1\ntimescaledb|2",
       psql(url, "SELECT database_type, count(*) FROM schema_migrations GROUP BY 1 ORDER BY 1"))
     assert.are.equal("", psql(url, "SELECT to_regclass('portfolio_holdings')"))

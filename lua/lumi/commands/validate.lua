@@ -12,8 +12,8 @@ local function check_part(project, m, direction, problems, warnings, grammar_is_
   local ok, part = pcall(prepare.part, m, direction, project.config)
   if not ok then
     local e = part
-    problems[#problems + 1] = { kind = "unloadable", file = errors.is(e) and e.file or m.file,
-      message = errors.is(e) and e.message or errors.text(e) }
+    local file = errors.is(e) and e.file and prepare.relative(e.file, project.config.migrations_dir) or m.file
+    problems[#problems + 1] = { kind = "unloadable", file = file, message = errors.is(e) and e.message or errors.text(e) }
     return
   end
   if not part then return end
