@@ -62,32 +62,25 @@ static EVP_MD_CTX **new_ctx(lua_State *L) {
   return box;
 }
 
-/* Finish the digest in box (on top of the stack), free its context and
-** replace the box with the digest in hex. */
-static void push_digest(lua_State *L, EVP_MD_CTX **box) {
+/* Push the digest md (n bytes) in hex. */
+static void push_hex(lua_State *L, const unsigned char *md, unsigned int n) {
   static const char digits[] = "0123456789abcdef";
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
   char hex[HEX_LEN];
-  if (EVP_DigestFinal_ex(*box, md, &n) != 1)
-    luaL_error(L, "lumi.hash: OpenSSL could not finish a SHA-256 digest");
   for (unsigned int i = 0; i < n; i++) {
     hex[2 * i] = digits[md[i] >> 4];
     hex[2 * i + 1] = digits[md[i] & 15];
   }
-  EVP_MD_CTX_free(*box);                  /* now, not at the next collection */
-  *box = NULL;
-  lua_pop(L, 1);
   lua_pushlstring(L, hex, 2 * (size_t)n);
 }
 
-/* hash.sha256(s) -> hex */
+/* hash.sha256(s) -> hex   (one call into OpenSSL: nothing to own) */
 static int l_sha256(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
-  EVP_MD_CTX **box = new_ctx(L);
-  if (EVP_DigestUpdate(*box, s, len) != 1) return luaL_error(L, "lumi.hash: OpenSSL could not compute SHA-256");
-  push_digest(L, box);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(s, len, md, &n, md_of(L), NULL) != 1) return luaL_error(L, "lumi.hash: OpenSSL could not compute SHA-256");
+  push_hex(L, md, n);
   return 1;
 }
 
@@ -121,7 +114,12 @@ static int l_sha256_file(lua_State *L) {
     }
   }
   close(fd);
-  push_digest(L, box);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(*box, md, &n) != 1) return luaL_error(L, "lumi.hash: OpenSSL could not finish SHA-256");
+  EVP_MD_CTX_free(*box);                  /* now, not at the next collection */
+  *box = NULL;
+  push_hex(L, md, n);
   return 1;
 }
 

@@ -36,10 +36,6 @@
 
 #define EXIT_INTERNAL 70   /* a bug in lumi or in migrate.lua's Lua: see README */
 
-static int file_exists(const char *path) {
-  return access(path, R_OK) == 0;
-}
-
 /* ---------------------------------------------------------------------
 ** Precompiled Lua: lumi's modules compiled by `make` (luac) load about
 ** eight times faster than their sources. The searcher below, placed before
@@ -106,7 +102,7 @@ typedef struct {
 static int try_layout(Layout *lay, const char *root, const char *lua, const char *c) {
   char probe[PATH_MAX + 64];
   snprintf(probe, sizeof probe, "%s/%s/lumi/cli.lua", root, lua);
-  if (!file_exists(probe)) return 0;
+  if (access(probe, R_OK) != 0) return 0;
   snprintf(lay->lua, sizeof lay->lua, "%s/%s", root, lua);
   snprintf(lay->c, sizeof lay->c, "%s/%s", root, c);
   snprintf(lay->bytecode, sizeof lay->bytecode, "%s/%s/luac", root, c);

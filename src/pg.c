@@ -10,9 +10,9 @@
 ** nil, err, so it raises the same error table.
 **
 ** No Lua code runs inside a libpq callback, and nothing unwinds through a
-** libpq frame: every PGresult is cleared before a value is returned or an
-** error raised. Notices are copied by the notice receiver and handed to
-** Lua by conn:notices().
+** libpq frame. Every PGresult is owned by a box on the Lua stack from the
+** moment it exists (see "Results owned by Lua"). Notices are copied by the
+** notice receiver and handed to Lua by conn:notices().
 */
 #include <errno.h>
 #include <math.h>
@@ -64,7 +64,6 @@ typedef struct Conn {
 
 struct Rows {
   Conn *conn;           /* NULL once finished */
-  int ncols;
 };
 
 static char *dup_or_null(const char *s) {
@@ -241,9 +240,7 @@ static void setfield_str(lua_State *L, const char *k, const char *v) {
 }
 
 static void setfield_int(lua_State *L, const char *k, const char *v) {
-  if (v == NULL) return;
-  lua_pushinteger(L, strtol(v, NULL, 10));
-  lua_setfield(L, -2, k);
+  if (v != NULL) { lua_pushinteger(L, strtol(v, NULL, 10)); lua_setfield(L, -2, k); }
 }
 
 /* Strip the trailing newline libpq leaves on its messages. */
@@ -398,11 +395,10 @@ static void push_columns(lua_State *L, const PGresult *res) {
 
 /* Push row `row` of res as a table keyed by column name. `names` is the
 ** stack index of the array of column names (push_columns), or 0. */
-static void push_row_named(lua_State *L, const PGresult *res, int row, int names, int skip_nulls) {
+static void push_row_named(lua_State *L, const PGresult *res, int row, int names) {
   int n = PQnfields(res);
   lua_createtable(L, 0, n);
   for (int j = 0; j < n; j++) {
-    if (skip_nulls && PQgetisnull(res, row, j)) continue;
     if (names) {
       lua_rawgeti(L, names, j + 1);       /* the name, made once per result */
       push_value(L, res, row, j);
@@ -608,13 +604,13 @@ static int conn_tostring(lua_State *L) {
 }
 
 /* Push the rows table of a tuples/command result (as conn:query returns). */
-static void push_rows(lua_State *L, PGresult *res, int skip_nulls) {
+static void push_rows(lua_State *L, PGresult *res) {
   int nrows = PQntuples(res);
   lua_createtable(L, nrows, 3);
   push_columns(L, res);                   /* rows names */
   int names = lua_gettop(L);
   for (int i = 0; i < nrows; i++) {
-    push_row_named(L, res, i, names, skip_nulls);
+    push_row_named(L, res, i, names);
     lua_rawseti(L, -3, i + 1);
   }
   lua_setfield(L, -2, "columns");
@@ -729,19 +725,9 @@ static int conn_query(lua_State *L) {
     drop_owned(L, o, box);
     return fail_with_top(L);
   }
-  push_rows(L, res, 0);
+  push_rows(L, res);
   drop_owned(L, o, box);
   return 1;
-}
-
-/* The parameter count of pipeline statement `stmt` (a table {sql, p1, ...,
-** n = count}: n, as table.pack sets it, counts trailing nil parameters). */
-static int pipeline_nparams(lua_State *L, int stmt) {
-  int np;
-  if (lua_getfield(L, stmt, "n") == LUA_TNUMBER) np = (int)lua_tointeger(L, -1) - 1;
-  else np = (int)luaL_len(L, stmt) - 1;
-  lua_pop(L, 1);
-  return np < 0 ? 0 : np;
 }
 
 /* conn:pipeline({ {sql, p1, p2, ...}, {sql, ...}, ... }) -> results | nil, err, index
@@ -750,57 +736,43 @@ static int pipeline_nparams(lua_State *L, int stmt) {
 ** On the first failure the rest are skipped by the server; err is that
 ** failure and index the statement's position. In an explicit transaction
 ** the statements run in it; otherwise the pipeline is one implicit
-** transaction. */
+** transaction. A statement's table may say how many parameters it has with
+** n (as table.pack does), so that trailing nils count. */
+typedef struct Queued { const char *sql; int nparams; const char *const *params; } Queued;
+
 static int conn_pipeline(lua_State *L) {
   Conn *c = checkidle(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   int n = (int)luaL_len(L, 2);
   if (n < 1) return luaL_error(L, "conn:pipeline needs at least one statement");
-  /* everything that could raise is checked before pipeline mode is entered */
-  for (int i = 1; i <= n; i++) {
-    if (lua_rawgeti(L, 2, i) != LUA_TTABLE)
-      return luaL_error(L, "conn:pipeline: statement %d is not a table {sql, params...}", i);
+  /* every statement made ready (what can raise, raises now) before
+  ** pipeline mode is entered; their texts and parameters stay on the stack */
+  Queued *q = lua_newuserdatauv(L, sizeof *q * (size_t)n, 0);
+  for (int i = 0; i < n; i++) {
+    luaL_checkstack(L, 4, "too many statements");
+    if (lua_rawgeti(L, 2, i + 1) != LUA_TTABLE)
+      return luaL_error(L, "conn:pipeline: statement %d is not a table {sql, params...}", i + 1);
     int stmt = lua_gettop(L);
-    lua_rawgeti(L, stmt, 1);
-    if (!lua_isstring(L, -1))
-      return luaL_error(L, "conn:pipeline: statement %d has no SQL string at [1]", i);
-    check_text(L, -1, "the SQL text");
+    int np = lua_getfield(L, stmt, "n") == LUA_TNUMBER ? (int)lua_tointeger(L, -1) - 1 : (int)luaL_len(L, stmt) - 1;
     lua_pop(L, 1);
-    int np = pipeline_nparams(L, stmt);
-    if (np > 65535) return luaL_error(L, "conn:pipeline: statement %d has too many parameters", i);
-    for (int k = 2; k <= np + 1; k++) {
-      int t = lua_rawgeti(L, stmt, k);
-      if (t == LUA_TSTRING) {
-        size_t len;
-        const char *v = lua_tolstring(L, -1, &len);
-        if (strlen(v) != len) return luaL_error(L, "conn:pipeline: statement %d, parameter $%d contains a NUL byte", i, k - 1);
-      } else if (t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TNUMBER && !is_null(L, -1)) {
-        return luaL_error(L, "conn:pipeline: statement %d, parameter $%d: cannot send a %s", i, k - 1, luaL_typename(L, -1));
-      }
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
+    if (np < 0) np = 0;
+    if (np > 65535) return luaL_error(L, "conn:pipeline: statement %d has too many parameters", i + 1);
+    if (lua_rawgeti(L, stmt, 1) != LUA_TSTRING)
+      return luaL_error(L, "conn:pipeline: statement %d has no SQL string at [1]", i + 1);
+    q[i].sql = check_text(L, -1, "the SQL text");
+    luaL_checkstack(L, np + 1, "too many query parameters");
+    for (int k = 2; k <= np + 1; k++) lua_rawgeti(L, stmt, k);
+    q[i].params = collect_params(L, stmt + 2, stmt + 1 + np, &q[i].nparams);
   }
-  Owned *o = new_owned(L, release_result);   /* index 3 */
+  Owned *o = new_owned(L, release_result);
   if (PQenterPipelineMode(c->pg) != 1) {
     push_conn_error(L, c->pg, "could not enter pipeline mode");
     return fail_with_top(L);
   }
   int sent_ok = 1;
-  for (int i = 1; i <= n && sent_ok; i++) {
-    int top = lua_gettop(L);
-    lua_rawgeti(L, 2, i);                 /* stmt */
-    int stmt = lua_gettop(L);
-    int np = pipeline_nparams(L, stmt);
-    lua_rawgeti(L, stmt, 1);
-    const char *sql = lua_tostring(L, -1);
-    for (int k = 2; k <= np + 1; k++) lua_rawgeti(L, stmt, k);
-    int nparams;
-    const char *const *params = collect_params(L, top + 3, top + 2 + np, &nparams);
-    if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) sent_ok = 0;
-    lua_settop(L, top);
-  }
+  for (int i = 0; i < n && sent_ok; i++)
+    sent_ok = PQsendQueryParams(c->pg, q[i].sql, q[i].nparams, NULL, q[i].params, NULL, NULL, 0) == 1;
   if (!sent_ok || PQpipelineSync(c->pg) != 1) {
     push_conn_error(L, c->pg, "could not send the pipeline");
     /* leave pipeline mode as well as we can */
@@ -825,7 +797,7 @@ static int conn_pipeline(lua_State *L) {
       case PGRES_PIPELINE_ABORTED:
         break;
       case PGRES_TUPLES_OK: case PGRES_COMMAND_OK: case PGRES_EMPTY_QUERY:
-        push_rows(L, res, 0);
+        push_rows(L, res);
         lua_rawseti(L, results, i);
         break;
       default:
@@ -838,19 +810,16 @@ static int conn_pipeline(lua_State *L) {
     owned_clear(o);
   }
   if (!done || PQexitPipelineMode(c->pg) != 1) {
-    lua_settop(L, 3);
     push_conn_error(L, c->pg, done ? "could not leave pipeline mode" : "connection lost during a pipeline");
-    lua_remove(L, 3);
     return fail_with_top(L);
   }
-  if (failed_at) {                        /* box results err */
+  if (failed_at) {                        /* results err */
     luaL_pushfail(L);
-    lua_replace(L, results);              /* box nil err */
-    lua_remove(L, 3);
+    lua_replace(L, results);              /* nil err */
     lua_pushinteger(L, failed_at);
     return 3;
   }
-  lua_remove(L, 3);
+  lua_settop(L, results);
   return 1;
 }
 
@@ -893,7 +862,7 @@ static int conn_receive(lua_State *L) {
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY)
     push_result_error(L, res);
   else
-    push_rows(L, res, 0);
+    push_rows(L, res);
   owned_clear(keep);
   lua_replace(L, 2);                      /* conn value box */
   lua_settop(L, 2);
@@ -939,7 +908,7 @@ static int rows_next(lua_State *L) {
   }
   ExecStatusType st = PQresultStatus(res);
   if (st == PGRES_SINGLE_TUPLE) {
-    push_row_named(L, res, 0, 0, 0);
+    push_row_named(L, res, 0, 0);
     owned_clear(o);
     return 1;
   }
@@ -976,7 +945,6 @@ static int conn_rows(lua_State *L) {
   lua_pushcfunction(L, rows_next);
   Rows *r = lua_newuserdatauv(L, sizeof *r, 1);
   r->conn = NULL;
-  r->ncols = 0;
   luaL_setmetatable(L, ROWS_MT);
   lua_pushvalue(L, 1);                    /* keep the connection alive */
   lua_setiuservalue(L, -2, 1);
@@ -1083,29 +1051,23 @@ static int conn_copy_from(lua_State *L) {
 ** Small methods
 ** ------------------------------------------------------------------ */
 
-/* conn:escape_identifier(s) -> quoted identifier */
-static int conn_escape_identifier(lua_State *L) {
+/* Push s (argument 2) quoted by libpq's `quote` (identifier or literal). */
+static int push_quoted(lua_State *L, char *(*quote)(PGconn *, const char *, size_t), const char *what) {
   Conn *c = checkconn(L, 1);
   size_t n;
   const char *s = luaL_checklstring(L, 2, &n);
-  char *q = PQescapeIdentifier(c->pg, s, n);
-  if (q == NULL) return luaL_error(L, "cannot quote identifier: %s", PQerrorMessage(c->pg));
+  char *q = quote(c->pg, s, n);
+  if (q == NULL) return luaL_error(L, "cannot quote %s: %s", what, PQerrorMessage(c->pg));
   lua_pushstring(L, q);
   PQfreemem(q);
   return 1;
 }
 
+/* conn:escape_identifier(s) -> quoted identifier */
+static int conn_escape_identifier(lua_State *L) { return push_quoted(L, PQescapeIdentifier, "identifier"); }
+
 /* conn:escape_literal(s) -> quoted literal */
-static int conn_escape_literal(lua_State *L) {
-  Conn *c = checkconn(L, 1);
-  size_t n;
-  const char *s = luaL_checklstring(L, 2, &n);
-  char *q = PQescapeLiteral(c->pg, s, n);
-  if (q == NULL) return luaL_error(L, "cannot quote literal: %s", PQerrorMessage(c->pg));
-  lua_pushstring(L, q);
-  PQfreemem(q);
-  return 1;
-}
+static int conn_escape_literal(lua_State *L) { return push_quoted(L, PQescapeLiteral, "literal"); }
 
 /* conn:notices() -> array of {severity, sqlstate, message, detail, hint},
 ** the notices received since the last call, oldest first. */

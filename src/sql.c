@@ -2,7 +2,6 @@
 ** lumi.sql — SQL text through libpg_query (the PostgreSQL 15 parser).
 **
 **   sql.split(text)            -> statements | nil, err
-**   sql.first_keyword(text)    -> "BEGIN" | "CREATE" | ... | nil
 **   sql.parse_ok(text)         -> true | false, err
 **   sql.Error                  the metatable of err
 **
@@ -26,8 +25,6 @@
 ** memory error raised by Lua on the way cannot leak it; on every other
 ** path it is freed before the function returns.
 */
-#define _GNU_SOURCE 1
-#include <dlfcn.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,44 +291,8 @@ static int l_split(lua_State *L) {
 }
 
 /* ---------------------------------------------------------------------
-** Keywords and validation
+** Validation
 ** ------------------------------------------------------------------ */
-
-static int is_ident_start(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
-}
-
-static int is_ident_char(unsigned char c) {
-  return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
-}
-
-/* sql.first_keyword(text) -> upper-case keyword | nil
-** The first word of text after blanks and comments, upper-cased, when it
-** can be a keyword (ASCII letters and '_' only); nil when text starts with
-** anything else: a parenthesis, a quoted or non-ASCII identifier, nothing. */
-static int l_first_keyword(lua_State *L) {
-  size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
-  size_t i = skip_blank(s, 0, n, 0);
-  size_t j = i;
-  if (j >= n || !is_ident_start((unsigned char)s[j])) { luaL_pushfail(L); return 1; }
-  while (j < n && is_ident_char((unsigned char)s[j])) j++;
-  for (size_t k = i; k < j; k++) {
-    unsigned char c = (unsigned char)s[k];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')) {
-      luaL_pushfail(L);                   /* an identifier, not a keyword */
-      return 1;
-    }
-  }
-  luaL_Buffer buf;
-  char *out = luaL_buffinitsize(L, &buf, j - i);
-  for (size_t k = i; k < j; k++) {
-    char c = s[k];
-    out[k - i] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
-  }
-  luaL_pushresultsize(&buf, j - i);
-  return 1;
-}
 
 /* sql.parse_ok(text) -> true | false, err
 ** Whether the PostgreSQL 15 grammar accepts text (every statement in it).
@@ -360,25 +321,11 @@ static int l_parse_ok(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
   {"split", l_split},
-  {"first_keyword", l_first_keyword},
   {"parse_ok", l_parse_ok},
   {NULL, NULL}
 };
 
-/* libpg_query keeps per-thread state with destructors inside this shared
-** object. When stock Lua closes its state it unloads C modules; a thread
-** destructor running after that would jump into unmapped code. Pin the
-** module (when it is one) so that it stays loaded until the process ends. */
-static void pin_module(void) {
-  Dl_info info;
-  if (dladdr((void *)pin_module, &info) != 0 && info.dli_fname != NULL) {
-    void *self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-    (void)self;   /* the handle is never closed: that is the point */
-  }
-}
-
 LUMI_API int luaopen_lumi_sql(lua_State *L) {
-  pin_module();
   luaL_newlib(L, funcs);
 
   if (luaL_newmetatable(L, BOX_MT)) {

@@ -166,9 +166,18 @@ end
 
 local tx_words = { BEGIN = true, START = true, COMMIT = true, ["END"] = true, ROLLBACK = true, ABORT = true }
 
+--- The keyword a statement's text (as lumi.sql.split gives it: from its
+--- first significant byte) starts with, upper-cased; nil when it starts
+--- with anything else (a parenthesis, a quoted or non-ASCII identifier).
+function M.first_keyword(s)
+  local word = s:match("^[%a_][%w_$\128-\255]*")
+  if not word or word:find("[^%a_]") then return nil end
+  return word:upper()
+end
+
 --- Does statement text s begin or end a transaction?
 function M.controls_transaction(s)
-  local k = require("lumi.sql").first_keyword(s)
+  local k = M.first_keyword(s)
   if not tx_words[k] then return nil end
   local upper = s:upper()
   -- ROLLBACK TO SAVEPOINT and COMMIT/ROLLBACK PREPARED end no transaction

@@ -60,7 +60,7 @@ $body$]]
     local texts, stmts = split(text)
     assert.are.same({ "BEGIN", "CREATE TABLE a (id int)", "ALTER TABLE a ADD COLUMN b text", "COMMIT" }, texts)
     local kw = {}
-    for i, s in ipairs(stmts) do kw[i] = sql.first_keyword(s.text) end
+    for i, s in ipairs(stmts) do kw[i] = require("lumi.prepare").first_keyword(s.text) end
     assert.are.same({ "BEGIN", "CREATE", "ALTER", "COMMIT" }, kw)
   end)
 
@@ -179,7 +179,7 @@ describe("lumi.sql in the lumi binary", function()
       ["lua/lumi/cli.lua"] = [[
 return { main = function()
   local sql = assert(package.preload["lumi.sql"], "lumi.sql is not preloaded")()
-  io.write(sql.first_keyword(sql.split("-- x\n begin; commit")[1].text), "\n")
+  io.write(sql.split("-- x\n begin; commit")[1].text, "\n")
   return 0
 end }
 ]],
@@ -188,30 +188,7 @@ end }
     -- although LUMI_HOME names a tree of Lua sources only
     local out, err, code = h.sh("env -u LUA_CPATH LUMI_HOME=" .. h.q(home) .. " " .. h.q(h.bin))
     assert.are.equal(0, code, err)
-    assert.are.equal("BEGIN\n", out)
-  end)
-end)
-
-describe("lumi.sql.first_keyword", function()
-  it("upper-cases the first word after blanks and comments", function()
-    assert.are.equal("BEGIN", sql.first_keyword("  begin;"))
-    assert.are.equal("COMMIT", sql.first_keyword("/* c */ COMMIT"))
-    assert.are.equal("START", sql.first_keyword("start transaction"))
-    assert.are.equal("CREATE", sql.first_keyword("-- x\n/* a /* b */ c */\n\tCreate index concurrently i on t (a)"))
-    assert.are.equal("END", sql.first_keyword("end"))
-    assert.are.equal("ROLLBACK", sql.first_keyword("rollback;"))
-    assert.are.equal("SET_CONFIG", sql.first_keyword("set_config"))
-  end)
-
-  it("returns nil when the text starts with no keyword", function()
-    assert.is_nil(sql.first_keyword(""))
-    assert.is_nil(sql.first_keyword("  -- only a comment"))
-    assert.is_nil(sql.first_keyword("/* never closed SELECT"))
-    assert.is_nil(sql.first_keyword("(SELECT 1)"))
-    assert.is_nil(sql.first_keyword('"select" 1'))
-    assert.is_nil(sql.first_keyword("select1"))
-    assert.is_nil(sql.first_keyword("sélect 1"))
-    assert.is_nil(sql.first_keyword("1"))
+    assert.are.equal("begin\n", out)
   end)
 end)
 

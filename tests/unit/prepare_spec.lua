@@ -66,3 +66,34 @@ describe("migration.fill", function()
     assert.are.equal("migrations/001_a.sql:3: placeholder ${other} has no value", e.message)
   end)
 end)
+
+describe("prepare.first_keyword (of a statement as lumi.sql.split gives it)", function()
+  it("upper-cases the first word", function()
+    assert.are.equal("BEGIN", migration.first_keyword("begin"))
+    assert.are.equal("COMMIT", migration.first_keyword("COMMIT"))
+    assert.are.equal("START", migration.first_keyword("start transaction"))
+    assert.are.equal("CREATE", migration.first_keyword("Create index concurrently i on t (a)"))
+    assert.are.equal("END", migration.first_keyword("end"))
+    assert.are.equal("SET_CONFIG", migration.first_keyword("set_config"))
+  end)
+
+  it("is nil when the text starts with no keyword", function()
+    assert.is_nil(migration.first_keyword(""))
+    assert.is_nil(migration.first_keyword("(SELECT 1)"))
+    assert.is_nil(migration.first_keyword('"select" 1'))
+    assert.is_nil(migration.first_keyword("select1"))
+    assert.is_nil(migration.first_keyword("sélect 1"))
+    assert.is_nil(migration.first_keyword("1"))
+  end)
+
+  it("knows the statements that begin or end a transaction", function()
+    for _, s in ipairs({ "BEGIN", "begin isolation level serializable", "START TRANSACTION", "COMMIT", "END",
+                         "ROLLBACK", "abort" }) do
+      assert.truthy(migration.controls_transaction(s), s)
+    end
+    for _, s in ipairs({ "ROLLBACK TO SAVEPOINT a", "COMMIT PREPARED 'x'", "ROLLBACK PREPARED 'x'", "SAVEPOINT a",
+                         "CREATE TABLE begin_log (a int)", "endless" }) do
+      assert.is_nil(migration.controls_transaction(s), s)
+    end
+  end)
+end)
