@@ -257,10 +257,11 @@ end
 -- Record a failure after its rollback: the store's `failed` statements
 -- and the log row, outside any transaction (best effort: the failure
 -- itself is what the user must hear about).
-local function record_failure(run, m, merr, event)
+local function record_failure(run, m, merr, event, checksum)
   if run.db:is_closed() then return end
   local stmts = records(run, event == "failed" and "failed" or nil,
-    record_of(m, nil, { error = merr.message, sqlstate = merr.sqlstate, event = event }),
+    record_of(m, nil, { error = merr.cause and merr.cause.message or merr.message, sqlstate = merr.sqlstate,
+      event = event, checksum = checksum }),
     { event = event, sqlstate = merr.sqlstate, error = merr.cause and merr.cause.message or merr.message })
   if #stmts > 0 then pcall(run.db.pipeline, run.db, stmts) end
 end
@@ -389,11 +390,12 @@ local function without_transaction(run, part, started, finished, stopped, nothin
   local ctx = ctx_of(run, part)
   local begun = started()
   if #begun > 0 then db:pipeline(begun) end
-  local function failed(merr, done)
+  -- nothing: no statement took effect
+  local function failed(merr, nothing)
     merr.no_transaction = true
     merr.record_error = merr.record_error or (merr.cause and merr.cause.message) or merr.message
     db:rollback()                         -- a BEGIN of the file's own, left open
-    if done == 0 and nothing_done then
+    if nothing and nothing_done then
       -- not one statement took effect: as if it had never started
       merr.nothing_done = true
       local undo = nothing_done()
@@ -410,7 +412,7 @@ local function without_transaction(run, part, started, finished, stopped, nothin
     if not ok then return failed(failure_of(run, part, err, 0)) end
   else
     local hook_ok, herr = pcall(run_hook, run, "before_each", ctx)
-    if not hook_ok then return failed(failure_of(run, part, herr, 0), 0) end
+    if not hook_ok then return failed(failure_of(run, part, herr, 0), true) end
     for i, s in ipairs(part.statements) do
       local ok, err = pcall(db.exec, db, s.text)
       if not ok then
@@ -424,8 +426,7 @@ local function without_transaction(run, part, started, finished, stopped, nothin
           type(err) == "table" and err.message or errors.text(err))
         -- a statement outside a transaction is all or nothing, except the
         -- CONCURRENTLY ones, which leave an invalid index behind
-        local undone = i == 1 and not s.text:upper():find("CONCURRENTLY", 1, true)
-        return failed(merr, undone and 0 or i - 1)
+        return failed(merr, i == 1 and not s.text:upper():find("CONCURRENTLY", 1, true))
       end
       if i == 1 and db_mod.interrupted() then break end
     end
@@ -476,7 +477,7 @@ local function apply(run, part, durable)
         return 0
       end
     end
-    record_failure(run, m, merr, "failed")
+    record_failure(run, m, merr, "failed", checksum)
     return nil, merr
   end
   local recorded = false
@@ -497,12 +498,12 @@ local function apply(run, part, durable)
         { event = "unfinished", sqlstate = e.sqlstate, error = e.record_error }))
     end,
     function()
-      -- the first statement failed: the migration is pending again
+      -- the first statement failed: the migration is pending again (the
+      -- failure is recorded below, as for one rolled back)
       if not recorded then return {} end
-      return (records(run, "reverted", record_of(m, nil, { event = "failed" }),
-        { event = "failed", error = "its first statement failed: nothing of it took effect" }))
+      return run.store:reverted(record_of(m, nil, { event = "failed" }))
     end)
-  if not seconds and merr.nothing_done then record_failure(run, m, merr, "failed") end
+  if not seconds and merr.nothing_done then record_failure(run, m, merr, "failed", checksum) end
   return seconds, merr
 end
 

@@ -80,7 +80,7 @@ describe("examples/atspro", function()
     assert.are.equal("f", psql(url, "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE column_name = 'notes')"))
   end)
 
-  it("records a failed migration in the log, and rolls it back entirely", function()
+  it("records a failed migration as success = false with its error, and applies it once fixed", function()
     local dir, url = example("atspro")
     local env = { DATABASE_URL = url }
     h.write(dir .. "/migrations/004_broken.sql", "CREATE TABLE resumes (id int);\nALTER TABLE nope ADD COLUMN x int;\n")
@@ -88,8 +88,37 @@ describe("examples/atspro", function()
     assert.are.equal(1, code, err)
     assert.truthy(err:find("004_broken.sql:2:1: ERROR 42P01", 1, true), err)
     assert.are.equal("", psql(url, "SELECT to_regclass('resumes')"))
-    assert.are.equal("0", psql(url, "SELECT count(*) FROM migrations WHERE id = '004_broken'"))
+    -- the table's own record of the failure, as the old runner kept it
+    assert.are.equal('f|relation "nope" does not exist',
+      psql(url, "SELECT success, error_message FROM migrations WHERE id = '004_broken'"))
     assert.are.equal("42P01", psql(url, "SELECT sqlstate FROM migrations_log WHERE event = 'failed' AND file = '004_broken.sql'"))
+    local doc = cjson.decode((h.lumi(dir, "status --json", env)))
+    assert.are.equal(1, doc.totals.pending)
+    -- fixed, it applies: the same row, now a success
+    h.write(dir .. "/migrations/004_broken.sql", "CREATE TABLE resumes (id int);\n")
+    _, err, code = h.lumi(dir, "up", env)
+    assert.are.equal(0, code, err)
+    assert.are.equal("t|", psql(url, "SELECT success, coalesce(error_message, '') FROM migrations WHERE id = '004_broken'"))
+  end)
+
+  it("lumi down marks the row rolled back instead of deleting it; up applies it again", function()
+    local dir, url = example("atspro")
+    local env = { DATABASE_URL = url }
+    assert.are.equal(0, select(3, h.lumi(dir, "up", env)))
+    local out, err, code = h.lumi(dir, "down", env)
+    assert.are.equal(0, code, out .. err)
+    assert.truthy(out:find("reverted  003_add_markdown_columns.sql", 1, true), out)
+    assert.are.equal("t|t", psql(url, "SELECT rolled_back, rolled_back_at IS NOT NULL FROM migrations "
+      .. "WHERE id = '003_add_markdown_columns'"))
+    assert.are.equal("f", psql(url, "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE column_name = 'description_md')"))
+    local doc = cjson.decode((h.lumi(dir, "status --json", env)))
+    assert.are.equal(4, doc.totals.applied)
+    assert.are.equal(1, doc.totals.pending)
+    out, err, code = h.lumi(dir, "up", env)
+    assert.are.equal(0, code, out .. err)
+    assert.are.equal("f|t", psql(url, "SELECT rolled_back, rolled_back_at IS NULL FROM migrations "
+      .. "WHERE id = '003_add_markdown_columns'"))
+    assert.are.equal("5", psql(url, "SELECT count(*) FROM migrations"))
   end)
 end)
 
