@@ -21,17 +21,8 @@ local function load(name)
   return t.results
 end
 
+-- the commands are named in the results already
 local function label(cmd)
-  if cmd:find("dbmate", 1, true) then return "dbmate " .. (cmd:match("(%S+)$") or "") end
-  if cmd:find("select 1", 1, true) then return "psql -c 'select 1'" end
-  if cmd:find("select * from schema_migrations", 1, true) then return "psql -c 'select * from schema_migrations'" end
-  if cmd:find("floor.lua", 1, true) then return "lua5.4 + lumi.pg: read schema_migrations" end
-  if cmd:find("./floor", 1, true) then return "C + libpq: read schema_migrations" end
-  if cmd:find("psql %-%-version") then return "psql --version" end
-  if cmd:find("^psql") then return cmd end
-  local sub = cmd:match("/lumi (%S+)") or cmd:match("^lumi (%S+)")
-  if sub and cmd:find("nocache", 1, true) then return "lumi " .. sub .. " (checksum_cache = false)" end
-  if sub then return "lumi " .. sub end
   return cmd
 end
 
@@ -43,9 +34,10 @@ end
 print(string.format("| benchmark (%s migrations) | command | median | mean ± σ | median vs baseline |", n))
 print("| --- | --- | ---: | ---: | ---: |")
 local groups = {
-  { "apply", "apply all", function(c) return c:find("psql", 1, true) end },
-  { "status", "status, no-op up", function(c) return c:find("select 1", 1, true) end },
-  { "version", "start-up", function(c) return c:find("psql", 1, true) end },
+  { "apply", "apply all", function(c) return c == "psql -1 -f" end },
+  { "revert", "revert all", function(c) return c == "psql -1 -f" end },
+  { "status", "status, no-op up", function(c) return c == "psql -c 'select 1'" end },
+  { "version", "start-up", function(c) return c == "psql --version" end },
 }
 for _, g in ipairs(groups) do
   local results = load(g[1])
