@@ -11,7 +11,7 @@ lumi applies NNN_name.sql (or dated, or your own) migrations to PostgreSQL,
 each in a transaction with its tracking row, under an advisory lock, with
 checksums. Naming, ordering, tracking and hooks are Lua that a project
 overrides in migrate.lua. The rock installs the `lumi` command and the Lua
-API (require "lumi", "lumi.pg", "lumi.hash", "lumi.sql", "lumi.sys").
+API (require "lumi", "lumi.pg", "lumi.hash", "lumi.sql").
 It links libpq, OpenSSL (libcrypto) and libpg_query (Debian: libpg-query-dev).
 luaposix is needed at run time; it is not declared as a dependency so that
 `luarocks make` works offline: install it from your distribution (Debian

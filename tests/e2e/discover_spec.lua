@@ -72,4 +72,59 @@ describe("a custom naming scheme in migrate.lua (the README's Flyway example)", 
     assert.are.equal(0, code, err)
     assert.truthy(out:find("migrations/V11__add_d.sql", 1, true), out)
   end)
+
+  it("honours Diesel's metadata.toml (run_in_transaction = false) in a few lines, reading the files where they are", function()
+    -- the README's example, as it stands there
+    local settings = [==[
+local discover, fs = require "lumi.discover", require "lumi.fs"
+local diesel = {                                     -- 2024-01-31-120000_create_users
+  name = "diesel",
+  parse = function(stem)
+    local v, name = stem:match("^([%d%-]+)_(.+)$")
+    if not v then return nil, "not named <version>_<name>" end
+    return { version = v:gsub("%-", ""), name = name }
+  end,
+  compare = function(a, b) return a < b end,
+  next = function(_, name) return os.date("!%Y-%m-%d-%H%M%S_") .. name end,
+}
+return {
+  naming = diesel,
+  ignore = { "*.sql", "*.toml" },                    -- files beside the directories
+  discover = function(dir, scheme)
+    local found = discover.default(dir, scheme)
+    for _, m in ipairs(found.migrations) do
+      local meta = fs.read(dir .. "/" .. m.stem .. "/metadata.toml") or ""
+      if meta:match("run_in_transaction%s*=%s*false") then
+        m.transaction, m.down_transaction = false, false
+      end
+    end
+    return found
+  end,
+}
+]==]
+    h.with_project({
+      ["migrations/2024-01-31-120000_create_users/up.sql"] = "CREATE TABLE users (id int, email text);\n",
+      ["migrations/2024-01-31-120000_create_users/down.sql"] = "DROP TABLE users;\n",
+      ["migrations/2024-02-01-090000_index_email/up.sql"] = "CREATE INDEX CONCURRENTLY users_email ON users (email);\n",
+      ["migrations/2024-02-01-090000_index_email/down.sql"] = "DROP INDEX CONCURRENTLY users_email;\n",
+      ["migrations/2024-02-01-090000_index_email/metadata.toml"] = "run_in_transaction = false\n",
+      ["migrations/schema.sql"] = "-- a dump beside the migrations, not one of them\n",
+      ["migrations/diesel.toml"] = "[print_schema]\n",
+    }, settings, function(p)
+      local doc, code, err = p:json("up")
+      assert.are.equal(0, code, err)
+      assert.are.same({}, doc.warnings)
+      assert.are.equal(2, #doc.applied)
+      assert.is_true(p:value("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass"))
+      -- the checksum recorded is of the file as it is, where it is
+      assert.are.equal(h.sha256sum(p:path("migrations/2024-02-01-090000_index_email/up.sql")),
+        p:value("SELECT checksum FROM schema_migrations WHERE version = '20240201090000'"))
+      doc, code, err = p:json("down")
+      assert.are.equal(0, code, err)
+      assert.are.equal("2024-02-01-090000_index_email/down.sql", doc.reverted[1].file)
+      assert.is_false(h.table_exists(p.url, "users_email"))
+      local _, verr, vcode = p:lumi("validate")
+      assert.are.equal(0, vcode, verr)
+    end)
+  end)
 end)
