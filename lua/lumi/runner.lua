@@ -244,14 +244,13 @@ local function record_of(m, r, fields)
 end
 
 -- The statements of an event: the store's (store_fn: "applied", ...) and
--- the log row; and how many of them are the store's.
+-- the log row.
 local function records(run, store_fn, rec, log)
   local st = run.store
   local out = store_fn and st[store_fn](st, rec) or {}
-  local n = #out
   log.target, log.version, log.file = run.project.target, log.version or rec.version, log.file or rec.file
   out[#out + 1] = st:log(log)
-  return out, n
+  return out
 end
 
 -- Record a failure after its rollback: the store's `failed` statements
@@ -492,10 +491,10 @@ local function apply(run, part, durable)
         recorded = recorded }), { event = "applied", checksum = checksum, execution_ms = ms })
     end,
     function(e)
-      if not recorded then return (records(run, nil, record_of(m), { event = "failed", sqlstate = e.sqlstate,
-        error = e.record_error })) end
-      return (records(run, "unfinished", record_of(m, nil, { error = e.record_error, event = "stopped", recorded = true }),
-        { event = "unfinished", sqlstate = e.sqlstate, error = e.record_error }))
+      if not recorded then return records(run, nil, record_of(m), { event = "failed", sqlstate = e.sqlstate,
+        error = e.record_error }) end
+      return records(run, "unfinished", record_of(m, nil, { error = e.record_error, event = "stopped", recorded = true }),
+        { event = "unfinished", sqlstate = e.sqlstate, error = e.record_error })
     end,
     function()
       -- the first statement failed: the migration is pending again (the
@@ -524,13 +523,13 @@ local function revert(run, part, r, durable)
     end,
     function(e)
       -- what ran before the failure stays: the migration is half reverted
-      return (records(run, "unfinished", record_of(m, r, { recorded = true, event = "stopped",
-        error = "revert: " .. e.record_error }), { event = "revert failed", sqlstate = e.sqlstate, error = e.record_error }))
+      return records(run, "unfinished", record_of(m, r, { recorded = true, event = "stopped",
+        error = "revert: " .. e.record_error }), { event = "revert failed", sqlstate = e.sqlstate, error = e.record_error })
     end,
     function()
       -- the first statement failed: the migration stays applied
-      return (records(run, nil, record_of(m, r), { event = "revert failed", error = "its first statement failed: "
-        .. "nothing of the revert took effect" }))
+      return records(run, nil, record_of(m, r), { event = "revert failed", error = "its first statement failed: "
+        .. "nothing of the revert took effect" })
     end)
 end
 

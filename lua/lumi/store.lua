@@ -99,6 +99,15 @@ function Store:resolve()
   return self
 end
 
+--- The schemas the tracking tables live in (resolved): {state table's,
+--- log table's when it is elsewhere}.
+function Store:schemas()
+  self:resolve()
+  local out = { self.schema }
+  if self.log_schema and self.log_schema ~= self.schema then out[2] = self.log_schema end
+  return out
+end
+
 --- "schema.table" for messages (resolved when it has been).
 function Store:display()
   return self.resolved and (self.schema .. "." .. self.name) or self.qualified

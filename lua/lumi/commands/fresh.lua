@@ -41,9 +41,8 @@ A target marked `protected = true` refuses outright.]],
     for _, s in ipairs(cfg.schemas or { "public" }) do add(s) end
     -- the tracking tables go too, wherever they are (an unqualified name
     -- lives in the first schema of the search path)
-    local st = project:store():resolve()
-    add(st.schema)
-    add(st.log_schema)
+    local st = project:store()
+    for _, s in ipairs(st:schemas()) do add(s) end
     -- (database, schema) pairs already dropped by this run (opts.run, one per
     -- command line): targets sharing a database must not undo each other
     local dropped_here = opts.run or {}
