@@ -577,6 +577,9 @@ end
 
 ---------------------------------------------------------------- up
 
+-- what planning reads of a record: its identity, checksum and state
+local PLAN_FIELDS = { version = true, file = true, stem = true, checksum = true, state = true, error = true }
+
 -- Apply the parts of `todo` in order (under the lock), hooks around them.
 local function apply_all(project, db, st, parts, result)
   local run = new_run(project, db, st)
@@ -640,7 +643,7 @@ function M.up(project, opts)
   -- needs no lock. Anything else is judged from the records read under it
   -- (an unfinished record may be another runner's work in progress).
   if not project.config.before_all and not project.config.after_all then
-    local records, exists = st:read()
+    local records, exists = st:read(PLAN_FIELDS)
     if exists then
       local p = project:plan(found, records, sums)
       if #p.unfinished == 0 and #plan_mod.up_to(p, project.scheme, opts.to) == 0 then

@@ -7,8 +7,10 @@
 -- a project whose table means more (a success flag, a rolled_back column)
 -- replaces any of them in `tracking`:
 --
---   read(store)              -> {sql, params...}: the applied migrations,
+--   read(store, fields)      -> {sql, params...}: the applied migrations,
 --                               one row each, columns named as lumi's fields
+--                               (fields: the set a command needs, or nil for
+--                               all; a read may give more)
 --   applied(store, rec)      -> recorded as applied (up, mark, baseline, repair)
 --   unfinished(store, rec)   -> recorded as begun but not finished (a
 --                               migration run without a transaction)
@@ -134,12 +136,13 @@ end
 
 ---------------------------------------------------------------- the built-in policy
 
---- read: every row of this target, columns renamed to lumi's fields.
-function M.read(self)
+--- read: every row of this target, columns renamed to lumi's fields
+--- (those of `fields` only, when given).
+function M.read(self, fields)
   local cols = {}
   for _, field in ipairs(order) do
     local col = self.columns[field]
-    if col then
+    if col and (not fields or fields[field]) then
       local q = self:quote(col)
       if field == "applied_at" then
         cols[#cols + 1] = "to_char(" .. q .. " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at"
@@ -264,9 +267,10 @@ local function plain(rows)
 end
 
 --- The records of this target (in no particular order), and whether the
---- state table exists ({}, false when it does not yet).
-function Store:read()
-  local stmt = (self.spec.read or M.read)(self)
+--- state table exists ({}, false when it does not yet). fields: the set of
+--- lumi fields the caller needs (nil: all).
+function Store:read(fields)
+  local stmt = (self.spec.read or M.read)(self, fields)
   if type(stmt) ~= "table" or type(stmt[1]) ~= "string" then
     errors.raise("config", "tracking.read: must return the statement {sql, params...}")
   end

@@ -10,6 +10,10 @@ local function reversible(m)
   return (s and s.down ~= nil) or false
 end
 
+-- what the text shows of a record (--json shows every field)
+local shown = { version = true, file = true, stem = true, checksum = true, applied_at = true, execution_ms = true,
+                state = true, error = true }
+
 return {
   summary = "show applied, pending, changed and missing migrations",
   usage = "lumi status [--json]",
@@ -23,14 +27,14 @@ applying it) and missing (recorded, but the file is gone).]],
   run = function(project, opts)
     local found = project:discover()
     local st = project:store()
-    local records, exists = st:read()
+    local json = opts and opts.json
+    local records, exists = st:read(not json and shown or nil)
     local p = project:plan(found, records)
     -- an unfinished record is another run's work in progress while that
     -- run holds the migration lock
     local holder = #p.unfinished > 0 and require("lumi.lock").holder(project:connect(), st:lock_key())
     local totals = { total = 0, applied = 0, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }
     local entries = {}
-    local json = opts and opts.json
     for _, e in ipairs(p.entries) do
       local m, r = e.migration, e.record
       local state = e.state
