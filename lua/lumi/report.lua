@@ -182,7 +182,8 @@ end
 function Report:error(e)
   local w = function(s) self.err:write(s, "\n") end
   if self.json then
-    local out = { error = { kind = type(e) == "table" and e.kind or "internal", message = tostring(e) } }
+    local out = { error = { kind = type(e) == "table" and e.kind or "internal", message = errors.text(e) },
+                  warnings = json.array(self.warnings or {}) }
     if type(e) == "table" then
       for _, k in ipairs({ "file", "line", "column", "sqlstate", "detail", "hint", "migration" }) do
         out.error[k] = e[k]
@@ -191,7 +192,8 @@ function Report:error(e)
     self.out:write(json.encode(out), "\n")
     return
   end
-  w(self:paint("red", "error: ") .. tostring(e.message or e):gsub("\n", "\n  "))
+  local message = type(e) == "table" and type(e.message) == "string" and e.message or errors.text(e)
+  w(self:paint("red", "error: ") .. message:gsub("\n", "\n  "))
   if type(e) ~= "table" then return end
   if e.source_line then
     local n = tostring(e.line)
