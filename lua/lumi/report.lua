@@ -338,7 +338,7 @@ end
 function render.log(self, r)
   if #r.events == 0 then self:say("No events logged yet.") return end
   for _, ev in ipairs(r.events) do
-    self:say("  %s  %-10s %-30s %s%s%s", (ev.at or ""):gsub("T", " "):gsub("Z$", ""), ev.event, ev.file or ev.version or "",
+    self:say("  %s  %-10s %-30s %s%s%s", (ev.at or ""):gsub("T", " "):gsub("Z$", " UTC"), ev.event, ev.file or ev.version or "",
       ev.db_user or "", ev.sqlstate and ("  " .. ev.sqlstate) or "", ev.error and ("  " .. ev.error) or "")
   end
 end
@@ -378,8 +378,11 @@ function render.status(self, r)
     elseif e.out_of_order then
       extra = "older than the newest applied migration"
     end
-    buf[#buf + 1] = "  " .. painted[e.state] .. "  " .. padded(e.file, width)
-      .. (extra and extra ~= "" and ("  " .. self:paint("dim", extra)) or "")
+    if extra and extra ~= "" then
+      buf[#buf + 1] = "  " .. painted[e.state] .. "  " .. padded(e.file, width) .. "  " .. self:paint("dim", extra)
+    else
+      buf[#buf + 1] = "  " .. painted[e.state] .. "  " .. e.file
+    end
   end
   if #buf > 0 and not self.json then
     buf[#buf + 1] = ""

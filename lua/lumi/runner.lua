@@ -606,6 +606,8 @@ local function apply_all(project, db, st, parts, result)
     -- durable commit (it gets a transaction id) flushes them all
     pcall(db.value, db, "SELECT txid_current()")
   end
+  -- what is still pending after this run
+  result.pending = (result.pending or 0) - #result.applied
   if not result.error then
     run_hook(run, "after_all", ctx_of(run, nil, { pending = pending, result = result, direction = "up" }))
   end

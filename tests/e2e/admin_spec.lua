@@ -10,6 +10,7 @@ local function is_null(v) return v == nil or v == null end
 describe("lumi baseline (end to end)", function()
   local url, dir
   local function lumi(args) return h.lumi(dir, args, { DATABASE_URL = url }) end
+  local function json(args) return h.json(dir, args, { DATABASE_URL = url }) end
 
   before_each(function()
     url = h.fresh_db()
@@ -23,11 +24,11 @@ describe("lumi baseline (end to end)", function()
   end)
 
   it("records every migration up to VERSION as applied, runs nothing, and up applies the rest", function()
-    local out, err, code = lumi("baseline 002")
-    assert.are.equal(0, code, out .. err)
-    assert.truthy(out:find("baselined  001_create_users.sql", 1, true), out)
-    assert.truthy(out:find("baselined  002_create_posts.sql", 1, true), out)
-    assert.truthy(out:find("Recorded 2 migrations up to 002 as applied; nothing was run.", 1, true), out)
+    local bdoc, code, err = json("baseline 002")
+    assert.are.equal(0, code, err)
+    assert.are.same({ { version = "001", file = "001_create_users.sql" }, { version = "002", file = "002_create_posts.sql" } },
+      bdoc.baselined)
+    assert.are.equal("002", bdoc.version)
     assert.are.same({ "001", "002" }, h.versions(url))
     for _, r in ipairs(h.query(url, "SELECT file, checksum, state FROM schema_migrations")) do
       assert.are.equal(h.sha256sum(dir .. "/migrations/" .. r.file), r.checksum)
@@ -39,13 +40,20 @@ describe("lumi baseline (end to end)", function()
     local doc = cjson.decode((lumi("status --json")))
     assert.are.same({ total = 3, applied = 2, pending = 1, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
 
-    out, err, code = lumi("up")
-    assert.are.equal(0, code, out .. err)
-    assert.truthy(out:find("applied  003_add_name.sql", 1, true), out)
-    assert.truthy(out:find("Applied 1 migration in", 1, true), out)
+    local up
+    up, code, err = json("up")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "003_add_name.sql" }, h.files(up.applied))
     assert.are.same({ "001", "002", "003" }, h.versions(url))
     assert.is_true(h.column_exists(url, "users", "name"))
     assert.are.equal(1, h.value(url, "SELECT count(*)::int FROM users"))
+  end)
+
+  it("prints a line per migration it recorded, then how many (the human output)", function()
+    local out, err, code = lumi("baseline 002")
+    assert.are.equal(0, code, out .. err)
+    assert.are.equal("  baselined  001_create_users.sql\n  baselined  002_create_posts.sql\n"
+      .. "Recorded 2 migrations up to 002 as applied; nothing was run.\n", out)
   end)
 
   it("takes the version as the scheme compares it (2 is 002)", function()
@@ -71,6 +79,7 @@ end)
 describe("lumi mark / unmark (end to end)", function()
   local url, dir
   local function lumi(args) return h.lumi(dir, args, { DATABASE_URL = url }) end
+  local function json(args) return h.json(dir, args, { DATABASE_URL = url }) end
   before_each(function()
     url = h.fresh_db()
     dir = h.project(h.three_files())
@@ -87,10 +96,10 @@ describe("lumi mark / unmark (end to end)", function()
     local r = h.query(url, "SELECT state, checksum FROM schema_migrations WHERE version = '002'")[1]
     assert.are.equal("applied", r.state)
     assert.are.equal(h.sha256sum(dir .. "/migrations/002_create_posts.sql"), r.checksum)
-    out, err, code = lumi("up")
-    assert.are.equal(0, code, out .. err)
-    assert.truthy(out:find("applied  003_add_name.sql", 1, true), out)
-    assert.is_nil(out:find("002_create_posts", 1, true), out)
+    local doc
+    doc, code, err = json("up")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "003_add_name.sql" }, h.files(doc.applied))
     assert.are.same({ "applied", "marked", "applied" }, h.events(url))
   end)
 
@@ -147,6 +156,7 @@ end)
 describe("lumi repair (end to end)", function()
   local url, dir
   local function lumi(args) return h.lumi(dir, args, { DATABASE_URL = url }) end
+  local function json(args) return h.json(dir, args, { DATABASE_URL = url }) end
   before_each(function()
     url = h.fresh_db()
     dir = h.project(h.three_files())
@@ -166,10 +176,10 @@ describe("lumi repair (end to end)", function()
     assert.are.equal(3, code, out .. err)
     assert.truthy(err:find("lumi repair", 1, true), err)
 
-    out, err, code = lumi("repair")
-    assert.are.equal(0, code, out .. err)
-    assert.truthy(out:find("repaired  002_create_posts.sql  " .. old:sub(1, 12) .. "… -> " .. h.sha256sum(path):sub(1, 12) .. "…", 1, true), out)
-    assert.truthy(out:find("Accepted the current contents of 1 file.", 1, true), out)
+    local rdoc
+    rdoc, code, err = json("repair")
+    assert.are.equal(0, code, err)
+    assert.are.same({ { version = "002", file = "002_create_posts.sql", old = old, new = h.sha256sum(path) } }, rdoc.repaired)
     assert.are.equal(h.sha256sum(path), h.value(url, "SELECT checksum FROM schema_migrations WHERE version = '002'"))
     doc = cjson.decode((lumi("status --json")))
     assert.are.same({ total = 3, applied = 3, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
@@ -181,6 +191,16 @@ describe("lumi repair (end to end)", function()
     assert.are.equal(1, h.value(url, "SELECT count(*)::int FROM pg_indexes WHERE indexname = 'posts_user'"))
     local last = h.query(url, "SELECT event, version, checksum FROM schema_migrations_log ORDER BY id DESC LIMIT 1")[1]
     assert.are.same({ "repaired", "002", h.sha256sum(path) }, { last.event, last.version, last.checksum })
+  end)
+
+  it("prints each file it repaired with its old and new checksum, then how many (the human output)", function()
+    local path = dir .. "/migrations/002_create_posts.sql"
+    local old = h.sha256sum(path)
+    h.write(path, "-- posts belong to users\n" .. h.read(path))
+    local out, err, code = lumi("repair")
+    assert.are.equal(0, code, out .. err)
+    assert.are.equal("  repaired  002_create_posts.sql  " .. old:sub(1, 12) .. "… -> " .. h.sha256sum(path):sub(1, 12) .. "…\n"
+      .. "Accepted the current contents of 1 file.\n", out)
   end)
 
   it("repair VERSION repairs that one; an unchanged one is refused (exit 2); nothing changed says so", function()
@@ -204,6 +224,7 @@ end)
 describe("lumi fresh (end to end)", function()
   local url, dir
   local function lumi(args) return h.lumi(dir, args .. " </dev/null", { DATABASE_URL = url }) end
+  local function json(args) return h.json(dir, args .. " </dev/null", { DATABASE_URL = url }) end
   before_each(function()
     url = h.fresh_db()
     dir = h.project(h.three_files())
@@ -224,10 +245,12 @@ describe("lumi fresh (end to end)", function()
   it("with --force drops everything and applies every migration again", function()
     h.with_conn(url, function(c) assert(c:exec("CREATE TABLE stray (id int)")) end)
     local first = h.value(url, "SELECT max(id)::int FROM schema_migrations_log")
-    local out, err, code = lumi("fresh --force")
-    assert.are.equal(0, code, out .. err)
-    assert.truthy(out:find("dropped  schema public", 1, true), out)
-    assert.truthy(out:find("Applied 3 migrations in", 1, true), out)
+    local doc, code, err = json("fresh --force")
+    assert.are.equal(0, code, err)
+    local dropped = {}
+    for i, d in ipairs(doc.dropped) do dropped[i] = d.schema end
+    assert.are.same({ "public" }, dropped)
+    assert.are.same({ "001_create_users.sql", "002_create_posts.sql", "003_add_name.sql" }, h.files(doc.applied))
     assert.are.equal(0, h.value(url, "SELECT count(*)::int FROM users"))
     assert.is_false(h.table_exists(url, "stray"))
     assert.is_true(h.column_exists(url, "users", "name"))
@@ -235,6 +258,17 @@ describe("lumi fresh (end to end)", function()
     -- the tracking rows are the new ones: the log restarted with them
     assert.are.same({ "applied", "applied", "applied" }, h.events(url))
     assert.is_true(first >= 3)
+  end)
+
+  it("prints the schemas it dropped, a line per migration, then how many it applied (the human output)", function()
+    local out, err, code = lumi("fresh --force")
+    assert.are.equal(0, code, out .. err)
+    assert.truthy(out:match("^  dropped  schema public\n  applied  001_create_users%.sql  %d+ ms\n"
+      .. "  applied  002_create_posts%.sql  %d+ ms\n  applied  003_add_name%.sql      %d+ ms\nApplied 3 migrations in %d+ ms%.\n$"), out)
+    h.write(dir .. "/migrate.lua", 'return { schemas = { "public", "app" } }\n')
+    out, err, code = lumi("fresh --force")
+    assert.are.equal(0, code, out .. err)
+    assert.truthy(out:match("^  dropped  schemas public, app\n"), out)
   end)
 
   it("a target with protected = true refuses fresh even with --force (exit 2)", function()
@@ -258,9 +292,12 @@ describe("lumi fresh (end to end)", function()
     h.with_conn(u2, function(c)
       assert(c:exec("CREATE SCHEMA app; CREATE TABLE app.t (id int); CREATE SCHEMA other; CREATE TABLE other.t (id int);"))
     end)
-    out, err, code = h.lumi(dir, "fresh --force </dev/null", { DATABASE_URL = u2 })
-    assert.are.equal(0, code, out .. err)
-    assert.truthy(out:find("dropped  schemas public, app, ops", 1, true), out)
+    local doc
+    doc, code, err = h.json(dir, "fresh --force </dev/null", { DATABASE_URL = u2 })
+    assert.are.equal(0, code, err)
+    local dropped = {}
+    for i, d in ipairs(doc.dropped) do dropped[i] = d.schema end
+    assert.are.same({ "public", "app", "ops" }, dropped)
     assert.is_false(h.table_exists(u2, "app.t"))
     assert.is_true(h.table_exists(u2, "other.t"))
     assert.are.same({ "001", "002", "003" }, h.versions(u2, "ops.migrations"))
@@ -270,6 +307,7 @@ end)
 describe("the event log and lumi log (end to end)", function()
   local url, dir
   local function lumi(args) return h.lumi(dir, args, { DATABASE_URL = url }) end
+  local function json(args) return h.json(dir, args, { DATABASE_URL = url }) end
   before_each(function()
     url = h.fresh_db()
     dir = h.project({
@@ -327,20 +365,33 @@ describe("the event log and lumi log (end to end)", function()
     assert.are.equal("default", rows[1].target)
     assert.are.equal(h.sha256sum(dir .. "/migrations/002_b.up.sql"), rows[10].checksum)
 
-    local out, err, code3 = lumi("log")
-    assert.are.equal(0, code3, out .. err)
+    -- lumi log shows them newest first
+    local doc, code3, err = json("log")
+    assert.are.equal(0, code3, err)
+    local shown = {}
+    for i, ev in ipairs(doc.events) do shown[i] = ev.event .. " " .. ev.file end
+    assert.are.same({ "repaired 002_b.up.sql", "baselined 002_b.up.sql", "baselined 001_a.up.sql", "unmarked 001_a.up.sql",
+                      "unmarked 002_b.up.sql", "marked 002_b.up.sql", "reverted 002_b.up.sql", "failed 003_c.up.sql",
+                      "applied 002_b.up.sql", "applied 001_a.up.sql" }, shown)
+    local f = doc.events[8]
+    assert.are.same({ "postgres", "42703" }, { f.db_user, f.sqlstate })
+    assert.truthy(h.has(f.error, 'column "missing_column" does not exist'), f.error)
+    assert.are.equal("postgres", doc.events[10].db_user)
+    assert.truthy(doc.events[10].at:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$"), doc.events[10].at)
+
+    doc = json("log -n 2")
+    shown = {}
+    for i, ev in ipairs(doc.events) do shown[i] = ev.event .. " " .. ev.file end
+    assert.are.same({ "repaired 002_b.up.sql", "baselined 002_b.up.sql" }, shown)
+
+    -- the human output: a line per event, newest first, with when, what, which file, who and any error
+    local out, err3, code4 = lumi("log")
+    assert.are.equal(0, code4, out .. err3)
     local lines = {}
     for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
     assert.are.equal(10, #lines, out)
-    -- newest first
-    assert.truthy(lines[1]:find("repaired%s+002_b%.up%.sql"), out)
-    assert.truthy(lines[2]:find("baselined%s+002_b%.up%.sql"), out)
     assert.truthy(lines[8]:find("failed%s+003_c%.up%.sql%s+postgres%s+.*42703.*column \"missing_column\" does not exist"), out)
-    assert.truthy(lines[10]:find("^  %d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d  applied%s+001_a%.up%.sql%s+postgres"), out)
-    for _, ev in ipairs({ "reverted", "marked", "unmarked" }) do
-      assert.truthy(out:find("  " .. ev .. " ", 1, true), ev .. ": " .. out)
-    end
-
+    assert.truthy(lines[10]:find("^  %d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d UTC  applied%s+001_a%.up%.sql%s+postgres"), out)
     out = lumi("log -n 2")
     local n = 0
     for _ in out:gmatch("[^\n]+") do n = n + 1 end

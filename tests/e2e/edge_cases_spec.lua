@@ -88,15 +88,18 @@ describe("edge cases (end to end)", function()
   end)
 
   it("fresh with schemas = {\"app\"} also resets the tracking table in public", function()
-    local _, url, lumi = setup({
+    local dir, url, lumi = setup({
       ["migrate.lua"] = "return { schemas = { \"app\" } }\n",
       ["migrations/001_app.sql"] = "CREATE SCHEMA IF NOT EXISTS app;\nCREATE TABLE app.t (id int);\n",
     })
     assert.are.equal(0, select(3, lumi("up")))
     h.psql(url, "INSERT INTO app.t VALUES (1)")
-    local out, err, code = lumi("fresh --force")
+    local doc, code, err = h.json(dir, "fresh --force", { DATABASE_URL = url })
     assert.are.equal(0, code, err)
-    assert.truthy(out:find("applied  001_app.sql", 1, true), out)
+    assert.are.same({ "001_app.sql" }, h.files(doc.applied))
+    local dropped = {}
+    for i, d in ipairs(doc.dropped) do dropped[i] = d.schema end
+    assert.are.same({ "app", "public" }, dropped)
     assert.are.equal(0, h.value(url, "SELECT count(*)::int FROM app.t"))
     assert.are.same({ "001" }, h.versions(url))
   end)

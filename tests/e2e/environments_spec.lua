@@ -36,6 +36,7 @@ return {
   end)
 
   local function lumi(args, env) return h.lumi(dir, args, env) end
+  local function json(args, env) return h.json(dir, args, env) end
 
   describe("--env and LUMI_ENV", function()
     it("without an environment the top-level settings apply", function()
@@ -46,9 +47,9 @@ return {
     end)
 
     it("--env NAME applies the environment's database and directory", function()
-      local out, err, code = lumi("up --env staging")
-      assert.are.equal(0, code, out .. err)
-      assert.truthy(h.has(out, "applied  001_staging_only.sql"), out)
+      local doc, code, err = json("up --env staging")
+      assert.are.equal(0, code, err)
+      assert.are.same({ "001_staging_only.sql" }, h.files(doc.applied))
       assert.is_true(h.table_exists(other_url, "staging_only"))
       assert.are.same({ "001" }, h.versions(other_url))
       -- the top-level database was not touched
@@ -57,9 +58,10 @@ return {
     end)
 
     it("-e NAME is --env NAME", function()
-      local out, err, code = lumi("-e staging status")
-      assert.are.equal(0, code, out .. err)
-      assert.truthy(h.has(out, "001_staging_only.sql"), out)
+      local doc, code, err = json("-e staging status")
+      assert.are.equal(0, code, err)
+      assert.are.equal("staging_migrations", doc.dir)
+      assert.are.same({ "001_staging_only.sql" }, h.files(doc.entries))
     end)
 
     it("LUMI_ENV selects the environment the same way", function()
@@ -219,9 +221,10 @@ return {
     end)
 
     it("--dry-run needs no confirmation and changes nothing", function()
-      local out, err, code = lumi("up --dry-run --env production")
-      assert.are.equal(0, code, out .. err)
-      assert.truthy(h.has(out, "would apply  001_create_users.sql"), out)
+      local doc, code, err = json("up --dry-run --env production")
+      assert.are.equal(0, code, err)
+      assert.is_true(doc.dry_run)
+      assert.are.same({ "001_create_users.sql", "002_greetings.sql" }, h.files(doc.applied))
       assert.is_false(h.table_exists(url, "users"))
     end)
 

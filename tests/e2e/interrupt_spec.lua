@@ -96,11 +96,16 @@ return { up = function(ctx)
   end
 end }
 ]])
-    local code, out, err = run_and_signal("up", "TERM", [[SELECT count(*) FROM pg_stat_activity
+    local code, out, err = run_and_signal("up --json", "TERM", [[SELECT count(*) FROM pg_stat_activity
       WHERE query LIKE '%lumi-loop%' AND pid <> pg_backend_pid()]])
     assert.are.equal(143, code, out .. err)
-    assert.truthy(out:find("FAILED   002_loop.lua", 1, true), out)
-    assert.truthy(err:find("SIGTERM", 1, true), err)
+    local doc = require("cjson").decode(out)
+    assert.are.same({ file = "002_loop.lua", version = "002" }, doc.failed)
+    assert.are.same({ "001_a.sql" }, h.files(doc.applied))
+    -- stopped at its next statement ("interrupted by SIGTERM"), or its
+    -- running statement cancelled (57014, with the signal in the hint)
+    local said = doc.error.message .. " " .. tostring(doc.error.hint)
+    assert.truthy(h.has(said, "SIGTERM"), said)
     assert.are.same({ "001" }, h.versions(url))
     assert.is_false(h.table_exists(url, "looped"))
     assert.is_true(lock_is_free())

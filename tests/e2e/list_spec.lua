@@ -16,34 +16,58 @@ describe("lumi list (end to end)", function()
     })
   end)
 
+  -- "version file" of each migration of a list document, in its order.
+  local function listed(doc)
+    local out = {}
+    for i, m in ipairs(doc.migrations) do out[i] = m.version .. " " .. m.file end
+    return out
+  end
+
   it("lists files in version order, without a database", function()
-    local out, err, code = h.lumi(dir, "list", { DATABASE_URL = "postgresql:///nodb?host=/nonexistent" })
+    local doc, code, err = h.json(dir, "list", { DATABASE_URL = "postgresql:///nodb?host=/nonexistent" })
     assert.are.equal(0, code, err)
-    assert.truthy(out:find("Migrations in migrations (naming: sequential)", 1, true), out)
-    local a = out:find("001_a.sql", 1, true)
-    local b = out:find("9_b.sql", 1, true)
-    local c = out:find("10_c.sql", 1, true)
-    assert.truthy(a and b and c, out)
-    assert.is_true(a < b and b < c, out)
+    assert.are.same({ "migrations", "sequential", true }, { doc.dir, doc.scheme, doc.exists })
+    assert.are.same({ "001 001_a.sql", "9 9_b.sql", "10 10_c.sql" }, listed(doc))
   end)
 
   it("shows ignored files with the reason", function()
-    local out = h.lumi(dir, "list")
-    assert.truthy(out:find("Ignored:", 1, true), out)
-    assert.truthy(out:find("notes.txt  — not a .sql or .lua file", 1, true), out)
-    assert.truthy(out:find("003.sql  — no name after the version (expected NNN_name)", 1, true), out)
-    assert.truthy(out:find("add_things.sql  — does not start with a version number (expected NNN_name)", 1, true), out)
-    -- a directory may be a migration (NNN_name/up.sql): this one's name is not a stem
-    assert.truthy(out:find("subdir  — a directory: does not start with a version number (expected NNN_name)", 1, true), out)
-    assert.is_nil(out:find(".hidden.sql", 1, true), out)
+    local doc, code, err = h.json(dir, "list")
+    assert.are.equal(0, code, err)
+    -- a directory may be a migration (NNN_name/up.sql): this one's name is not a stem;
+    -- a hidden file is not even ignored
+    assert.are.same({
+      { file = "003.sql", reason = "no name after the version (expected NNN_name)" },
+      { file = "add_things.sql", reason = "does not start with a version number (expected NNN_name)" },
+      { file = "notes.txt", reason = "not a .sql or .lua file" },
+      { file = "subdir", reason = "a directory: does not start with a version number (expected NNN_name)" },
+    }, doc.ignored)
   end)
 
   it("marks duplicate versions", function()
     h.write(dir .. "/migrations/1_again.sql", "SELECT 1;\n")
-    local out, _, code = h.lumi(dir, "list")
-    assert.are.equal(0, code)
-    assert.truthy(out:find("001_a.sql  (duplicate version)", 1, true), out)
-    assert.truthy(out:find("1_again.sql  (duplicate version)", 1, true), out)
+    local doc, code, err = h.json(dir, "list")
+    assert.are.equal(0, code, err)
+    local dup = {}
+    for i, m in ipairs(doc.migrations) do dup[i] = m.file .. (m.duplicate and " duplicate" or "") end
+    assert.are.same({ "001_a.sql duplicate", "1_again.sql duplicate", "9_b.sql", "10_c.sql" }, dup)
+  end)
+
+  it("prints a line per migration with its version, then the ignored files with why (the human output)", function()
+    h.write(dir .. "/migrations/1_again.sql", "SELECT 1;\n")
+    local out, err, code = h.lumi(dir, "list")
+    assert.are.equal(0, code, err)
+    assert.are.equal(table.concat({
+      "Migrations in migrations (naming: sequential)",
+      "  001                  001_a.sql  (duplicate version)",
+      "  1                    1_again.sql  (duplicate version)",
+      "  9                    9_b.sql",
+      "  10                   10_c.sql",
+      "Ignored:",
+      "  003.sql  — no name after the version (expected NNN_name)",
+      "  add_things.sql  — does not start with a version number (expected NNN_name)",
+      "  notes.txt  — not a .sql or .lua file",
+      "  subdir  — a directory: does not start with a version number (expected NNN_name)",
+      "" }, "\n"), out)
   end)
 
   it("--json has the same facts", function()

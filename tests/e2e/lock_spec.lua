@@ -26,9 +26,14 @@ describe("the migration lock (end to end)", function()
 
   it("verify names the holder", function()
     assert.is_true(holder:value("SELECT pg_try_advisory_lock($1)", key))
-    local out, err, code = h.lumi(dir, "verify", { DATABASE_URL = url })
+    local doc, code, err = h.json(dir, "verify", { DATABASE_URL = url })
     assert.are.equal(0, code, err)
-    assert.truthy(out:find("lock        held by process " .. holder:info().pid, 1, true), out)
+    assert.are.same({ holder:info().pid, "postgres" }, { doc.lock_holder.pid, doc.lock_holder.user })
+    -- and in its human output
+    local out
+    out, err, code = h.lumi(dir, "verify", { DATABASE_URL = url })
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("\n  lock        held by process " .. holder:info().pid .. " (user postgres)\n", 1, true), out)
   end)
 
   it("names only a holder in this database", function()
@@ -36,9 +41,9 @@ describe("the migration lock (end to end)", function()
     -- database (another tenant, app_test beside app_dev) is no holder here
     local other = dbmod.connect((h.fresh_db()))
     assert.is_true(other:value("SELECT pg_try_advisory_lock($1)", key))
-    local out, err, code = h.lumi(dir, "verify", { DATABASE_URL = url })
+    local doc, code, err = h.json(dir, "verify", { DATABASE_URL = url })
     assert.are.equal(0, code, err)
-    assert.truthy(out:find("lock        free", 1, true), out)
+    assert.is_nil(doc.lock_holder)     -- the lock is free here
     assert.is_true(holder:value("SELECT pg_try_advisory_lock($1)", key))
     local _
     _, err, code = h.lumi(dir, "up --lock-wait 0", { DATABASE_URL = url })
@@ -67,8 +72,9 @@ describe("the migration lock (end to end)", function()
 
   it("a dry run does not need the lock", function()
     assert.is_true(holder:value("SELECT pg_try_advisory_lock($1)", key))
-    local out, err, code = h.lumi(dir, "up --dry-run --lock-wait 0", { DATABASE_URL = url })
+    local doc, code, err = h.json(dir, "up --dry-run --lock-wait 0", { DATABASE_URL = url })
     assert.are.equal(0, code, err)
-    assert.truthy(out:find("Dry run: 3 migrations would be applied", 1, true), out)
+    assert.is_true(doc.dry_run)
+    assert.are.same({ "001_create_users.sql", "002_create_posts.sql", "003_add_name.sql" }, h.files(doc.applied))
   end)
 end)

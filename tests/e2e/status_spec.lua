@@ -9,44 +9,96 @@ describe("lumi status (end to end)", function()
   end)
 
   local function lumi(args) return h.lumi(dir, args, { DATABASE_URL = url }) end
+  local function json(args) return h.json(dir, args, { DATABASE_URL = url }) end
+
+  -- "version:file:state" of every entry of a status document, in its order.
+  local function entries(doc)
+    local out = {}
+    for i, e in ipairs(doc.entries) do out[i] = e.version .. ":" .. e.file .. ":" .. e.state end
+    return out
+  end
 
   it("on a fresh database shows everything pending and creates nothing", function()
-    local out, err, code = lumi("status")
+    local doc, code, err = json("status")
     assert.are.equal(0, code, err)
-    assert.truthy(out:find("tracked in schema_migrations (not created yet: nothing applied)", 1, true), out)
-    assert.truthy(out:find("pending  001_create_users.sql", 1, true), out)
-    assert.truthy(out:find("3 migrations: 0 applied, 3 pending", 1, true), out)
+    assert.are.equal("schema_migrations", doc.table)
+    assert.is_false(doc.table_exists)
+    assert.are.same({ "001:001_create_users.sql:pending", "002:002_create_posts.sql:pending", "003:003_add_name.sql:pending" },
+      entries(doc))
+    assert.are.same({ total = 3, applied = 0, pending = 3, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
     assert.is_false(h.table_exists(url, "schema_migrations"))
   end)
 
   it("shows applied and pending", function()
     lumi("up --to 002")
-    local out, _, code = lumi("status")
-    assert.are.equal(0, code)
-    assert.truthy(out:find("applied  001_create_users.sql", 1, true), out)
-    assert.truthy(out:find("applied  002_create_posts.sql", 1, true), out)
-    assert.truthy(out:find("pending  003_add_name.sql", 1, true), out)
-    assert.truthy(out:find("3 migrations: 2 applied, 1 pending", 1, true), out)
+    local doc, code, err = json("status")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "001:001_create_users.sql:applied", "002:002_create_posts.sql:applied", "003:003_add_name.sql:pending" },
+      entries(doc))
+    assert.are.same({ total = 3, applied = 2, pending = 1, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
   end)
 
   it("shows an edited applied file as changed", function()
     lumi("up")
     h.write(dir .. "/migrations/002_create_posts.sql", "CREATE TABLE posts (id int);\n")
-    local out, _, code = lumi("status")
-    assert.are.equal(0, code)
-    assert.truthy(out:find("changed  002_create_posts.sql", 1, true), out)
-    assert.truthy(out:find("file differs from the applied one", 1, true), out)
-    assert.truthy(out:find("3 migrations: 2 applied, 0 pending, 1 changed", 1, true), out)
+    local doc, code, err = json("status")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "001:001_create_users.sql:applied", "002:002_create_posts.sql:changed", "003:003_add_name.sql:applied" },
+      entries(doc))
+    -- the file differs from the applied one
+    local e = h.entry(doc, "002_create_posts.sql")
+    assert.are.equal(h.sha256sum(dir .. "/migrations/002_create_posts.sql"), e.file_checksum)
+    assert.are_not.equal(e.checksum, e.file_checksum)
+    assert.are.same({ total = 3, applied = 2, pending = 0, changed = 1, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
   end)
 
   it("shows a deleted applied file as missing", function()
     lumi("up")
     os.remove(dir .. "/migrations/002_create_posts.sql")
-    local out, _, code = lumi("status")
-    assert.are.equal(0, code)
-    assert.truthy(out:find("missing  002_create_posts.sql", 1, true), out)
-    assert.truthy(out:find("file not found", 1, true), out)
-    assert.truthy(out:find("3 migrations: 2 applied, 0 pending, 1 missing", 1, true), out)
+    local doc, code, err = json("status")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "001:001_create_users.sql:applied", "002:002_create_posts.sql:missing", "003:003_add_name.sql:applied" },
+      entries(doc))
+    assert.truthy(h.entry(doc, "002_create_posts.sql").applied_at, "a missing entry keeps when it was applied")
+    assert.are.same({ total = 3, applied = 2, pending = 0, changed = 0, missing = 1, unfinished = 0, in_progress = 0 }, doc.totals)
+  end)
+
+  it("prints a line per migration with its state and what it knows of it, then the totals (the human output)", function()
+    -- (a line with nothing after its name may end in the spaces that pad it)
+    local function trimmed(s) return (s:gsub(" +\n", "\n")) end
+    local out, err, code = lumi("status")
+    assert.are.equal(0, code, err)
+    out = trimmed(out)
+    assert.are.equal("Migrations in migrations, tracked in schema_migrations (not created yet: nothing applied)\n\n"
+      .. "  pending  001_create_users.sql\n  pending  002_create_posts.sql\n  pending  003_add_name.sql\n"
+      .. "\n3 migrations: 0 applied, 3 pending\n", out)
+    os.rename(dir .. "/migrations/002_create_posts.sql", dir .. "/002_create_posts.sql")
+    h.write(dir .. "/migrations/004_four.sql", "SELECT 4;\n")
+    h.write(dir .. "/migrations/005_half.sql", "-- lumi: no-transaction\nSELECT 5;\nSELECT nope;\n")
+    assert.are.equal(1, select(3, lumi("up")))
+    os.rename(dir .. "/002_create_posts.sql", dir .. "/migrations/002_create_posts.sql")
+    h.write(dir .. "/migrations/001_create_users.sql", "-- edited\n")
+    os.remove(dir .. "/migrations/003_add_name.sql")
+    h.write(dir .. "/migrations/006_six.sql", "SELECT 6;\n")
+    out, err, code = lumi("status")
+    assert.are.equal(0, code, err)
+    out = trimmed(out)
+    local at = "%d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d UTC"
+    local lines = {}
+    for line in out:gmatch("[^\n]*") do lines[#lines + 1] = line end
+    assert.are.equal("Migrations in migrations, tracked in schema_migrations", lines[1], out)
+    assert.are.equal("", lines[2], out)
+    -- the states as wide as the widest ("unfinished"), the names as the longest
+    assert.truthy(lines[3]:match("^  changed     001_create_users%.sql  " .. at .. "  %d+ ms  file differs from the applied one$"),
+      out)
+    assert.are.equal("  pending     002_create_posts.sql  older than the newest applied migration", lines[4], out)
+    assert.truthy(lines[5]:match("^  missing     003_add_name%.sql      applied " .. at .. ", file not found$"), out)
+    assert.truthy(lines[6]:match("^  applied     004_four%.sql          " .. at .. "  %d+ ms$"), out)
+    assert.are.equal('  unfinished  005_half.sql          failed midway: statement 2 of 2 failed: column "nope" does not exist',
+      lines[7], out)
+    assert.are.equal("  pending     006_six.sql", lines[8], out)
+    assert.are.equal("", lines[9], out)
+    assert.are.equal("6 migrations: 1 applied, 2 pending, 1 changed, 1 missing, 1 unfinished", lines[10], out)
   end)
 
   it("--json says which migrations can be reverted; text columns line up by characters", function()
@@ -88,8 +140,12 @@ describe("lumi status (end to end)", function()
     os.rename(dir .. "/migrations/002_create_posts.sql", dir .. "/002_create_posts.sql")
     lumi("up")
     os.rename(dir .. "/002_create_posts.sql", dir .. "/migrations/002_create_posts.sql")
-    local out = lumi("status")
-    assert.truthy(out:find("pending  002_create_posts.sql  older than the newest applied migration", 1, true), out)
+    local doc, code, err = json("status")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "001:001_create_users.sql:applied", "002:002_create_posts.sql:pending", "003:003_add_name.sql:applied" },
+      entries(doc))
+    assert.is_true(h.entry(doc, "002_create_posts.sql").out_of_order)
+    assert.is_nil(h.entry(doc, "001_create_users.sql").out_of_order)
   end)
 
   it("finds the one changed file among many", function()

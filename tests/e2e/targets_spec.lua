@@ -6,6 +6,7 @@ local cjson = require "cjson"
 describe("targets (end to end)", function()
   local url1, url2, dir
   local function lumi(args) return h.lumi(dir, args) end
+  local function json(args) return h.json(dir, args) end
 
   before_each(function()
     url1, url2 = h.fresh_db(), h.fresh_db()
@@ -26,12 +27,12 @@ return {
   end)
 
   it("lumi up applies every target in order, each in its own database with its own tracking", function()
-    local out, err, code = lumi("up")
-    assert.are.equal(0, code, out .. err)
-    local ha, hb = out:find("[a]", 1, true), out:find("[b]", 1, true)
-    assert.truthy(ha and hb and ha < hb, out)
-    local a1, b1 = out:find("applied  001_accounts.sql", 1, true), out:find("applied  2025-10-20_0001_events.sql", 1, true)
-    assert.truthy(a1 and b1 and ha < a1 and a1 < hb and hb < b1, out)
+    local doc, code, err = json("up")
+    assert.are.equal(0, code, err)
+    assert.are.equal(2, #doc.targets)
+    assert.are.same({ "a", "b" }, { doc.targets[1].target, doc.targets[2].target })
+    assert.are.same({ "001_accounts.sql", "002_orders.sql" }, h.files(doc.targets[1].applied))
+    assert.are.same({ "2025-10-20_0001_events.sql", "2025-10-21_0001_metrics.sql" }, h.files(doc.targets[2].applied))
     assert.is_true(h.table_exists(url1, "accounts"))
     assert.is_true(h.table_exists(url1, "orders"))
     assert.is_false(h.table_exists(url1, "events"))
@@ -40,17 +41,32 @@ return {
     assert.is_false(h.table_exists(url2, "accounts"))
     assert.are.same({ "001", "002" }, h.versions(url1))
     assert.are.same({ "2025-10-20_0001", "2025-10-21_0001" }, h.versions(url2))
+    doc, code, err = json("up")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "a", "b" }, { doc.targets[1].target, doc.targets[2].target })
+    assert.are.same({}, h.files(doc.targets[1].applied))
+    assert.are.same({}, h.files(doc.targets[2].applied))
+  end)
+
+  it("prints each target's output under its name, in order (the human output)", function()
+    local out, err, code = lumi("up")
+    assert.are.equal(0, code, out .. err)
+    assert.truthy(out:match("^%[a%]\n  applied  001_accounts%.sql  %d+ ms\n  applied  002_orders%.sql    %d+ ms\n"
+      .. "Applied 2 migrations in %d+ ms%.\n\n%[b%]\n  applied  2025%-10%-20_0001_events%.sql   %d+ ms\n"
+      .. "  applied  2025%-10%-21_0001_metrics%.sql  %d+ ms\nApplied 2 migrations in %d+ ms%.\n$"), out)
     out, err, code = lumi("up")
     assert.are.equal(0, code, out .. err)
-    local _, n = out:gsub("Nothing to apply: the database is up to date.", "")
-    assert.are.equal(2, n, out)
+    assert.are.equal("[a]\nNothing to apply: the database is up to date.\n\n[b]\nNothing to apply: the database is up to date.\n",
+      out)
   end)
 
   it("--target b runs only b", function()
-    local out, err, code = lumi("up --target b")
-    assert.are.equal(0, code, out .. err)
-    assert.is_nil(out:find("[a]", 1, true), out)
-    assert.is_nil(out:find("001_accounts", 1, true), out)
+    local doc, code, err = json("up --target b")
+    assert.are.equal(0, code, err)
+    -- the document of that target alone
+    assert.is_nil(doc.targets)
+    assert.are.equal("b", doc.target)
+    assert.are.same({ "2025-10-20_0001_events.sql", "2025-10-21_0001_metrics.sql" }, h.files(doc.applied))
     assert.are.same({ "2025-10-20_0001", "2025-10-21_0001" }, h.versions(url2))
     assert.is_false(h.table_exists(url1, "schema_migrations"))
     assert.is_false(h.table_exists(url1, "accounts"))
@@ -103,6 +119,7 @@ end)
 describe("a tracking table shared by targets in one database (end to end)", function()
   local url, dir
   local function lumi(args) return h.lumi(dir, args) end
+  local function json(args) return h.json(dir, args) end
   local function target(name, folder)
     return string.format([[
     { name = %q, dir = %q,
@@ -152,11 +169,11 @@ describe("a tracking table shared by targets in one database (end to end)", func
   it("a new file of one target applies to that target only", function()
     lumi("up")
     h.write(dir .. "/migrations/timescaledb/002_more.sql", "CREATE TABLE ts_more (id int);\n")
-    local out, err, code = lumi("up")
-    assert.are.equal(0, code, out .. err)
-    assert.truthy(out:find("applied  002_more.sql", 1, true), out)
-    local _, n = out:gsub("applied  ", "")
-    assert.are.equal(1, n, out)
+    local doc, code, err = json("up")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "timescaledb", "postgres" }, { doc.targets[1].target, doc.targets[2].target })
+    assert.are.same({ "002_more.sql" }, h.files(doc.targets[1].applied))
+    assert.are.same({}, h.files(doc.targets[2].applied))
     assert.is_true(h.table_exists(url, "ts_more"))
     assert.are.same({ "postgres:001_init.sql", "postgres:002_more.sql", "timescaledb:001_init.sql",
                       "timescaledb:002_more.sql" }, rows())
@@ -225,12 +242,11 @@ return {
   end
 
   it("applies into the existing table, and two files sharing 001 both apply (identity = \"file\")", function()
-    local out, err, code = lumi("up")
-    assert.are.equal(0, code, out .. err)
-    assert.is_nil(out:find("000_base.sql", 1, true), out)        -- recorded by the old runner
-    assert.truthy(out:find("applied  001_add_message_threading.sql", 1, true), out)
-    assert.truthy(out:find("applied  001_create_initial_schema.sql", 1, true), out)
-    assert.truthy(out:find("applied  002_settings.sql", 1, true), out)
+    -- 000_base.sql was recorded by the old runner
+    local up, code, err = h.json(dir, "up", { DATABASE_URL = url })
+    assert.are.equal(0, code, err)
+    assert.are.same({ "001_add_message_threading.sql", "001_create_initial_schema.sql", "002_settings.sql" },
+      h.files(up.applied))
     assert.is_true(h.table_exists(url, "users"))
     assert.is_true(h.table_exists(url, "threads"))
     assert.are.same({ "000_base.sql", "001_add_message_threading.sql", "001_create_initial_schema.sql", "002_settings.sql" },

@@ -12,6 +12,7 @@ end
 describe("-- lumi: no-transaction (end to end)", function()
   local url, dir
   local function lumi(args) return h.lumi(dir, args, { DATABASE_URL = url }) end
+  local function json(args) return h.json(dir, args, { DATABASE_URL = url }) end
 
   before_each(function()
     url = h.fresh_db()
@@ -24,9 +25,9 @@ describe("-- lumi: no-transaction (end to end)", function()
   it("applies a file holding CREATE INDEX CONCURRENTLY, recorded as applied", function()
     h.write(dir .. "/migrations/002_index.sql",
       "-- lumi: no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n")
-    local out, err, code = lumi("up")
-    assert.are.equal(0, code, out .. err)
-    assert.truthy(out:find("applied  002_index.sql", 1, true), out)
+    local doc, code, err = json("up")
+    assert.are.equal(0, code, err)
+    assert.are.same({ "001_create_users.sql", "002_index.sql" }, h.files(doc.applied))
     assert.is_true(h.table_exists(url, "users_email"))
     assert.is_true(h.value(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass"))
     local r = h.query(url, "SELECT state, error, checksum FROM schema_migrations WHERE version = '002'")[1]
@@ -131,8 +132,7 @@ describe("-- lumi: no-transaction (end to end)", function()
     end
 
     it("leaves an unfinished record with the error, and the effects of statements 1-2", function()
-      local out, err = fail_it()
-      assert.truthy(out:find("applied  001_create_users.sql", 1, true), out)
+      local _, err = fail_it()
       assert.truthy(err:find("migrations/002_audit.sql:4:13: ERROR 42P01", 1, true), err)
       assert.truthy(err:find("statement 3 of 4 failed", 1, true), err)
       assert.truthy(err:find("the 2 statements before it took effect", 1, true), err)
@@ -144,6 +144,7 @@ describe("-- lumi: no-transaction (end to end)", function()
       assert.is_false(h.table_exists(url, "after_audit"))
       local r = h.query(url, "SELECT version, state, error, checksum FROM schema_migrations ORDER BY version")
       assert.are.equal(2, #r)
+      assert.are.same({ "001", "applied" }, { r[1].version, r[1].state })
       assert.are.equal("unfinished", r[2].state)
       assert.truthy(h.has(r[2].error, "statement 3"), r[2].error)
       assert.truthy(h.has(r[2].error, 'relation "audit_missing" does not exist'), r[2].error)
@@ -153,16 +154,26 @@ describe("-- lumi: no-transaction (end to end)", function()
       assert.truthy(h.has(last.error, "audit_missing"), last.error)
     end)
 
+    it("with --json, names what was applied before it and the one that failed", function()
+      local doc, code, err = json("up")
+      assert.are.equal(1, code, err)
+      assert.are.same({ "001_create_users.sql" }, h.files(doc.applied))
+      assert.are.same({ file = "002_audit.sql", version = "002" }, doc.failed)
+      assert.are.same({ "migrations/002_audit.sql", 4, 13, "42P01" },
+        { doc.error.file, doc.error.line, doc.error.column, doc.error.sqlstate })
+    end)
+
     it("lumi status shows it unfinished, and validate fails", function()
       fail_it()
-      local out, err, code = lumi("status")
+      local doc, code, err = json("status")
       assert.are.equal(0, code, err)
-      assert.truthy(out:find("  unfinished  002_audit.sql%s+failed midway: statement 3 of 4 failed: relation \"audit_missing\" does not exist"), out)
-      assert.truthy(out:find("3 migrations: 1 applied, 1 pending, 1 unfinished", 1, true), out)
-      local doc = cjson.decode((lumi("status --json")))
       assert.are.same({ total = 3, applied = 1, pending = 1, changed = 0, missing = 0, unfinished = 1, in_progress = 0 }, doc.totals)
-      assert.are.equal("unfinished", doc.entries[2].state)
-      assert.truthy(h.has(doc.entries[2].error, "statement 3 of 4 failed"), doc.entries[2].error)
+      local states = {}
+      for i, e in ipairs(doc.entries) do states[i] = e.file .. ":" .. e.state end
+      assert.are.same({ "001_create_users.sql:applied", "002_audit.sql:unfinished", "003_after.sql:pending" }, states)
+      assert.truthy(h.has(doc.entries[2].error, 'statement 3 of 4 failed: relation "audit_missing" does not exist'),
+        doc.entries[2].error)
+      local out
       out, err, code = lumi("validate")
       assert.are.equal(3, code, out .. err)
       assert.truthy(err:find("unfinished: 002_audit.sql: failed midway without a transaction", 1, true), err)
@@ -194,10 +205,10 @@ describe("-- lumi: no-transaction (end to end)", function()
       assert.is_true(r.error == nil or r.error == require("lumi.pg").null)
       -- nothing of the file ran again
       assert.are.equal(1, count(url, "audit"))
-      out, err, code = lumi("up")
-      assert.are.equal(0, code, out .. err)
-      assert.truthy(out:find("applied  003_after.sql", 1, true), out)
-      assert.is_nil(out:find("002_audit", 1, true), out)
+      local up
+      up, code, err = json("up")
+      assert.are.equal(0, code, err)
+      assert.are.same({ "003_after.sql" }, h.files(up.applied))
       assert.are.same({ "001", "002", "003" }, h.versions(url))
       local doc = cjson.decode((lumi("status --json")))
       assert.are.same({ total = 3, applied = 3, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }, doc.totals)
@@ -218,10 +229,10 @@ describe("-- lumi: no-transaction (end to end)", function()
       -- fixed: the missing table is created first
       h.write(dir .. "/migrations/002_audit.sql", (bad:gsub("INSERT INTO audit_missing",
         "CREATE TABLE audit_missing (id int);\nINSERT INTO audit_missing")))
-      out, err, code = lumi("up")
-      assert.are.equal(0, code, out .. err)
-      assert.truthy(out:find("applied  002_audit.sql", 1, true), out)
-      assert.truthy(out:find("applied  003_after.sql", 1, true), out)
+      local up
+      up, code, err = json("up")
+      assert.are.equal(0, code, err)
+      assert.are.same({ "002_audit.sql", "003_after.sql" }, h.files(up.applied))
       assert.are.equal(1, count(url, "audit"))
       assert.are.equal(1, count(url, "audit_missing"))
       assert.is_true(h.table_exists(url, "audit_id"))

@@ -139,6 +139,40 @@ function M.lumi(dir, args, env)
     .. sh_quote(M.bin) .. " " .. (args or ""))
 end
 
+--- Run `lumi args --json` in dir (as M.lumi) and decode what it printed:
+--- returns the JSON document, the exit code, stderr and stdout. Raises when
+--- stdout is not one JSON document.
+function M.json(dir, args, env)
+  local out, err, code = M.lumi(dir, (args or "") .. " --json", env)
+  local ok, doc = pcall(require("cjson").decode, out)
+  assert(ok, "lumi " .. tostring(args) .. " --json printed no JSON document (exit " .. tostring(code) .. "):\n" .. out .. err)
+  return doc, code, err, out
+end
+
+--- The `file` of each element of a list of a JSON document (`applied`,
+--- `reverted`, `entries`, `migrations`, ...), in the document's order.
+function M.files(list)
+  assert(type(list) == "table", "expected a list of the JSON document, got " .. tostring(list))
+  local out = {}
+  for i, e in ipairs(list) do out[i] = e.file end
+  return out
+end
+
+--- {file = state} of the entries of a `status --json` document.
+function M.states(doc)
+  assert(type(doc.entries) == "table", "expected a status document with entries")
+  local out = {}
+  for _, e in ipairs(doc.entries) do out[e.file] = e.state end
+  return out
+end
+
+--- The entry of a `status --json` document whose file is `file`.
+function M.entry(doc, file)
+  for _, e in ipairs(doc.entries or {}) do
+    if e.file == file then return e end
+  end
+end
+
 --- sha256sum of a file, as the coreutils tool computes it.
 function M.sha256sum(path)
   local out = M.sh("sha256sum " .. sh_quote(path))
