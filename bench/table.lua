@@ -8,6 +8,7 @@ local function load(name)
   local t = cjson.decode(f:read("a"))
   f:close()
   for _, r in ipairs(t.results) do
+    r.rounds = { table.unpack(r.times) }     -- in round order, for the ratios
     table.sort(r.times)
     local sum = 0
     for _, x in ipairs(r.times) do sum = sum + x end
@@ -31,7 +32,18 @@ local function fmt(x)
   return string.format("%.1f ms", x * 1000)
 end
 
-print(string.format("| benchmark (%s migrations) | command | median | mean ± σ | median vs baseline |", n))
+-- The median, over the rounds, of each round's time against the baseline's
+-- in the same round: every round runs the commands in turn, so a machine
+-- whose speed drifts slows both sides of each ratio alike.
+local function ratio(r, base)
+  local q = {}
+  for i, x in ipairs(r.rounds) do q[i] = x / base.rounds[i] end
+  table.sort(q)
+  local m = #q
+  return m % 2 == 1 and q[(m + 1) // 2] or (q[m // 2] + q[m // 2 + 1]) / 2
+end
+
+print(string.format("| benchmark (%s migrations) | command | median | mean ± σ | vs baseline (median of rounds) |", n))
 print("| --- | --- | ---: | ---: | ---: |")
 local groups = {
   { "apply", "apply all", function(c) return c == "psql -1 -f" end },
@@ -43,10 +55,10 @@ for _, g in ipairs(groups) do
   local results = load(g[1])
   if results then
     local base
-    for _, r in ipairs(results) do if g[3](r.command) then base = r.median end end
+    for _, r in ipairs(results) do if g[3](r.command) then base = r end end
     for _, r in ipairs(results) do
       print(string.format("| %s | `%s` | %s | %s ± %s | %.2fx |", g[2], label(r.command),
-        fmt(r.median), fmt(r.mean), fmt(r.stddev), r.median / base))
+        fmt(r.median), fmt(r.mean), fmt(r.stddev), ratio(r, base)))
     end
   end
 end
