@@ -294,4 +294,22 @@ describe("lumi up (end to end)", function()
       assert.truthy(err:find("001_create_users.sql", 1, true), "expected a warning naming the changed file, stderr: " .. err)
     end)
   end)
+
+  it("--json keeps the warnings, also when the command then fails", function()
+    h.with_project({
+      ["migrations/001_a.sql"] = "CREATE TABLE a (i int);\n",
+      ["migrations/seed.sql"] = "INSERT INTO a VALUES (1);\n",
+    }, function(p)
+      local doc, code, err = p:json("up")
+      assert.are.equal(0, code, err)
+      assert.are.same({ "seed.sql is not a migration: does not start with a version number (expected NNN_name) "
+        .. "(it will never run)" }, doc.warnings)
+      p:write("migrations/001_a.sql", "CREATE TABLE a (i bigint);\n")
+      doc, code = p:json("up")
+      assert.are.equal(3, code)
+      assert.are.equal("validation", doc.error.kind)
+      assert.are.equal(1, #doc.warnings)
+      assert.truthy(h.has(doc.warnings[1], "seed.sql is not a migration"), doc.warnings[1])
+    end)
+  end)
 end)
