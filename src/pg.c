@@ -15,6 +15,8 @@
 ** notice receiver and handed to Lua by conn:notices().
 */
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -620,58 +622,46 @@ static void push_rows(lua_State *L, PGresult *res) {
   lua_setfield(L, -2, "affected");
 }
 
-/* Take every result of the query just sent, through box o. The first
-** error is kept (the server skips the rest of a failing script). Pushes,
-** on success, a summary {command=, affected=}; on failure, an error
-** table. Returns 1 on success, 0 on failure. */
-static int drain_results(lua_State *L, Conn *c, Owned *o) {
-  int ok = 1, have_summary = 0;
-  char command[64] = "";
-  long long affected = 0;
+/* Take every result of the query just sent, through the boxes o (each in
+** turn) and keep (the last good one). A script's COPY FROM STDIN is ended
+** (there is no data channel here) and a COPY TO STDOUT drained. Pushes the
+** first error, or else the last result: its rows (with_rows) or only
+** {command=, affected=}. Returns 1 on success, 0 on failure. */
+static int take_results(lua_State *L, Conn *c, Owned *o, Owned *keep, int with_rows) {
+  int failed = 0;
   while ((o->p = PQgetResult(c->pg)) != NULL) {
-    PGresult *res = o->p;
-    switch (PQresultStatus(res)) {
-      case PGRES_COMMAND_OK:
-      case PGRES_TUPLES_OK:
-      case PGRES_EMPTY_QUERY:
-        if (ok) {
-          snprintf(command, sizeof command, "%s", PQcmdStatus(res));
-          const char *t = PQcmdTuples(res);
-          affected = (t != NULL && *t) ? strtoll(t, NULL, 10) : 0;
-          have_summary = 1;
-        }
-        break;
-      case PGRES_COPY_IN:
-        /* a script with COPY ... FROM STDIN carries no data channel here */
-        if (PQputCopyEnd(c->pg, "COPY FROM STDIN needs data: use conn:copy_from") < 0 && ok) {
-          push_conn_error(L, c->pg, "could not end COPY");
-          ok = 0;
-        }
-        break;
-      case PGRES_COPY_OUT: {
-        char *buf;
-        while (PQgetCopyData(c->pg, &buf, 0) > 0) PQfreemem(buf);
-        break;
-      }
-      default:
-        if (ok) { push_result_error(L, res); ok = 0; }
-        break;
+    ExecStatusType st = PQresultStatus(o->p);
+    if (st == PGRES_COPY_IN) {
+      PQputCopyEnd(c->pg, "COPY FROM STDIN needs data: use conn:copy_from");
+    } else if (st == PGRES_COPY_OUT) {
+      char *buf;
+      while (PQgetCopyData(c->pg, &buf, 0) > 0) PQfreemem(buf);
+    } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
+      if (!failed) { push_result_error(L, o->p); failed = 1; }   /* the first error */
+    } else if (!failed) {
+      owned_clear(keep);
+      keep->p = o->p;
+      o->p = NULL;
     }
     owned_clear(o);
     if (PQstatus(c->pg) == CONNECTION_BAD) break;
   }
-  if (ok && PQstatus(c->pg) == CONNECTION_BAD) {
-    push_conn_error(L, c->pg, "connection lost");
-    ok = 0;
+  if (failed) return 0;
+  if (keep->p == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
+    push_conn_error(L, c->pg, "connection lost while waiting for a result");
+    return 0;
   }
-  if (ok) {
+  if (with_rows) {
+    push_rows(L, keep->p);
+  } else {
     lua_createtable(L, 0, 2);
-    lua_pushstring(L, have_summary ? command : "");
+    lua_pushstring(L, PQcmdStatus(keep->p));
     lua_setfield(L, -2, "command");
-    lua_pushinteger(L, affected);
+    push_affected(L, keep->p);
     lua_setfield(L, -2, "affected");
   }
-  return ok;
+  owned_clear(keep);
+  return 1;
 }
 
 /* Drain what is left of the query in flight, through box o. */
@@ -681,19 +671,19 @@ static void discard_results(Conn *c, Owned *o) {
 
 /* conn:exec(sql) -> {command=, affected=} | nil, err
 ** Runs a whole script, several statements separated by semicolons, in one
-** round trip (simple query protocol). Takes no parameters. */
+** round trip (simple query protocol). Takes no parameters. Returns what
+** its last statement did, or its first error. */
 static int conn_exec(lua_State *L) {
   Conn *c = checkidle(L, 1);
   const char *sql = check_text(L, 2, "the SQL text");
   lua_settop(L, 2);
   Owned *o = new_owned(L, release_result);
+  Owned *keep = new_owned(L, release_result);
   if (!PQsendQuery(c->pg, sql)) {
     push_conn_error(L, c->pg, "could not send query");
     return fail_with_top(L);
   }
-  int ok = drain_results(L, c, o);
-  lua_remove(L, 3);                       /* the box, empty by now */
-  return ok ? 1 : fail_with_top(L);
+  return take_results(L, c, o, keep, 0) ? 1 : fail_with_top(L);
 }
 
 /* conn:query(sql, ...) -> rows | nil, err
@@ -824,15 +814,18 @@ static int conn_pipeline(lua_State *L) {
 }
 
 /* conn:send(sql, ...) -> true | nil, err
-** Sends one statement with parameters and returns without waiting; the
-** server works on it while the caller does something else. Take the
+** Sends the query and returns without waiting; the server works on it
+** while the caller does something else (conn:wait, conn:receive). With
+** parameters it is one statement ($1, $2 ... sent out of band); without,
+** a script of any number of statements, as conn:exec runs them. Take the
 ** result with conn:receive() before any other use of the connection. */
 static int conn_send(lua_State *L) {
   Conn *c = checkidle(L, 1);
   const char *sql = check_text(L, 2, "the SQL text");
   int nparams;
   const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
-  if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
+  int sent = nparams == 0 ? PQsendQuery(c->pg, sql) : PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+  if (!sent) {
     push_conn_error(L, c->pg, "could not send query");
     return fail_with_top(L);
   }
@@ -841,33 +834,45 @@ static int conn_send(lua_State *L) {
   return 1;
 }
 
-/* conn:receive() -> rows | nil, err   (the result of conn:send) */
+/* conn:wait(seconds) -> true | false | nil, err
+** Waits for the result of conn:send: true once it has arrived (conn:receive
+** then returns at once), false when `seconds` passed first or a signal came
+** (look, then wait again), nil, err when the connection is lost. */
+static int conn_wait(lua_State *L) {
+  Conn *c = checkconn(L, 1);
+  double seconds = luaL_checknumber(L, 2);
+  if (!c->awaiting) return luaL_error(L, "conn:wait: nothing was sent with conn:send");
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    if (PQconsumeInput(c->pg) == 0) {
+      push_conn_error(L, c->pg, "connection lost while waiting for a result");
+      return fail_with_top(L);
+    }
+    if (!PQisBusy(c->pg)) { lua_pushboolean(L, 1); return 1; }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double left = seconds - ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+    struct pollfd p = {PQsocket(c->pg), POLLIN, 0};
+    int r = left > 0 ? poll(&p, 1, (int)(left * 1000) + 1) : 0;
+    if (r == 0 || (r < 0 && errno == EINTR)) { lua_pushboolean(L, 0); return 1; }
+    if (r < 0) {
+      push_conn_error(L, c->pg, strerror(errno));
+      return fail_with_top(L);
+    }
+  }
+}
+
+/* conn:receive() -> rows | nil, err
+** The result of conn:send: its rows (of the last statement of a script),
+** or the first error. */
 static int conn_receive(lua_State *L) {
   Conn *c = checkconn(L, 1);
   if (!c->awaiting) return luaL_error(L, "conn:receive: nothing was sent with conn:send");
   c->awaiting = 0;
   lua_settop(L, 1);
-  Owned *o = new_owned(L, release_result);   /* index 2 */
-  Owned *keep = new_owned(L, release_result);  /* index 3: the first result */
-  while ((o->p = PQgetResult(c->pg)) != NULL) {
-    if (keep->p == NULL) { keep->p = o->p; o->p = NULL; }
-    else owned_clear(o);
-  }
-  PGresult *res = keep->p;
-  if (res == NULL) {
-    push_conn_error(L, c->pg, "connection lost while waiting for a result");
-    return fail_with_top(L);
-  }
-  ExecStatusType st = PQresultStatus(res);
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY)
-    push_result_error(L, res);
-  else
-    push_rows(L, res);
-  owned_clear(keep);
-  lua_replace(L, 2);                      /* conn value box */
-  lua_settop(L, 2);
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) return fail_with_top(L);
-  return 1;
+  Owned *o = new_owned(L, release_result);
+  Owned *keep = new_owned(L, release_result);
+  return take_results(L, c, o, keep, 1) ? 1 : fail_with_top(L);
 }
 
 /* ---------------------------------------------------------------------
@@ -1042,9 +1047,8 @@ static int conn_copy_from(lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  ok = drain_results(L, c, o);
-  lua_remove(L, 4);
-  return ok ? 1 : fail_with_top(L);
+  Owned *keep = new_owned(L, release_result);
+  return take_results(L, c, o, keep, 0) ? 1 : fail_with_top(L);
 }
 
 /* ---------------------------------------------------------------------
@@ -1124,6 +1128,7 @@ static const luaL_Reg conn_methods[] = {
   {"pipeline", conn_pipeline},
   {"send", conn_send},
   {"receive", conn_receive},
+  {"wait", conn_wait},
   {"escape_identifier", conn_escape_identifier},
   {"escape_literal", conn_escape_literal},
   {"notices", conn_notices},
