@@ -508,12 +508,6 @@ static Owned *new_owned(lua_State *L, void (*release)(void *)) {
   return o;
 }
 
-/* Clear box o at stack index idx and take it off the stack. */
-static void drop_owned(lua_State *L, Owned *o, int idx) {
-  owned_clear(o);
-  lua_remove(L, idx);
-}
-
 /* ---------------------------------------------------------------------
 ** pg.connect
 ** ------------------------------------------------------------------ */
@@ -689,35 +683,20 @@ static int conn_exec(lua_State *L) {
 /* conn:query(sql, ...) -> rows | nil, err
 ** One statement with parameters $1, $2 ... sent out of band. rows is an
 ** array of tables keyed by column name, with fields `columns` (names in
-** order), `command` and `affected`. */
+** order), `command` and `affected`. (COPY ... STDIN/STDOUT has no data
+** channel here: it fails; conn:copy_from feeds one.) */
 static int conn_query(lua_State *L) {
   Conn *c = checkidle(L, 1);
   const char *sql = check_text(L, 2, "the SQL text");
   int nparams;
   const char *const *params = collect_params(L, 3, lua_gettop(L), &nparams);
   Owned *o = new_owned(L, release_result);
-  int box = lua_gettop(L);
-  PGresult *res = o->p = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
-  if (res == NULL) {
-    push_conn_error(L, c->pg, "out of memory");
+  Owned *keep = new_owned(L, release_result);
+  if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
+    push_conn_error(L, c->pg, "could not send query");
     return fail_with_top(L);
   }
-  ExecStatusType st = PQresultStatus(res);
-  if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
-    owned_clear(o);
-    /* leave the connection usable: end the copy and drain */
-    if (st == PGRES_COPY_IN) PQputCopyEnd(c->pg, "use conn:copy_from for COPY FROM STDIN");
-    discard_results(c, o);
-    return luaL_error(L, "conn:query cannot run COPY ... STDIN/STDOUT (use conn:copy_from)");
-  }
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
-    push_result_error(L, res);
-    drop_owned(L, o, box);
-    return fail_with_top(L);
-  }
-  push_rows(L, res);
-  drop_owned(L, o, box);
-  return 1;
+  return take_results(L, c, o, keep, 1) ? 1 : fail_with_top(L);
 }
 
 /* conn:pipeline({ {sql, p1, p2, ...}, {sql, ...}, ... }) -> results | nil, err, index
