@@ -118,6 +118,16 @@ M.schema = {
   placeholders = { types = { table = true }, doc = "values for ${name} in SQL files" },
   schemas = { types = { table = true }, doc = "the schemas `lumi fresh` drops and re-creates (default: public)" },
   protected = { types = { boolean = true }, doc = "refuse destructive commands (fresh, down) on this target" },
+  timeouts = {
+    types = { table = true },
+    doc = "PostgreSQL's lock_timeout and statement_timeout for migrations, and the retries of a lock "
+      .. "timeout: {lock = 1, statement = nil, retries = 10, budget = 300, ...} (see README)",
+    check = function(v) return require("lumi.timeouts").check(v) end,
+  },
+  on_lock_timeout = {
+    types = fn,
+    doc = "function(ctx) deciding a migration's retry after a lock timeout: \"retry\", \"fail\" or seconds to wait",
+  },
   lock_wait = {
     types = { number = true },
     doc = "seconds to wait for another lumi run's migration lock before giving up",

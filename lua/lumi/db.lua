@@ -12,6 +12,7 @@
 --   db:stream(sql, ...)          the same from a second connection on the same snapshot
 --   db:copy_from(sql, source)    COPY ... FROM STDIN fed from Lua
 --   db:pipeline(statements)      several {sql, params...} in one round trip
+--   db:exec_watched(sql, s, fn)  db:exec, calling fn every s seconds while it runs
 --   db:transaction(fn)           BEGIN; fn(db); COMMIT (ROLLBACK on error)
 --   db:savepoint(fn)             the same with a savepoint, inside a transaction
 --   db:in_batches(opts, fn)      a large table in committed batches (resumable)
@@ -162,6 +163,22 @@ function DB:value(sql, ...)
   local row = rows[1]
   if row == nil then return nil end
   return row[rows.columns[1]]
+end
+
+--- Run script sql like db:exec, calling watch() every `every` seconds
+--- while it runs (watch looks elsewhere: another connection; it must not
+--- use this one, and what it raises is ignored).
+function DB:exec_watched(sql, every, watch)
+  self:settle()
+  local conn = self.s.conn
+  local ok, err = conn:send(sql)
+  if not ok then error(err, 0) end
+  while true do
+    local ready = conn:wait(every)
+    if ready ~= false then break end      -- in, or the connection lost: receive says which
+    pcall(watch)
+  end
+  return check(self, conn:receive())
 end
 
 --- Several statements {sql, params...} in one round trip; their rows. A

@@ -2,6 +2,8 @@
 --- runs, in the comment lines at its top.
 --
 --   -- lumi: no-transaction
+--   -- lumi: lock-timeout 5s           (PostgreSQL's lock_timeout for this file)
+--   -- lumi: statement-timeout 10min   (its statement_timeout)
 --   CREATE INDEX CONCURRENTLY users_email ON users (email);
 --
 -- Only the leading comments count: the lines before the first statement
@@ -19,20 +21,31 @@
 -- notransaction`.
 --
 -- read(text) -> fields, problems
---   fields:   {transaction = false} when a directive says so, else {}
+--   fields:   {transaction = false, lock_timeout = s, statement_timeout = s}
+--             as directives say (seconds), else {}
 --   problems: { {line = n, message = "..."} ... } (near misses)
 -- A migrate.lua replaces it with `directives = function(text, part) ... end`
 -- returning the same.
+local timeouts = require "lumi.timeouts"
+
 local M = {}
 
--- the one directive lumi has, and the fields it sets
+-- the directive most files need, named in the message about a near miss
 local DIRECTIVE = "-- lumi: no-transaction"
 
--- What a `--` comment says: fields, or nil and (for a near miss) true.
+-- What a `--` comment says: fields, or nil and (for a near miss) a problem
+-- message (true: the usual one).
 local function line_comment(comment)
   local body = comment:match("^%-%-%s*(.-)%s*$")
   local word = body:match("^lumi%s*:%s*(.*)$")
   if word == "no-transaction" then return { transaction = false } end
+  local setting, value = (word or ""):match("^(%a+%-timeout)%s+(%S+)$")
+  local field = setting == "lock-timeout" and "lock_timeout" or setting == "statement-timeout" and "statement_timeout"
+  if field then
+    local seconds, why = timeouts.seconds(value)
+    if seconds then return { [field] = seconds } end
+    return nil, string.format("%q: %s", comment, why)
+  end
   -- the same in other tools' words
   if body:match("^migrate:%a+%s") then
     for opt in body:gmatch("%s(%S+)") do
@@ -50,9 +63,9 @@ end
 --- Read the directives of `text` (see above).
 function M.read(text)
   local fields, problems = {}, {}
-  local function near_miss(line, comment)
-    problems[#problems + 1] = { line = line,
-      message = string.format("%q is not a lumi directive (did you mean %q?)", comment, DIRECTIVE) }
+  local function near_miss(line, comment, message)
+    problems[#problems + 1] = { line = line, message = type(message) == "string" and message
+      or string.format("%q is not a lumi directive (did you mean %q?)", comment, DIRECTIVE) }
   end
   local i, len, line = 1, #text, 1
   if text:sub(1, 3) == "\239\187\191" then i = 4 end       -- a UTF-8 byte order mark
@@ -63,7 +76,7 @@ function M.read(text)
       local comment = text:sub(i, eol - 1):gsub("%s+$", "")
       local f, problem = line_comment(comment)
       if f then for k, v in pairs(f) do fields[k] = v end end
-      if problem then near_miss(line, comment) end
+      if problem then near_miss(line, comment, problem) end
       i = eol
     elseif two == "/*" then
       -- block comments nest in PostgreSQL

@@ -15,6 +15,7 @@
 --               "statements"  (no transaction: one statement at a time),
 --   statements = { {text=, start=} ... } when mode is "statements",
 --   fn        = the up or down function of a Lua migration,
+--   timeouts  = {lock=, statement=}: its own, in seconds (nil: the policy's),
 --   problems  = { {line=, message=} ... }: directive near misses,
 -- }
 --
@@ -281,6 +282,7 @@ function M.part(m, direction, settings)
     local mod = M.load_lua(path, bytes)
     if not mod[direction] then return nil end
     part.fn, part.lua, part.text = mod[direction], true, bytes
+    part.timeouts = { lock = m.lock_timeout, statement = m.statement_timeout }
     if policy == nil then policy = mod.transaction ~= false end
     part.transaction = policy
     part.mode = policy and "transaction" or "statements"
@@ -310,12 +312,15 @@ function M.part(m, direction, settings)
   -- the directives: of the preamble (what stands before the first marker
   -- counts for every section), then of the section itself
   local read_directives = settings.directives or directives.read
+  local limits = {}
   local function take(text, lines_before)
     local fields, problems = read_directives(text, part)
     if type(fields) ~= "table" then
       errors.raise("config", string.format("directives: must return a table of fields, returned %s", type(fields)))
     end
     if policy == nil and fields.transaction ~= nil then policy = fields.transaction end
+    limits.lock_timeout = fields.lock_timeout or limits.lock_timeout
+    limits.statement_timeout = fields.statement_timeout or limits.statement_timeout
     for _, p in ipairs(problems or {}) do
       part.problems[#part.problems + 1] = { line = (p.line or 1) + lines_before, message = p.message }
     end
@@ -324,6 +329,8 @@ function M.part(m, direction, settings)
   take(section.text, part.lines_before)
   if policy == nil then policy = true end
   part.transaction = policy ~= false
+  -- timeouts of its own: the migration's fields, then its directives
+  part.timeouts = { lock = m.lock_timeout or limits.lock_timeout, statement = m.statement_timeout or limits.statement_timeout }
 
   if not part.transaction then
     -- one statement at a time; a text that does not parse is sent whole,

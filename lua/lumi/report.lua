@@ -166,6 +166,11 @@ function Report:render_event(ev)
     self.err:write(string.format("waiting up to %s for the migration lock, held by %s\n",
       clock.format(ev.wait or 0),
       h and string.format("process %d (user %s, %s)", h.pid, h.user, h.client) or "another session"))
+  elseif ev.type == "blocked" then
+    self.err:write(string.format("  %s: %s\n", ev.file, ev.message))
+  elseif ev.type == "lock_timeout" then
+    self.err:write(string.format("  %s: lock timeout (attempt %d): %s; %s\n", ev.file, ev.attempt, ev.message,
+      ev.pause and ("trying again in " .. clock.format(ev.pause)) or "giving up"))
   elseif ev.type == "warning" then
     self:warn("%s", ev.message)
   elseif ev.type == "log" then
@@ -226,6 +231,7 @@ function render.up(self, r)
     self:error(r.error)
     local e = r.error
     local w = function(s) self.err:write(s, "\n") end
+    local fault = M.fault(e)
     if e.no_transaction then
       local v = r.failed.migration.version
       w(no_transaction_lines(e, "up"))
@@ -236,12 +242,23 @@ function render.up(self, r)
       elseif e.nothing_done then
         w("  It is not recorded: `lumi up` runs it again.")
       end
+    elseif fault == "server" and r.failed then
+      w("  The connection to the server was lost while it ran: the server rolls back what did not commit.")
     elseif r.failed then
       w("  The migration was rolled back: none of its changes and no record of it remain.")
     end
+    if fault == "server" and #r.applied > 0 then
+      w(string.format("  %s before it %s committed without waiting for the disk (all but the last of a run do):\n"
+        .. "  after a server crash the last of them may be lost. Once the server is back, run\n"
+        .. "  `lumi status` to see which stand, then `lumi up`.", plural(#r.applied, "migration"),
+        #r.applied == 1 and "was" or "were"))
+      return
+    end
     local advice = ""
-    if not (e.no_transaction or e.interrupted or e.bookkeeping) and r.failed then
+    if not (e.no_transaction or e.interrupted or e.bookkeeping) and r.failed and fault == "file" then
       advice = " Fix the file, then run `lumi up` again."
+    elseif fault == "server" then
+      advice = " Once the server is back, run `lumi up` again."
     end
     w(string.format("  %s before it %s applied.%s", plural(#r.applied, "migration"),
       #r.applied == 1 and "was" or "were", advice))
@@ -261,6 +278,18 @@ function render.up(self, r)
     for _, a in ipairs(r.applied) do total = total + a.seconds end
     self:say("Applied %s in %s.", plural(#r.applied, "migration"), clock.format(total))
   end
+end
+
+--- Whose fault a failed migration is, for the advice that follows it:
+--- "file" (its SQL or Lua), "locks" (it could not get them in time),
+--- "server" (the connection was lost or the server shut down).
+function M.fault(e)
+  if type(e) ~= "table" then return "file" end
+  if e.kind == "lock" or e.kind == "connection" then return e.kind == "lock" and "locks" or "server" end
+  local code = e.sqlstate or ""
+  if code:match("^08") or code:match("^57P") then return "server" end
+  if code == "55P03" or code == "40P01" then return "locks" end
+  return "file"
 end
 
 local state_color = { applied = "green", pending = "yellow", changed = "red", missing = "magenta", unfinished = "red",

@@ -22,6 +22,7 @@ local plan_mod = require "lumi.plan"
 local prepare = require "lumi.prepare"
 local context = require "lumi.context"
 local db_mod = require "lumi.db"
+local timeouts = require "lumi.timeouts"
 
 local M = {}
 
@@ -220,6 +221,9 @@ end
 -- flushes them all (README: "Durable at the end, consistent always").
 local BEGIN = "BEGIN;\n"
 local ASYNC = { "SET LOCAL synchronous_commit TO off" }
+-- what a part that set them for the session puts back afterwards
+local RESETS = { { "RESET lock_timeout" }, { "RESET statement_timeout" }, { "RESET application_name" } }
+local RESET_ALL = "RESET lock_timeout; RESET statement_timeout; RESET application_name"
 
 -- A run: the project, lumi's own handle on the connection, the guarded one
 -- for migrations and hooks, the store, and migrate.lua's hooks.
@@ -229,7 +233,49 @@ local function new_run(project, db, st)
     project = project, db = db, user_db = db:guarded(), store = st,
     hooks = { before_all = c.before_all, after_all = c.after_all, before_each = c.before_each,
               after_each = c.after_each, on_error = c.on_error },
+    timeouts = timeouts.settings(c.timeouts), on_lock_timeout = c.on_lock_timeout,
+    monitor = nil,                -- a second connection, opened to look for blockers
   }
+end
+
+-- Close what a run opened besides lumi's connection.
+local function end_run(run)
+  if run.monitor then pcall(run.monitor.close, run.monitor); run.monitor = nil end
+end
+
+-- What pg_stat_activity shows for a migration: lumi, its version and the file.
+local function app_name(part)
+  return "lumi " .. require("lumi.version") .. " " .. part.file
+end
+
+-- A function that looks for the sessions blocking the migration `name`, on
+-- the run's second connection, and says so once per set of blocking
+-- sessions (over all the attempts at a part); the last set seen is in
+-- run.blockers.
+local function watcher(run, part, name)
+  return function()
+    if not run.monitor then run.monitor = db_mod.connect(run.project.config.database) end
+    local b = timeouts.blockers(run.monitor, name, run.timeouts.show_queries)
+    if #b == 0 then return end
+    run.blockers = b
+    local pids = {}
+    for i, s in ipairs(b) do pids[i] = s.pid end
+    local who = part.file .. ":" .. table.concat(pids, ",")
+    if who ~= run.said_blockers then
+      run.said_blockers = who
+      run.project:emit({ type = "blocked", migration = part.migration, file = part.file, blockers = b,
+        message = timeouts.describe(b) })
+    end
+  end
+end
+
+-- Run script sql (one part's, or one statement) on lumi's connection with
+-- `limits` in force, watching for blockers when there is a lock timeout.
+local function exec_limited(run, part, sql, limits)
+  if limits.lock and limits.lock > 0 then
+    return run.db:exec_watched(sql, limits.lock * run.timeouts.diagnose_at, watcher(run, part, app_name(part)))
+  end
+  return run.db:exec(sql)
 end
 
 -- The record of migration m for the store (r: its tracking row, if any:
@@ -294,7 +340,7 @@ end
 -- The body of a part: before_each, the SQL or the Lua function, after_each.
 -- `prefix` is sent with the SQL in one round trip (lumi's BEGIN). Raises; a
 -- Lua failure is raised as {lua_failure = {err=, line=}}.
-local function run_body(run, part, ctx, prefix)
+local function run_body(run, part, ctx, prefix, limits)
   local db = run.db
   if run.hooks.before_each then
     if prefix ~= "" then db:exec(prefix); prefix = "" end
@@ -306,9 +352,9 @@ local function run_body(run, part, ctx, prefix)
     if not ok then error({ lua_failure = failure }, 0) end
   elseif part.mode == "own" then
     -- the file's own BEGIN and statements, up to its COMMIT
-    db:exec(part.text:sub(1, part.statements[#part.statements].start - 1))
+    exec_limited(run, part, prefix .. part.text:sub(1, part.statements[#part.statements].start - 1), limits)
   else
-    db:exec(prefix .. part.text)
+    exec_limited(run, part, prefix .. part.text, limits)
   end
   run_hook(run, "after_each", ctx)
 end
@@ -362,21 +408,97 @@ function M.locate(db, part, err)
   return merr
 end
 
+-- Sleep `seconds`, or less when a signal comes.
+local function pause(seconds)
+  local deadline = clock.now() + seconds
+  while not db_mod.interrupted() do
+    local left = deadline - clock.now()
+    if left <= 0 then return end
+    clock.sleep(math.min(left, 0.1))
+  end
+end
+
+-- The error of a migration that could not get its locks in its attempts.
+local function lock_error(part, merr, attempts, waited, blockers)
+  local limits = merr.limits or {}
+  return errors.new("lock", string.format("%s could not get its locks: %s timed out (lock_timeout %s) over %s; %s",
+    part.path, attempts == 1 and "its one attempt" or (attempts .. " attempts"), clock.format(limits.lock or 0),
+    clock.format(waited), blockers), {
+    migration = part.migration.file, file = part.path, sqlstate = merr.sqlstate, cause = merr.cause or merr,
+    lock_timeout = true, statement = merr.statement, statements = merr.statements,
+    hint = "wait for those sessions to finish (or end them yourself), then run `lumi up` again; timeouts.lock, "
+      .. "timeouts.retries and timeouts.budget in migrate.lua say how long lumi tries" })
+end
+
+-- Run once() (an attempt at a part, or at one of its statements), again
+-- after a lock timeout (or another SQLSTATE of timeouts.retry_on) while
+-- the policy says so: the default is timeouts.retries more attempts within
+-- timeouts.budget, a back-off with full jitter between them, and
+-- on_lock_timeout(ctx) of migrate.lua has the last word. Every timed-out
+-- attempt is logged, with the sessions that blocked it. Returns what
+-- once() returns, or nil and a `lock` error when the attempts ran out.
+local function with_retries(run, part, once, statement)
+  local s, t0, n = run.timeouts, clock.now(), 0
+  while true do
+    run.blockers = nil
+    local seconds, merr, extra = once()
+    if seconds or type(merr) ~= "table" or not s.retryable[merr.sqlstate] or run.db:is_closed()
+       or db_mod.interrupted() then
+      return seconds, merr, extra
+    end
+    n = n + 1
+    local blockers = run.blockers or {}
+    local waited = clock.now() - t0
+    local proposal = timeouts.pause(s, n)
+    local verdict = (n <= s.retries and waited + proposal <= s.budget) and proposal or "fail"
+    if run.on_lock_timeout then
+      local ctx = ctx_of(run, part, { attempt = n, waited = waited, blockers = blockers, error = merr,
+        statement = statement, pause = proposal })
+      local answer
+      local ok, failure = context.call(function(c) answer = run.on_lock_timeout(c) end, ctx, run.project.config.file)
+      if not ok then
+        run.project:warn("hook on_lock_timeout failed: " .. errors.text(failure.err) .. " (the default decides)")
+      elseif answer == "retry" then verdict = proposal
+      elseif answer == "fail" then verdict = "fail"
+      elseif type(answer) == "number" and answer >= 0 then verdict = answer end
+    end
+    local line = timeouts.describe(blockers)
+    local log = run.store:log({ target = run.project.target, event = "lock timeout", version = part.migration.version,
+      file = part.migration.file, sqlstate = merr.sqlstate,
+      error = string.format("attempt %d%s: %s", n, statement and (" at statement " .. statement) or "", line) })
+    if log then pcall(run.db.pipeline, run.db, { log }) end
+    run.project:emit({ type = "lock_timeout", migration = part.migration, file = part.file, attempt = n,
+      blockers = blockers, message = line, pause = verdict ~= "fail" and verdict or nil })
+    if verdict == "fail" then return nil, lock_error(part, merr, n, waited, line), extra end
+    pause(verdict)
+  end
+end
+
 -- Apply or revert a part in a transaction: the body, then the records and
 -- COMMIT in one round trip. Returns seconds, or nil and the error.
 local function in_transaction(run, part, record, durable)
   local db, t0 = run.db, clock.now()
   local ctx = ctx_of(run, part)
-  local prefix = part.mode == "own" and "" or BEGIN
+  -- the limits and the name, with lumi's BEGIN (SET LOCAL: they end with
+  -- the transaction) or before the file's own BEGIN (for the session)
+  local limits = timeouts.limits(run.timeouts, part)
+  local own = part.mode == "own"
+  local scope = own and "session" or "local"
+  local prefix = (own and "" or BEGIN) .. timeouts.sql(limits, scope)
+    .. (own and " SET " or " SET LOCAL ") .. "application_name = " .. db:quote_literal(app_name(part)) .. ";\n"
   local ok, err = atomically(db, function()
-    run_body(run, part, ctx, prefix)
+    run_body(run, part, ctx, prefix, limits)
     local stmts = record((clock.now() - t0) * 1000)
     if not durable then table.insert(stmts, 1, ASYNC) end
     stmts[#stmts + 1] = { "COMMIT" }
+    if own then for _, r in ipairs(RESETS) do stmts[#stmts + 1] = r end end
     db:pipeline(stmts)
   end)
   if ok then return clock.now() - t0 end
-  return nil, failure_of(run, part, err, part.mode == "own" and 0 or #prefix), ctx
+  if own then pcall(db.exec, db, RESET_ALL) end
+  local merr = failure_of(run, part, err, utf8.len(prefix) or #prefix)
+  if type(merr) == "table" then merr.limits = limits end
+  return nil, merr, ctx
 end
 
 -- Apply or revert a part without a transaction: `started` records that it
@@ -412,23 +534,41 @@ local function without_transaction(run, part, started, finished, stopped, nothin
   else
     local hook_ok, herr = pcall(run_hook, run, "before_each", ctx)
     if not hook_ok then return failed(failure_of(run, part, herr, 0), true) end
+    -- the name and each statement's limits, set for the session in a round
+    -- trip of their own (statements sent together run in one implicit
+    -- transaction, which a CONCURRENTLY statement refuses)
+    local settings = "SET application_name = " .. db:quote_literal(app_name(part)) .. ";"
+    local n = #part.statements
     for i, s in ipairs(part.statements) do
-      local ok, err = pcall(db.exec, db, s.text)
-      if not ok then
+      local limits = timeouts.limits(run.timeouts, part, s.text)
+      local want = settings .. " " .. timeouts.sql(limits, "session")
+      if want ~= run.session_settings then db:exec(want); run.session_settings = want end
+      local _, merr = with_retries(run, part, function()
+        local ok, err = pcall(exec_limited, run, part, s.text, limits)
+        if ok then return true end
         if type(err) == "table" and err.sqlstate and not err.position then
           -- the server gives no position: the statement is known, point at it
           err = setmetatable({ position = s.text:find("%S") or 1 }, { __index = err })
         end
-        local merr = failure_of(run, part, err, -prepare.chars_before(part, s.start))
-        merr.statement, merr.statements = i, #part.statements
-        merr.record_error = string.format("statement %d of %d failed: %s", i, #part.statements,
+        local e = failure_of(run, part, err, -prepare.chars_before(part, s.start))
+        e.statement, e.statements, e.limits = i, n, limits
+        e.record_error = string.format("statement %d of %d failed: %s", i, n,
           type(err) == "table" and err.message or errors.text(err))
+        return nil, e
+      end, i)
+      if merr then
+        merr.statement, merr.statements, merr.no_transaction = i, n, true
+        merr.record_error = merr.record_error or string.format("statement %d of %d failed: %s", i, n, merr.message)
+        pcall(db.exec, db, RESET_ALL)
+        run.session_settings = nil
         -- a statement outside a transaction is all or nothing, except the
         -- CONCURRENTLY ones, which leave an invalid index behind
-        return failed(merr, i == 1 and not s.text:upper():find("CONCURRENTLY", 1, true))
+        return failed(merr, i == 1 and not timeouts.is_concurrent(s.text))
       end
       if i == 1 and db_mod.interrupted() then break end
     end
+    db:exec(RESET_ALL)
+    run.session_settings = nil
     hook_ok, herr = pcall(run_hook, run, "after_each", ctx)
     if not hook_ok then return failed(failure_of(run, part, herr, 0)) end
   end
@@ -450,14 +590,16 @@ local function apply(run, part, durable)
   local m = part.migration
   local checksum = part.checksum
   if part.mode ~= "statements" then
-    local seconds, merr, ctx = in_transaction(run, part, function(ms)
-      return records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms, event = "applied" }),
-        { event = "applied", checksum = checksum, execution_ms = ms })
-    end, durable)
+    local seconds, merr, ctx = with_retries(run, part, function()
+      return in_transaction(run, part, function(ms)
+        return records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms, event = "applied" }),
+          { event = "applied", checksum = checksum, execution_ms = ms })
+      end, durable)
+    end)
     if seconds then return seconds end
     -- the project's policy may count this failure as applied (FluxStudio:
     -- "duplicate object" means an earlier hand-run already did it)
-    if run.hooks.on_error and not run.db:is_closed() and not db_mod.interrupted() then
+    if run.hooks.on_error and not run.db:is_closed() and not db_mod.interrupted() and merr.kind ~= "lock" then
       ctx.error = merr
       local verdict
       local ok, failure = context.call(function(c) verdict = run.hooks.on_error(c) end, ctx, run.project.config.file)
@@ -510,9 +652,11 @@ end
 local function revert(run, part, r, durable)
   local m = part.migration
   if part.mode ~= "statements" then
-    local seconds, merr = in_transaction(run, part, function(ms)
-      return records(run, "reverted", record_of(m, r, { event = "reverted" }), { event = "reverted", execution_ms = ms })
-    end, durable)
+    local seconds, merr = with_retries(run, part, function()
+      return in_transaction(run, part, function(ms)
+        return records(run, "reverted", record_of(m, r, { event = "reverted" }), { event = "reverted", execution_ms = ms })
+      end, durable)
+    end)
     if not seconds then record_failure(run, m, merr, "revert failed") end
     return seconds, merr
   end
@@ -606,6 +750,7 @@ local function apply_all(project, db, st, parts, result)
     -- durable commit (it gets a transaction id) flushes them all
     pcall(db.value, db, "SELECT txid_current()")
   end
+  end_run(run)
   -- what is still pending after this run
   result.pending = (result.pending or 0) - #result.applied
   if not result.error then
@@ -727,6 +872,7 @@ function M.down(project, opts)
       project:emit({ type = "reverted", migration = m, file = part.file, seconds = seconds })
     end
     if result.error and #result.reverted > 0 and not db:is_closed() then pcall(db.value, db, "SELECT txid_current()") end
+    end_run(run)
     return result
   end)
 end

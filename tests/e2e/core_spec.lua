@@ -9,32 +9,6 @@ local function lock_key(qualified)
   return math.tointeger(tonumber(hash.sha256("lumi:" .. qualified):sub(1, 15), 16))
 end
 
--- Start `lumi args` in p's directory in the background; returns a handle
--- whose :wait() waits for it (at most `limit` seconds) and returns its exit
--- code, stdout and stderr.
-local function background(p, args)
-  local tag = string.format("bg.%d.%d", os.time(), math.random(1, 1e9))
-  local code_f, out_f, err_f = p:path(tag .. ".code"), p:path(tag .. ".out"), p:path(tag .. ".err")
-  h.sh("cd " .. h.q(p.dir) .. " && ( env DATABASE_URL=" .. h.q(p.url) .. " " .. h.q(h.bin) .. " " .. args
-    .. " >" .. h.q(out_f) .. " 2>" .. h.q(err_f) .. "; echo $? >" .. h.q(code_f .. ".tmp")
-    .. "; mv " .. h.q(code_f .. ".tmp") .. " " .. h.q(code_f) .. " ) </dev/null >/dev/null 2>&1 &")
-  local job = {}
-  function job.wait(_, limit)
-    local deadline = os.time() + (limit or 60)
-    while os.time() <= deadline do
-      local f = io.open(code_f, "rb")
-      if f then
-        local code = tonumber(f:read("a"))
-        f:close()
-        return code, h.read(out_f), h.read(err_f)
-      end
-      h.sh("sleep 0.05")
-    end
-    error("lumi " .. args .. " did not finish within " .. tostring(limit or 60) .. " s")
-  end
-  return job
-end
-
 -- Poll `sql` (a query of one boolean) on url until it is true, at most
 -- `limit` seconds; returns whether it became true.
 local function wait_for(url, sql, limit, ...)
@@ -303,7 +277,7 @@ describe("defect 5: each pending file is read once", function()
       local holder = h.connect(p.url)
       local key = lock_key("public.schema_migrations")
       assert(holder:query("SELECT pg_advisory_lock($1)", key))
-      local job = background(p, "up --lock-wait 30")
+      local job = p:background("up --lock-wait 30")
       -- lumi has read the files and is waiting for the lock
       wait_for(p.url, [[SELECT count(*) > 0 FROM pg_stat_activity
         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%advisory%lock%'
@@ -453,7 +427,7 @@ describe("defect 11: a runner never judges another's in-progress work without th
       local out, err, code = p:lumi("up")
       assert.are.equal(0, code, out .. err)
       p:write("migrations/002_b.sql", "-- lumi: no-transaction\nSELECT pg_sleep(3);\nCREATE TABLE b (i int);\n")
-      local job = background(p, "up")
+      local job = p:background("up")
       local running = wait_for(p.url, "SELECT count(*) > 0 FROM schema_migrations WHERE version = '002'", 10)
       local doc, scode, serr = p:json("status")
       local out2, err2, code2 = p:lumi("up")

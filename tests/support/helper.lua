@@ -60,6 +60,7 @@ end
 ---   p.dir, p.url, p.name
 ---   p:lumi(args [, env]) -> stdout, stderr, exit code (DATABASE_URL set)
 ---   p:json(args [, env]) -> the JSON document lumi printed, exit code, stderr
+---   p:background(args) -> job; job:wait([limit]) -> exit code, stdout, stderr
 ---   p:write(rel, contents), p:read(rel), p:path(rel)
 ---   p:value(sql, ...), p:query(sql, ...)
 ---   p:drop()           drop the database (with_project does it for you)
@@ -77,6 +78,30 @@ function M.scratch(files, settings)
     local ok, doc = pcall(require("cjson").decode, out)
     assert(ok, "lumi " .. args .. " --json printed no JSON document (exit " .. tostring(code) .. "):\n" .. out .. err)
     return doc, code, err
+  end
+  function p:background(args)
+    local tag = string.format("bg.%d.%d", os.time(), math.random(1, 1e9))
+    local code_f, out_f, err_f = self:path(tag .. ".code"), self:path(tag .. ".out"), self:path(tag .. ".err")
+    -- the group's own output goes nowhere: popen must not wait for it
+    M.sh("cd " .. sh_quote(self.dir) .. " && ( env DATABASE_URL=" .. sh_quote(self.url) .. " " .. sh_quote(M.bin)
+      .. " " .. args .. " >" .. sh_quote(out_f) .. " 2>" .. sh_quote(err_f) .. "; echo $? >" .. sh_quote(code_f .. ".tmp")
+      .. "; mv " .. sh_quote(code_f .. ".tmp") .. " " .. sh_quote(code_f) .. " ) </dev/null >/dev/null 2>&1 &")
+    local job = {}
+    function job.wait(_, limit)
+      local clock = require "lumi.clock"
+      local deadline = clock.now() + (limit or 60)
+      while clock.now() <= deadline do
+        local f = io.open(code_f, "rb")
+        if f then
+          local code = tonumber(f:read("a"))
+          f:close()
+          return code, M.read(out_f), M.read(err_f)
+        end
+        clock.sleep(0.05)
+      end
+      error("lumi " .. args .. " did not finish within " .. tostring(limit or 60) .. " s")
+    end
+    return job
   end
   function p:path(rel) return self.dir .. "/" .. rel end
   function p:write(rel, contents) M.write(self:path(rel), contents) end
