@@ -5,6 +5,7 @@
 -- is checked against the schema below, so a typo is an error that names
 -- the key and suggests the nearest known one, not a silently ignored line.
 local errors = require "lumi.errors"
+local conninfo = require "lumi.conninfo"
 local fs = require "lumi.fs"
 
 local M = {}
@@ -402,6 +403,7 @@ function M.load(opts)
   for _, cfg in ipairs(list) do
     for k, v in pairs(flags) do if v ~= nil then cfg[k] = v end end
     resolve_database(cfg, file or "migrate.lua")
+    conninfo.remember(cfg.database)
     cfg.root, cfg.file = root, file
     cfg.migrations_dir = fs.join(root, cfg.dir)
     cfg.tracking = tracking_of(cfg)

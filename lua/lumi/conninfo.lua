@@ -5,9 +5,11 @@
 -- PQconninfoParse) for its values, and, for a URL, by libpq's rules for
 -- where the password stands as written (the user part ends at the first
 -- @ or /; parameters are split on &, their names percent-decoded).
-local pg = require "lumi.pg"
-
 local M = {}
+
+-- libpq's own parser (loaded when a connection string is first read: a
+-- command that never connects never maps libpq)
+local function parse(s) return require("lumi.pg").conninfo_parse(s) end
 
 -- the keywords whose values are secrets: the password, and the one that
 -- unlocks the client's SSL key
@@ -68,7 +70,7 @@ function M.redact(s)
     end
     return scheme .. table.concat(out) .. rest:sub(i)
   end
-  local opts = pg.conninfo_parse(s)
+  local opts = parse(s)
   if not opts then return redact_text(s) end
   if not (opts.password or opts.sslpassword) then return s end
   local keys = {}
@@ -84,7 +86,7 @@ function M.secrets(s)
   local out = {}
   if type(s) ~= "string" then return out end
   local function add(v) if v and v ~= "" then out[#out + 1] = v end end
-  local opts = pg.conninfo_parse(s)
+  local opts = parse(s)
   if opts then
     for k in pairs(secret_keys) do add(opts[k]) end
   end
@@ -96,20 +98,69 @@ function M.secrets(s)
   return out
 end
 
---- message with every secret of connection string s replaced by ***, and
---- any connection string it quotes redacted.
+-- the secrets this process was given: those of every connection string
+-- lumi connects with or was configured with, and PGPASSWORD
+local known, known_list = {}, {}
+
+local function remember_secret(v)
+  if type(v) ~= "string" or v == "" or known[v] then return end
+  known[v] = true
+  known_list[#known_list + 1] = v
+  table.sort(known_list, function(a, b) return #a > #b end)
+end
+
+remember_secret(os.getenv("PGPASSWORD"))
+
+--- Remember the secrets of connection string s: every message scrubbed
+--- after this hides them, wherever it came from.
+function M.remember(s)
+  for _, v in ipairs(M.secrets(s)) do remember_secret(v) end
+end
+
+-- message with `secret` replaced by *** (a short one only where it stands
+-- alone, not inside a longer word: "pw" must not mangle every "pwd")
+local function hide(message, secret)
+  if #secret < 4 then
+    local esc = secret:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+    return (message:gsub("%f[%w]" .. esc .. "%f[%W]", "***"))
+  end
+  local i = 1
+  while true do
+    local a, b = message:find(secret, i, true)
+    if not a then return message end
+    message = message:sub(1, a - 1) .. "***" .. message:sub(b + 1)
+    i = a + 3
+  end
+end
+
+--- message with every secret of connection string s, and every secret
+--- remembered, replaced by ***, and any connection string it quotes
+--- redacted.
 function M.scrub(message, s)
   message = tostring(message)
-  for _, secret in ipairs(M.secrets(s)) do
-    local i = 1
-    while true do
-      local a, b = message:find(secret, i, true)
-      if not a then break end
-      message = message:sub(1, a - 1) .. "***" .. message:sub(b + 1)
-      i = a + 3
-    end
+  for _, secret in ipairs(M.secrets(s)) do message = hide(message, secret) end
+  for _, secret in ipairs(known_list) do
+    if message:find(secret, 1, true) then message = hide(message, secret) end
   end
-  return redact_text(message)
+  if message:find("://", 1, true) or message:find("password", 1, true) then return redact_text(message) end
+  return message
+end
+
+--- Why connection string s cannot be passed to libpq safely, or nil: a URL
+--- whose user name or password holds an @ or / that is not percent-encoded
+--- ("postgres://u:p@ss@host"), which libpq would split in the wrong place
+--- and then quote — the password with it — in its error messages.
+function M.misencoded(s)
+  local rest = type(s) == "string" and s:match("^postgres%w*://(.*)$")
+  if not rest then return nil end
+  local head = rest:match("^[^?]*")
+  local first = head:find("[@/]")
+  if not first then return nil end
+  if head:find("@", first + 1, true) then
+    return "the database URL holds an @ or / in its user name or password that is not percent-encoded: "
+      .. "write @ as %40 and / as %2F (the URL is not shown: it holds a password)"
+  end
+  return nil
 end
 
 return M

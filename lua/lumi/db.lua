@@ -85,6 +85,9 @@ end
 ---@param url string? URL or conninfo; nil uses the PG* environment
 ---@param opts table? {on_notice = function(notice)}
 function M.connect(url, opts)
+  local bad = conninfo.misencoded(url)
+  if bad then errors.raise("config", bad, { hint = "percent-encode the user name and password of the URL" }) end
+  conninfo.remember(url)
   local conn, err = pg.connect(url)
   if not conn then
     errors.raise("connection", "cannot connect to the database: " .. conninfo.scrub(err.message, url),

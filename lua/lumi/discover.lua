@@ -182,6 +182,17 @@ function M.finish(found, scheme, identity, ignore)
       if ignore(ig.file) then ig.misnamed, ig.reason = false, "matched by `ignore`" end
     end
   end
+  -- a name PostgreSQL cannot store (the tracking table's columns are text)
+  -- is reported like a misnamed file, not run
+  local named = {}
+  for _, m in ipairs(ms) do
+    if utf8.len(m.file) then named[#named + 1] = m
+    else
+      found.ignored[#found.ignored + 1] = { file = m.file, misnamed = true,
+        reason = "its name is not valid UTF-8, which the tracking table cannot hold: rename it" }
+    end
+  end
+  if #named < #ms then ms = named; found.migrations = ms end
   for _, m in ipairs(ms) do
     m.key = scheme.key(m.version)
     if identity == "file" then m.id = m.file

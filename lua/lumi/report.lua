@@ -3,6 +3,7 @@
 local json = require "lumi.json"
 local clock = require "lumi.clock"
 local errors = require "lumi.errors"
+local conninfo = require "lumi.conninfo"
 
 local M = {}
 
@@ -11,12 +12,27 @@ Report.__index = Report
 
 local codes = { red = 31, green = 32, yellow = 33, blue = 34, magenta = 35, cyan = 36, bold = 1, dim = 2 }
 
+-- A file handle's stand-in whose writes have every password scrubbed
+-- (conninfo.scrub): whatever produced a message — libpq, the server,
+-- migrate.lua's code — nothing lumi prints shows one.
+local function scrubbed(handle)
+  return {
+    write = function(self, ...)
+      local n = select("#", ...)
+      local s = n == 1 and tostring((...)) or table.concat({ ... })
+      handle:write(conninfo.scrub(s))
+      return self
+    end,
+    flush = function() return handle:flush() end,
+  }
+end
+
 --- A reporter writing to out/err (file handles), in colour or not, human or json.
 function M.new(opts)
   opts = opts or {}
   return setmetatable({
-    out = opts.out or io.stdout,
-    err = opts.err or io.stderr,
+    out = scrubbed(opts.out or io.stdout),
+    err = scrubbed(opts.err or io.stderr),
     color = opts.color or false,
     json = opts.json or false,
     tty_err = opts.tty_err or false,
@@ -217,7 +233,10 @@ local render = {}
 -- What a failed migration that ran without a transaction left behind.
 local function no_transaction_lines(e, direction)
   local what = direction == "down" and "Its down part ran" or "It ran"
-  if e.nothing_done then
+  if e.nothing_done and e.left_open then
+    return string.format("  %s without a transaction, and its first statement began the transaction that was\n"
+      .. "  rolled back: nothing of it took effect.", what)
+  elseif e.nothing_done then
     return string.format("  %s without a transaction: its first statement failed, so nothing of it took effect.", what)
   elseif e.statement then
     return string.format("  %s without a transaction: statement %d of %d failed, the %s before it took effect.",
@@ -247,11 +266,12 @@ function render.up(self, r)
     elseif r.failed then
       w("  The migration was rolled back: none of its changes and no record of it remain.")
     end
-    if fault == "server" and #r.applied > 0 then
-      w(string.format("  %s before it %s committed without waiting for the disk (all but the last of a run do):\n"
-        .. "  after a server crash the last of them may be lost. Once the server is back, run\n"
-        .. "  `lumi status` to see which stand, then `lumi up`.", plural(#r.applied, "migration"),
-        #r.applied == 1 and "was" or "were"))
+    local unsure = #r.applied - (r.durable or #r.applied)
+    if fault == "server" and unsure > 0 then
+      w(string.format("  %s before it %s committed: %d certain to be on disk, the last %d committed without\n"
+        .. "  waiting for the disk (all but the last of a run do), and a server crash may have lost them.\n"
+        .. "  Once the server is back, run `lumi status` to see which stand, then `lumi up`.",
+        plural(#r.applied, "migration"), #r.applied == 1 and "was" or "were", r.durable or 0, unsure))
       return
     end
     local advice = ""

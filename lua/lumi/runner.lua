@@ -528,6 +528,8 @@ local function without_transaction(run, part, started, finished, stopped, nothin
     end
     return nil, merr
   end
+  -- the statement whose BEGIN opened the transaction still open, if any
+  local opened_at = nil
   if part.lua then
     local ok, err = pcall(run_body, run, part, ctx, "")
     if not ok then return failed(failure_of(run, part, err, 0)) end
@@ -565,6 +567,7 @@ local function without_transaction(run, part, started, finished, stopped, nothin
         -- CONCURRENTLY ones, which leave an invalid index behind
         return failed(merr, i == 1 and not timeouts.is_concurrent(s.text))
       end
+      if not db:in_transaction() then opened_at = nil elseif not opened_at then opened_at = i end
       if i == 1 and db_mod.interrupted() then break end
     end
     db:exec(RESET_ALL)
@@ -573,11 +576,14 @@ local function without_transaction(run, part, started, finished, stopped, nothin
     if not hook_ok then return failed(failure_of(run, part, herr, 0)) end
   end
   if db:in_transaction() then
-    -- a BEGIN without its COMMIT: nothing after it would be kept
+    -- a BEGIN without its COMMIT: nothing after it would be kept, and if
+    -- it was the first statement, nothing of the file was
     local merr = errors.new("migration", string.format(
       "%s: leaves a transaction open (a BEGIN without its COMMIT): its work since that BEGIN was rolled back",
       part.path), { migration = part.migration.file, file = part.path, hint = "end the file with COMMIT;" })
-    return failed(merr)
+    merr.left_open = true
+    if opened_at then merr.statement, merr.statements = opened_at, #part.statements end
+    return failed(merr, opened_at == 1)
   end
   -- all of it ran: the record goes through even after an interrupt
   local ok, err = pcall(db.pipeline, db, finished((clock.now() - t0) * 1000))
@@ -679,9 +685,11 @@ end
 
 ---------------------------------------------------------------- the lock
 
---- Run fn(db, store) under the migration lock, with the tracking tables
---- created. A signal during it cancels the statement running and lets the
---- run wind down (records, log, lock released) instead of ending lumi.
+--- Run fn(db, store) under the migration lock. fn creates the tracking
+--- tables (store:ensure()) once it has found its input sound: bad input
+--- leaves the database as it was. A signal during it cancels the statement
+--- running and lets the run wind down (records, log, lock released)
+--- instead of ending lumi.
 function M.locked(project, fn)
   local db = project:connect()
   local st = project:store()
@@ -697,10 +705,7 @@ function M.locked(project, fn)
     project:emit({ type = "lock_wait", holder = holder, wait = wait })
   end)
   db_mod.defer_interrupts(true)
-  local ok, res = pcall(function()
-    st:ensure()
-    return fn(db, st)
-  end)
+  local ok, res = pcall(fn, db, st)
   if db:rollback() then
     local released, rerr = pcall(lock.release, db, key)
     if not released and ok then ok, res = false, rerr end
@@ -736,6 +741,9 @@ local function apply_all(project, db, st, parts, result)
     if stop then result.error = stop; break end
     project:emit({ type = "start", migration = m, part = part })
     local seconds, merr = apply(run, part, i == #parts)
+    -- a no-transaction part commits its records synchronously, which
+    -- flushes every commit before it to disk: those are certain
+    if part.mode == "statements" then result.durable = #result.applied end
     if not seconds then
       db_mod.mark_interrupted(merr)
       result.failed, result.error = { migration = m, file = part.file, error = merr }, merr
@@ -743,12 +751,13 @@ local function apply_all(project, db, st, parts, result)
       break
     end
     result.applied[#result.applied + 1] = { migration = m, file = part.file, seconds = seconds }
+    if i == #parts or part.mode == "statements" then result.durable = #result.applied end
     project:emit({ type = "applied", migration = m, file = part.file, seconds = seconds })
   end
   if result.error and #result.applied > 0 and not db:is_closed() then
     -- those before it committed without waiting for the WAL flush: one
     -- durable commit (it gets a transaction id) flushes them all
-    pcall(db.value, db, "SELECT txid_current()")
+    if pcall(db.value, db, "SELECT txid_current()") then result.durable = #result.applied end
   end
   end_run(run)
   -- what is still pending after this run
@@ -764,7 +773,9 @@ end
 ---@return table result {applied={...}, pending=n, dry_run=, error=?}
 function M.up(project, opts)
   opts = opts or {}
-  local result = { applied = {}, dry_run = opts.dry_run or false, to = opts.to }
+  -- durable: how many of those applied are known to be on disk (the
+  -- others committed without waiting for it: see apply_all)
+  local result = { applied = {}, durable = 0, dry_run = opts.dry_run or false, to = opts.to }
   local found = project:discover()
   local sums = {}
   local function todo_of(p)
@@ -790,9 +801,9 @@ function M.up(project, opts)
   -- needs no lock. Anything else is judged from the records read under it
   -- (an unfinished record may be another runner's work in progress).
   if not project.config.before_all and not project.config.after_all then
-    local records, exists = st:read(PLAN_FIELDS)
+    local rows, exists = st:read(PLAN_FIELDS)
     if exists then
-      local p = project:plan(found, records, sums)
+      local p = project:plan(found, rows, sums)
       if #p.unfinished == 0 and #plan_mod.up_to(p, project.scheme, opts.to) == 0 then
         todo_of(p)
         return result
@@ -802,6 +813,7 @@ function M.up(project, opts)
   return M.locked(project, function(db, locked_st)
     local p = project:plan(found, (locked_st:read()), sums)
     local parts = prepare_all(project, todo_of(p), "up")
+    locked_st:ensure()
     project:emit({ type = "plan", parts = parts })
     return apply_all(project, db, locked_st, parts, result)
   end)
@@ -839,8 +851,8 @@ function M.down(project, opts)
   opts = opts or {}
   local result = { reverted = {}, dry_run = opts.dry_run or false }
   local found = project:discover()
-  local function parts_of(records)
-    local p = project:plan(found, records)
+  local function parts_of(rows)
+    local p = project:plan(found, rows)
     M.check_plan(project, p, found, { to = opts.to, ignore_changed = true })
     local parts = down_parts(project, plan_mod.down_from(p, project.scheme, opts))
     project:emit({ type = "plan", parts = parts, dry_run = opts.dry_run })
@@ -855,6 +867,7 @@ function M.down(project, opts)
   end
   return M.locked(project, function(db, st)
     local parts = parts_of((st:read()))
+    if #parts > 0 then st:ensure() end
     local run = new_run(project, db, st)
     for i, part in ipairs(parts) do
       local m = part.migration
@@ -890,6 +903,7 @@ function M.record_only(project, fn)
     local found = project:discover()
     local p = project:plan(found, (st:read()))
     local changes = fn(p, found)
+    st:ensure()
     local run = new_run(project, db, st)
     local stmts = { { "BEGIN" } }
     for _, c in ipairs(changes) do

@@ -31,6 +31,7 @@
 -- store:quote(name) quotes an identifier; store.columns, store.identity
 -- and store.where are the settings in force.
 local errors = require "lumi.errors"
+local conninfo = require "lumi.conninfo"
 local hash = require "lumi.hash"
 local null = require("lumi.pg").null
 
@@ -278,6 +279,16 @@ function Store:read(fields)
   if ok then return plain(rows), true end
   -- 42P01 undefined_table, 3F000 invalid_schema_name: not created yet
   if type(rows) == "table" and (rows.sqlstate == "42P01" or rows.sqlstate == "3F000") then return {}, false end
+  -- 42703 undefined_column, 42804 datatype_mismatch, 42883 undefined_function
+  -- (to_char of a column that is no timestamp), 22P02 a bad cast: a table
+  -- of another tool, or of another shape than `tracking` says
+  if type(rows) == "table" and (rows.sqlstate == "42703" or rows.sqlstate == "42804" or rows.sqlstate == "42883"
+      or rows.sqlstate == "22P02") then
+    errors.raise("config", string.format("the tracking table %s is not of the shape lumi reads: %s",
+      self:display(), rows.message), { sqlstate = rows.sqlstate,
+      hint = "it may belong to another tool: map its columns with `tracking.columns` in migrate.lua, "
+        .. "or name another table with `tracking.table`" })
+  end
   error(rows, 0)
 end
 
@@ -359,7 +370,7 @@ function Store:log(ev)
     .. " (target, event, version, file, checksum, execution_ms, os_user, sqlstate, error)"
     .. " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     ev.target, ev.event, ev.version, ev.file, ev.checksum, ev.execution_ms,
-    os.getenv("USER") or os.getenv("LOGNAME"), ev.sqlstate, ev.error)
+    os.getenv("USER") or os.getenv("LOGNAME"), ev.sqlstate, ev.error and conninfo.scrub(ev.error))
 end
 
 --- The log, newest first (for `lumi log`), or {} when there is none yet.

@@ -19,7 +19,22 @@ describe("edge cases (end to end)", function()
     assert.are.equal(1, code, err)
     assert.truthy(err:find("leaves a transaction open", 1, true), err)
     assert.is_false(h.table_exists(url, "b"))
-    assert.are.equal("unfinished", h.value(url, "SELECT state FROM schema_migrations WHERE version = '002'"))
+    -- its BEGIN was its first statement: nothing of it persisted, so it
+    -- is pending again, not unfinished
+    assert.truthy(err:find("its first statement began the transaction that was\n  rolled back: nothing of it took effect", 1, true), err)
+    assert.is_nil(h.value(url, "SELECT state FROM schema_migrations WHERE version = '002'"))
+  end)
+
+  it("a file with statements before its unclosed BEGIN is recorded unfinished: those took effect", function()
+    local _, url, lumi = setup({
+      ["migrations/001_c.sql"] = "CREATE TABLE c (id int);\nBEGIN;\nCREATE TABLE d (id int);\n",
+    })
+    local _, err, code = lumi("up")
+    assert.are.equal(1, code, err)
+    assert.truthy(err:find("statement 2 of 3 failed, the 1 statement before it took effect", 1, true), err)
+    assert.is_true(h.table_exists(url, "c"))
+    assert.is_false(h.table_exists(url, "d"))
+    assert.are.equal("unfinished", h.value(url, "SELECT state FROM schema_migrations WHERE version = '001'"))
   end)
 
   it("ROLLBACK TO SAVEPOINT does not take a file out of its transaction", function()

@@ -125,7 +125,7 @@ return {
 
   it("shows the blocker's query only when show_queries says so", function()
     h.with_project(base_files, [[
-return { timeouts = { lock = "300ms", retries = 0, show_queries = true } }
+return { timeouts = { lock = "1s", retries = 0, show_queries = true } }
 ]], function(p)
       assert.are.equal(0, select(3, p:lumi("up")))
       p:write("migrations/002_email.sql", "ALTER TABLE users ADD COLUMN email_lower text;\n")

@@ -1,6 +1,4 @@
 --- lumi fresh: drop everything lumi manages and apply every migration again.
-local errors = require "lumi.errors"
-
 -- Drop and re-create one schema, keeping its owner and privileges.
 local function recreate_schema(db, schema)
   local q = db:quote_ident(schema)

@@ -13,7 +13,12 @@ local function check_part(project, m, direction, problems, warnings, grammar_is_
   if not ok then
     local e = part
     local file = errors.is(e) and e.file and prepare.relative(e.file, project.config.migrations_dir) or m.file
-    problems[#problems + 1] = { kind = "unloadable", file = file, message = errors.is(e) and e.message or errors.text(e) }
+    local message = errors.is(e) and e.message or errors.text(e)
+    -- one file holds both parts (a .sql with sections, a .lua): say it once
+    for _, q in ipairs(problems) do
+      if q.kind == "unloadable" and q.file == file and q.message == message then return end
+    end
+    problems[#problems + 1] = { kind = "unloadable", file = file, message = message }
     return
   end
   if not part then return end

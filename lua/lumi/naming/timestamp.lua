@@ -15,8 +15,7 @@ local function epoch(y, mo, d, h, mi, se)
   return days * 86400 + h * 3600 + mi * 60 + se
 end
 
-function M.new(opts)
-  opts = opts or {}
+function M.new()
   local s = { name = "timestamp", pattern = "YYYYMMDDHHMMSS_name" }
 
   function s.parse(stem)
