@@ -128,4 +128,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(LUADIR) $(DESTDIR)$(LIBDIR)
 
 clean:
-	rm -rf build build-san lumi tests/.tmp
+	rm -rf build build-san build-fuzz build-vg lumi tests/.tmp

@@ -3,6 +3,7 @@
 **
 **   hash.sha256(s)           -> hex string
 **   hash.sha256_file(path)   -> hex string | nil, message, errno
+**   hash.sha256_stream()     -> h: h:update(s) (returns h), h:hex() (ends it)
 **
 ** Misuse (a wrong argument) and an OpenSSL failure raise; a file that
 ** cannot be opened or read returns nil, message, errno, as io.open does.
@@ -123,9 +124,51 @@ static int l_sha256_file(lua_State *L) {
   return 1;
 }
 
+/* hash.sha256_stream() -> a digest fed piece by piece */
+static int l_sha256_stream(lua_State *L) {
+  new_ctx(L);
+  return 1;
+}
+
+static EVP_MD_CTX *check_stream(lua_State *L) {
+  EVP_MD_CTX **box = luaL_checkudata(L, 1, CTX_MT);
+  if (*box == NULL) luaL_error(L, "lumi.hash: this digest has ended (hex was called)");
+  return *box;
+}
+
+/* h:update(s) -> h */
+static int stream_update(lua_State *L) {
+  EVP_MD_CTX *ctx = check_stream(L);
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  if (EVP_DigestUpdate(ctx, s, len) != 1) return luaL_error(L, "lumi.hash: OpenSSL could not compute SHA-256");
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* h:hex() -> the digest of everything given to update, in hex */
+static int stream_hex(lua_State *L) {
+  EVP_MD_CTX *ctx = check_stream(L);
+  EVP_MD_CTX **box = lua_touserdata(L, 1);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(ctx, md, &n) != 1) return luaL_error(L, "lumi.hash: OpenSSL could not finish SHA-256");
+  EVP_MD_CTX_free(ctx);
+  *box = NULL;
+  push_hex(L, md, n);
+  return 1;
+}
+
+static const luaL_Reg stream_methods[] = {
+  {"update", stream_update},
+  {"hex", stream_hex},
+  {NULL, NULL}
+};
+
 static const luaL_Reg funcs[] = {
   {"sha256", l_sha256},
   {"sha256_file", l_sha256_file},
+  {"sha256_stream", l_sha256_stream},
   {NULL, NULL}
 };
 
@@ -133,6 +176,8 @@ LUMI_API int luaopen_lumi_hash(lua_State *L) {
   if (luaL_newmetatable(L, CTX_MT)) {
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");
+    luaL_newlib(L, stream_methods);
+    lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
   luaL_newlibtable(L, funcs);

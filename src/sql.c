@@ -1,7 +1,7 @@
 /*
 ** lumi.sql — SQL text through libpg_query (the PostgreSQL 15 parser).
 **
-**   sql.split(text)            -> statements | nil, err
+**   sql.split(text [, how])    -> statements | nil, err   (how: "parser", "scanner")
 **   sql.parse_ok(text)         -> true | false, err
 **   sql.Error                  the metatable of err
 **
@@ -50,16 +50,14 @@
 typedef struct Span { size_t start, stop; } Span;   /* 0-based, [start, stop) */
 
 typedef struct Box {
-  int has_split, has_parse;
+  int has_split;
   PgQuerySplitResult split;
-  PgQueryParseResult parse;
   Span *spans;            /* malloc'd, what split hands to Lua */
   size_t nspans;
 } Box;
 
 static void box_free_results(Box *b) {
   if (b->has_split) { pg_query_free_split_result(b->split); b->has_split = 0; }
-  if (b->has_parse) { pg_query_free_parse_result(b->parse); b->has_parse = 0; }
 }
 
 static void box_free(Box *b) {
@@ -244,19 +242,24 @@ static int make_spans(Box *b, const char *text, size_t n) {
   return 0;
 }
 
-/* sql.split(text) -> statements | nil, err
+/* sql.split(text [, how]) -> statements | nil, err
 ** statements: an array of {start = i, stop = j, text = text:sub(i, j)}, one
 ** per top-level statement, in order; empty statements left out. */
 static int l_split(lua_State *L) {
+  static const char *const hows[] = {"parser", "scanner", NULL};
   size_t n;
   const char *text = luaL_checklstring(L, 1, &n);
+  int scanner = luaL_checkoption(L, 2, "parser", hows);
   if (bad_text(L, text, n)) return fail_with_top(L);
   Box *b = new_box(L);
   /* The parser's split: it knows SQL-standard function bodies (BEGIN
   ** ATOMIC ... END) that a scanner would cut at every semicolon. Text the
   ** parser rejects is not split at all (nil, err): a guess at statements
-  ** of text that does not parse is how a file changes meaning. */
-  b->split = pg_query_split_with_parser(text);
+  ** of text that does not parse is how a file changes meaning. The
+  ** scanner's split (twice as fast) only knows tokens: it is for finding
+  ** where a piece of a large file may end. It fails on an unterminated
+  ** string or comment, and on what no token can be ("1abc"). */
+  b->split = scanner ? pg_query_split_with_scanner(text) : pg_query_split_with_parser(text);
   b->has_split = 1;
   if (b->split.error != NULL) {
     push_pgq_error(L, text, n, b->split.error);
@@ -306,11 +309,14 @@ static int l_parse_ok(lua_State *L) {
     return 2;
   }
   Box *b = new_box(L);
-  b->parse = pg_query_parse(text);
-  b->has_parse = 1;
-  if (b->parse.error != NULL) {
+  /* The parser's split runs the grammar over every statement, which is
+  ** all this asks; pg_query_parse would also turn the tree into JSON, by a
+  ** recursion that a deeply nested expression overflows. */
+  b->split = pg_query_split_with_parser(text);
+  b->has_split = 1;
+  if (b->split.error != NULL) {
     lua_pushboolean(L, 0);
-    push_pgq_error(L, text, n, b->parse.error);
+    push_pgq_error(L, text, n, b->split.error);
     box_free(b);
     return 2;
   }

@@ -16,6 +16,7 @@ M.defaults = {
   table = "schema_migrations",
   layout = "file",
   lock_wait = 60,
+  large_file = 32 * 1024 * 1024,
   out_of_order = "stop",
   on_changed = "stop",
 }
@@ -128,6 +129,12 @@ M.schema = {
   on_lock_timeout = {
     types = fn,
     doc = "function(ctx) deciding a migration's retry after a lock timeout: \"retry\", \"fail\" or seconds to wait",
+  },
+  large_file = {
+    types = { number = true },
+    doc = "bytes over which a SQL file is read and run a piece at a time, never whole in memory "
+      .. "(default 32 MiB)",
+    check = function(v) return math.type(v) == "integer" and v >= 1024, "must be a whole number of bytes, 1024 or more" end,
   },
   lock_wait = {
     types = { number = true },

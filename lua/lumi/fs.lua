@@ -37,10 +37,16 @@ function M.list(dir)
   return out, dirs
 end
 
---- Whole contents of a file, or nil, message.
-function M.read(path)
+--- Whole contents of a file, or nil, message. With `limit`: nil, nil,
+--- true when the file holds more than limit bytes (no more of it is read).
+function M.read(path, limit)
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
+  if limit then
+    local size = f:seek("end")
+    if size and size > limit then f:close(); return nil, nil, true end
+    f:seek("set")
+  end
   local s, rerr = f:read("a")
   f:close()
   if not s then return nil, path .. ": " .. tostring(rerr) end

@@ -40,6 +40,7 @@ local errors = require "lumi.errors"
 local fs = require "lumi.fs"
 local hash = require "lumi.hash"
 local directives = require "lumi.directives"
+local large = require "lumi.large"
 
 local M = {}
 
@@ -51,6 +52,15 @@ local markers = {
   { up = "^%-%-%s*%+migrate%s+[Uu][Pp]", down = "^%-%-%s*%+migrate%s+[Dd][Oo][Ww][Nn]" },
 }
 
+-- Which section a line opens: "up", "down" or nil.
+local function marker_of(line)
+  for _, mk in ipairs(markers) do
+    if line:match(mk.up) then return "up" end
+    if line:match(mk.down) then return "down" end
+  end
+  return nil
+end
+
 --- Split a one-file migration into sections: {preamble=, up = {text=,
 --- start=}, down = {text=, start=}} (start: the byte where the section
 --- begins in the file), or nil when the file has no markers.
@@ -61,10 +71,8 @@ function M.sections(text)
   local found = {}
   for at, line in text:gmatch("()([^\n]*)\n?") do
     if at > #text then break end
-    for _, mk in ipairs(markers) do
-      if line:match(mk.up) then found[#found + 1] = { dir = "up", at = at }
-      elseif line:match(mk.down) then found[#found + 1] = { dir = "down", at = at } end
-    end
+    local dir = marker_of(line)
+    if dir then found[#found + 1] = { dir = dir, at = at } end
   end
   if #found == 0 then return nil end
   local out = { preamble = text:sub(1, found[1].at - 1) }
@@ -228,12 +236,6 @@ local function without_bom(text)
   return text
 end
 
-local function read(path)
-  local bytes, err = fs.read(path)
-  if not bytes then errors.raise("validation", "cannot read migration " .. err, { file = path }) end
-  return bytes
-end
-
 --- Load a Lua migration from its bytes: the table it returns, checked.
 function M.load_lua(path, bytes)
   local env = setmetatable({}, { __index = _G })
@@ -269,14 +271,123 @@ end
 --- Raises a `validation` error naming the file when it cannot be read, a
 --- Lua migration does not load or a section is missing; nil when the
 --- migration has no such direction.
+-- What the directives of a part say: of its preamble (what stands before
+-- the first marker counts for every section), then of its section. Sets
+-- part.transaction, part.timeouts and part.problems; `policy` is the
+-- migration's own say (nil: the directives', then true).
+local function directed(part, settings, policy, preamble, section, lines_before)
+  local m = part.migration
+  local read_directives = settings.directives or directives.read
+  local limits = {}
+  local function take(text, before)
+    local fields, problems = read_directives(text, part)
+    if type(fields) ~= "table" then
+      errors.raise("config", string.format("directives: must return a table of fields, returned %s", type(fields)))
+    end
+    if policy == nil and fields.transaction ~= nil then policy = fields.transaction end
+    limits.lock_timeout = fields.lock_timeout or limits.lock_timeout
+    limits.statement_timeout = fields.statement_timeout or limits.statement_timeout
+    for _, p in ipairs(problems or {}) do
+      part.problems[#part.problems + 1] = { line = (p.line or 1) + before, message = p.message }
+    end
+  end
+  if preamble and preamble ~= "" then take(preamble, 0) end
+  take(section, lines_before)
+  if policy == nil then policy = true end
+  part.transaction = policy ~= false
+  -- timeouts of its own: the migration's fields, then its directives
+  part.timeouts = { lock = m.lock_timeout or limits.lock_timeout,
+                    statement = m.statement_timeout or limits.statement_timeout }
+end
+
+-- The part of a SQL file larger than settings.large_file (see lumi.large):
+-- its range of bytes instead of its text.
+local function large_part(part, m, settings, policy)
+  local path, up = part.path, part.direction == "up"
+  part.chunk = large.chunk(settings.large_file)
+  local scan = large.scan(path, marker_of, part.chunk)
+  part.checksum, part.large = scan.checksum, true
+  local first, last, lines_before, preamble = scan.bom and 4 or 1, scan.size, 0, nil
+  if m.layout == "file" or (not up and not m.down_path) then
+    local mk = scan.markers
+    if #mk > 0 then
+      if mk[1].at > first then preamble = large.head(path, first, mk[1].at - 1) end
+      local seen, section = {}, nil
+      for i, x in ipairs(mk) do
+        if seen[x.dir] then errors.raise("config", string.format("two %s sections in one file", x.dir)) end
+        seen[x.dir] = true
+        if x.dir == part.direction then
+          section = { first = x.at, last = mk[i + 1] and mk[i + 1].at - 1 or scan.size, line = x.line }
+        end
+      end
+      if not section then
+        if up then errors.raise("validation", path .. ": has a down section but no up section (-- migrate:up)",
+          { file = path }) end
+        return nil
+      end
+      first, last, lines_before = section.first, section.last, section.line - 1
+    elseif not up then
+      return nil
+    end
+  end
+  part.first, part.last, part.lines_before = first, last, lines_before
+  directed(part, settings, policy, preamble, large.head(path, first, last), lines_before)
+  part.mode = part.transaction and "transaction" or "statements"
+  -- every placeholder has a value: checked now, as for any file
+  if settings.placeholders then
+    large.each_lines(path, first, last, lines_before, part.chunk, function(text, before)
+      if text:find("${", 1, true) then M.fill(text, settings.placeholders, path, before) end
+    end)
+  end
+  return part
+end
+
+--- Call fn(piece) for each piece of a large part (part.large), in order
+--- (see lumi.large); fn returning false stops.
+function M.each_piece(part, settings, fn)
+  local values = settings.placeholders
+  return large.each_piece(part, {
+    fill = values and function(source, before) return M.fill(source, values, part.path, before) end,
+    control = M.controls_transaction,
+  }, fn)
+end
+
+--- Call fn(i, statement, owner) for each statement of a part run without
+--- a transaction, in order: owner is the part, or for a large part the
+--- piece that holds the statement (its text is what statement.start is
+--- an offset into). fn returning false stops.
+function M.each_statement(part, settings, fn)
+  if not part.large then
+    for i, s in ipairs(part.statements) do
+      if fn(i, s, part) == false then return end
+    end
+    return
+  end
+  local i = 0
+  M.each_piece(part, settings, function(piece)
+    for _, s in ipairs(piece.statements) do
+      i = i + 1
+      if fn(i, s, piece) == false then return false end
+    end
+  end)
+end
+
+--- Prepare direction `direction` of migration m (see the top). settings:
+--- {migrations_dir=, placeholders=, directives=, large_file=} (a target's
+--- configuration). Raises a `validation` error naming the file when it
+--- cannot be read, a Lua migration does not load or a section is missing;
+--- nil when the migration has no such direction.
 function M.part(m, direction, settings)
   local up = direction == "up"
   local path = up and m.path or (m.down_path or m.path)
-  local bytes = read(path)
-  local part = { migration = m, direction = direction, path = path, bytes = bytes, checksum = hash.sha256(bytes),
+  local part = { migration = m, direction = direction, path = path,
                  file = M.relative(path, settings.migrations_dir), problems = {} }
   local policy
   if up then policy = m.transaction else policy = m.down_transaction end
+  local bytes, err, is_large = fs.read(path, m.layout ~= "lua" and settings.large_file or nil)
+  if is_large then return large_part(part, m, settings, policy) end
+  if not bytes then errors.raise("validation", "cannot read migration " .. err, { file = path }) end
+  part.bytes, part.checksum = bytes, hash.sha256(bytes)
 
   if m.layout == "lua" then
     local mod = M.load_lua(path, bytes)
@@ -308,29 +419,7 @@ function M.part(m, direction, settings)
   part.file_text, part.source, part.start = file_text, section.text, section.start
   part.lines_before = section.start > 1 and select(2, file_text:sub(1, section.start - 1):gsub("\n", "")) or 0
   part.text, part.fills = M.fill(section.text, settings.placeholders, path, part.lines_before)
-
-  -- the directives: of the preamble (what stands before the first marker
-  -- counts for every section), then of the section itself
-  local read_directives = settings.directives or directives.read
-  local limits = {}
-  local function take(text, lines_before)
-    local fields, problems = read_directives(text, part)
-    if type(fields) ~= "table" then
-      errors.raise("config", string.format("directives: must return a table of fields, returned %s", type(fields)))
-    end
-    if policy == nil and fields.transaction ~= nil then policy = fields.transaction end
-    limits.lock_timeout = fields.lock_timeout or limits.lock_timeout
-    limits.statement_timeout = fields.statement_timeout or limits.statement_timeout
-    for _, p in ipairs(problems or {}) do
-      part.problems[#part.problems + 1] = { line = (p.line or 1) + lines_before, message = p.message }
-    end
-  end
-  if preamble and preamble ~= "" then take(preamble, 0) end
-  take(section.text, part.lines_before)
-  if policy == nil then policy = true end
-  part.transaction = policy ~= false
-  -- timeouts of its own: the migration's fields, then its directives
-  part.timeouts = { lock = m.lock_timeout or limits.lock_timeout, statement = m.statement_timeout or limits.statement_timeout }
+  directed(part, settings, policy, preamble, section.text, part.lines_before)
 
   if not part.transaction then
     -- one statement at a time; a text that does not parse is sent whole,

@@ -239,8 +239,8 @@ local function no_transaction_lines(e, direction)
   elseif e.nothing_done then
     return string.format("  %s without a transaction: its first statement failed, so nothing of it took effect.", what)
   elseif e.statement then
-    return string.format("  %s without a transaction: statement %d of %d failed, the %s before it took effect.",
-      what, e.statement, e.statements, plural(e.statement - 1, "statement"))
+    return string.format("  %s without a transaction: statement %d%s failed, the %s before it took effect.",
+      what, e.statement, e.statements and (" of " .. e.statements) or "", plural(e.statement - 1, "statement"))
   end
   return string.format("  %s without a transaction: what it did before the error took effect.", what)
 end

@@ -38,7 +38,7 @@ function M.migration_error(part, err, offset)
     local where = part.path
     -- an error of lumi's own bookkeeping (err.statement: from db:pipeline)
     -- has a position in lumi's statement, not in the file
-    local pos = not part.lua and not err.statement and err.position
+    local pos = not part.lua and not part.large and not err.statement and err.position
       and prepare.file_position(part, err.position - (offset or 0))
     if pos then
       for k, v in pairs(pos) do fields[k] = v end
@@ -273,7 +273,11 @@ end
 -- `limits` in force, watching for blockers when there is a lock timeout.
 local function exec_limited(run, part, sql, limits)
   if limits.lock and limits.lock > 0 then
-    return run.db:exec_watched(sql, limits.lock * run.timeouts.diagnose_at, watcher(run, part, app_name(part)))
+    -- at diagnose_at of the timeout, and 150 ms before it at the latest:
+    -- the second connection must be opened and asked in time
+    local wait = limits.lock
+    local at = math.min(wait * run.timeouts.diagnose_at, math.max(wait - 0.15, wait / 4))
+    return run.db:exec_watched(sql, at, watcher(run, part, app_name(part)))
   end
   return run.db:exec(sql)
 end
@@ -353,6 +357,13 @@ local function run_body(run, part, ctx, prefix, limits)
   elseif part.mode == "own" then
     -- the file's own BEGIN and statements, up to its COMMIT
     exec_limited(run, part, prefix .. part.text:sub(1, part.statements[#part.statements].start - 1), limits)
+  elseif part.large then
+    -- a piece at a time; a failure names the piece, to be placed in the file
+    prepare.each_piece(part, run.project.config, function(piece)
+      local ok, err = pcall(exec_limited, run, part, prefix .. piece.text, limits)
+      if not ok then error({ piece_failure = { piece = piece, err = err, offset = utf8.len(prefix) or #prefix } }, 0) end
+      prefix = ""
+    end)
   else
     exec_limited(run, part, prefix .. part.text, limits)
   end
@@ -362,6 +373,10 @@ end
 -- The error of a failed part, whatever raised it.
 local function failure_of(run, part, err, offset)
   if type(err) == "table" and err.lua_failure then return lua_error(part.migration, part.path, err.lua_failure) end
+  if type(err) == "table" and err.piece_failure then
+    local f = err.piece_failure
+    return tracking_dropped(failure_of(run, f.piece, f.err, f.offset), run.store)
+  end
   if errors.is(err) then
     err.migration, err.file = err.migration or part.migration.file, err.file or part.path
     return err
@@ -369,7 +384,8 @@ local function failure_of(run, part, err, offset)
   local merr
   local transient = { ["40001"] = true, ["40P01"] = true, ["55P03"] = true, ["57014"] = true }
   if type(err) == "table" and err.sqlstate and not err.position and not err.statement
-     and not transient[err.sqlstate] and not part.lua and part.mode ~= "statements" then
+     and not transient[err.sqlstate] and not part.lua and part.mode ~= "statements" and not part.large
+     and not part.large_piece then
     merr = M.locate(run.db, part, err)
   end
   return tracking_dropped(merr or M.migration_error(part, err, offset), run.store)
@@ -540,8 +556,9 @@ local function without_transaction(run, part, started, finished, stopped, nothin
     -- trip of their own (statements sent together run in one implicit
     -- transaction, which a CONCURRENTLY statement refuses)
     local settings = "SET application_name = " .. db:quote_literal(app_name(part)) .. ";"
-    local n = #part.statements
-    for i, s in ipairs(part.statements) do
+    local n = not part.large and #part.statements or nil
+    local stop               -- {error, nothing took effect}
+    local function statement(i, s, owner)
       local limits = timeouts.limits(run.timeouts, part, s.text)
       local want = settings .. " " .. timeouts.sql(limits, "session")
       if want ~= run.session_settings then db:exec(want); run.session_settings = want end
@@ -552,23 +569,30 @@ local function without_transaction(run, part, started, finished, stopped, nothin
           -- the server gives no position: the statement is known, point at it
           err = setmetatable({ position = s.text:find("%S") or 1 }, { __index = err })
         end
-        local e = failure_of(run, part, err, -prepare.chars_before(part, s.start))
+        local e = failure_of(run, owner, err, -prepare.chars_before(owner, s.start))
         e.statement, e.statements, e.limits = i, n, limits
-        e.record_error = string.format("statement %d of %d failed: %s", i, n,
+        e.record_error = string.format("statement %d%s failed: %s", i, n and (" of " .. n) or "",
           type(err) == "table" and err.message or errors.text(err))
         return nil, e
       end, i)
       if merr then
         merr.statement, merr.statements, merr.no_transaction = i, n, true
-        merr.record_error = merr.record_error or string.format("statement %d of %d failed: %s", i, n, merr.message)
-        pcall(db.exec, db, RESET_ALL)
-        run.session_settings = nil
+        merr.record_error = merr.record_error or string.format("statement %d%s failed: %s", i,
+          n and (" of " .. n) or "", merr.message)
         -- a statement outside a transaction is all or nothing, except the
         -- CONCURRENTLY ones, which leave an invalid index behind
-        return failed(merr, i == 1 and not timeouts.is_concurrent(s.text))
+        stop = { merr, i == 1 and not timeouts.is_concurrent(s.text) }
+        return false
       end
       if not db:in_transaction() then opened_at = nil elseif not opened_at then opened_at = i end
-      if i == 1 and db_mod.interrupted() then break end
+      if i == 1 and db_mod.interrupted() then return false end
+    end
+    local read_ok, rerr = pcall(prepare.each_statement, part, run.project.config, statement)
+    if not read_ok and not stop then stop = { failure_of(run, part, rerr, 0), false } end
+    if stop then
+      pcall(db.exec, db, RESET_ALL)
+      run.session_settings = nil
+      return failed(stop[1], stop[2])
     end
     db:exec(RESET_ALL)
     run.session_settings = nil
@@ -582,7 +606,7 @@ local function without_transaction(run, part, started, finished, stopped, nothin
       "%s: leaves a transaction open (a BEGIN without its COMMIT): its work since that BEGIN was rolled back",
       part.path), { migration = part.migration.file, file = part.path, hint = "end the file with COMMIT;" })
     merr.left_open = true
-    if opened_at then merr.statement, merr.statements = opened_at, #part.statements end
+    if opened_at then merr.statement, merr.statements = opened_at, not part.large and #part.statements or nil end
     return failed(merr, opened_at == 1)
   end
   -- all of it ran: the record goes through even after an interrupt

@@ -18,7 +18,7 @@
 --     budget = 300,             -- seconds one migration may spend retrying
 --     backoff = { base = 0.5, max = 30 },   -- pause n: random(0, min(max, base * 2^(n-1)))
 --     retry_on = { "55P03" },   -- also "40P01" (deadlock), "57014" (statement timeout)
---     diagnose_at = 0.8,        -- look for blockers at 80 % of the lock timeout
+--     diagnose_at = 0.8,        -- look for blockers at 80 % of the lock timeout (150 ms before it at the latest)
 --     show_queries = false,     -- blockers' query text in output and log
 --   }
 --
@@ -48,8 +48,10 @@ local units = { ms = 0.001, s = 1, sec = 1, min = 60, h = 3600 }
 --- "1.5min", "1h" ("0" and 0: none). nil and why for anything else.
 function M.seconds(v)
   if type(v) == "number" then
-    if v >= 0 then return v end
-    return nil, "must be zero or more seconds"
+    if v ~= v or v < 0 then return nil, "must be zero or more seconds" end
+    -- PostgreSQL's timeouts are milliseconds in an int
+    if v * 1000 > 2147483647 then return nil, "is more than PostgreSQL's timeouts allow (2147483647 ms, 24.8 days)" end
+    return v
   end
   if type(v) ~= "string" then return nil, "must be seconds (a number) or a duration such as \"500ms\" or \"2s\"" end
   local n, unit = v:match("^%s*(%d+%.?%d*)%s*(%a*)%s*$")
@@ -57,7 +59,7 @@ function M.seconds(v)
   if not n or not factor then
     return nil, string.format("%q is not a duration (write \"500ms\", \"2s\", \"1min\" or a number of seconds)", v)
   end
-  return tonumber(n) * factor
+  return M.seconds(tonumber(n) * factor)
 end
 
 --- Check a `timeouts` table of migrate.lua; true, or false and why.

@@ -123,6 +123,33 @@ return {
     end)
   end)
 
+  it("on_lock_timeout may end an idle-in-transaction blocker itself (the README's example); then it applies", function()
+    h.with_project(base_files, [[
+return {
+  timeouts = { lock = "300ms", backoff = { base = "10ms", max = "20ms" } },
+  on_lock_timeout = function(ctx)
+    for _, b in ipairs(ctx.blockers) do
+      if b.state == "idle in transaction" and b.application == "report-worker" then
+        ctx.db:value("SELECT pg_terminate_backend($1)", b.pid)
+        return 0
+      end
+    end
+    return "retry"
+  end,
+}
+]], function(p)
+      assert.are.equal(0, select(3, p:lumi("up")))
+      p:write("migrations/002_email.sql", "ALTER TABLE users ADD COLUMN email_lower text;\n")
+      local r = reader(p.url, "users")
+      local pid = r:info().pid
+      local out, err, code = p:lumi("up")
+      assert.are.equal(0, code, out .. err)
+      assert.is_true(h.column_exists(p.url, "users", "email_lower"))
+      assert.are.equal(0, p:value("SELECT count(*)::int FROM pg_stat_activity WHERE pid = $1", pid))
+      pcall(r.close, r)
+    end)
+  end)
+
   it("shows the blocker's query only when show_queries says so", function()
     h.with_project(base_files, [[
 return { timeouts = { lock = "1s", retries = 0, show_queries = true } }

@@ -3,6 +3,22 @@
 --- (and every down part) can be read, loaded and parsed.
 local errors = require "lumi.errors"
 
+-- Add the parse error err of part (or of a piece of a large one) to
+-- problems, or to warnings when the server's grammar may differ.
+local function syntax_problem(part, err, problems, warnings, grammar_is_servers)
+  local prepare = require "lumi.prepare"
+  -- err.position: a byte of the text sent; shown where the file has it
+  local where = part.path
+  if err.position then
+    local at = prepare.file_position(part, prepare.chars_before(part, err.position) + 1)
+    if at then where = string.format("%s:%d:%d", part.path, at.line, at.column) end
+  end
+  local list = grammar_is_servers and problems or warnings
+  list[#list + 1] = { kind = "syntax", file = part.file, message = string.format("%s: %s%s", where, err.message,
+    grammar_is_servers and "" or " (by the PostgreSQL 15 grammar lumi checks with; the server is newer)") }
+end
+
+
 -- Problems in the contents of migration m's part `direction`: it cannot be
 -- read, a Lua migration does not load, a placeholder has no value, a
 -- directive is misspelled, or the SQL does not parse. Adds to problems
@@ -27,17 +43,24 @@ local function check_part(project, m, direction, problems, warnings, grammar_is_
       message = string.format("%s:%d: %s", part.path, p.line, p.message) }
   end
   if part.lua then return end
-  local parsed, err = require("lumi.sql").parse_ok(part.text)
-  if parsed then return end
-  -- err.position: a byte of the text sent; shown where the file has it
-  local where = part.path
-  if err.position then
-    local at = prepare.file_position(part, prepare.chars_before(part, err.position) + 1)
-    if at then where = string.format("%s:%d:%d", part.path, at.line, at.column) end
+  local parse_ok = require("lumi.sql").parse_ok
+  if part.large then
+    -- a piece at a time, as up reads it
+    local read_ok, e = pcall(prepare.each_piece, part, project.config, function(piece)
+      local parsed, err = parse_ok(piece.text)
+      if not parsed then
+        syntax_problem(piece, err, problems, warnings, grammar_is_servers)
+        return false
+      end
+    end)
+    if not read_ok then
+      problems[#problems + 1] = { kind = "unloadable", file = m.file, message = errors.is(e) and e.message or errors.text(e) }
+    end
+    return
   end
-  local list = grammar_is_servers and problems or warnings
-  list[#list + 1] = { kind = "syntax", file = part.file, message = string.format("%s: %s%s", where, err.message,
-    grammar_is_servers and "" or " (by the PostgreSQL 15 grammar lumi checks with; the server is newer)") }
+  local parsed, err = parse_ok(part.text)
+  if parsed then return end
+  syntax_problem(part, err, problems, warnings, grammar_is_servers)
 end
 
 return {
