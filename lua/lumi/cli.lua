@@ -10,6 +10,7 @@ M.commands = { "up", "down", "redo", "status", "list", "new", "verify", "validat
 local global_options = {
   { "--config", short = "-c", arg = "FILE", help = "read settings from FILE instead of ./migrate.lua" },
   { "--database", short = "-d", arg = "URL", help = "database URL or conninfo (overrides DATABASE_URL and migrate.lua)" },
+  { "--direct", arg = "URL", help = "a connection that bypasses any connection pooler (overrides --database and direct_url)" },
   { "--dir", arg = "DIR", help = "migrations directory (default: migrations)" },
   { "--table", arg = "NAME", help = "tracking table, NAME or SCHEMA.NAME (default: schema_migrations)" },
   { "--target", short = "-t", arg = "NAME", help = "only this target of migrate.lua (default: all, in order)" },
@@ -252,7 +253,7 @@ function M.run(parsed)
     if o.lock_wait and not wait then usage_error("--lock-wait needs a number of seconds") end
     local cfg = require("lumi.config").load({
       config = o.config, target = o.target, env = o.env,
-      flags = { database = o.database, dir = o.dir, table = o.table, lock_wait = wait },
+      flags = { database = o.database, direct_url = o.direct, dir = o.dir, table = o.table, lock_wait = wait },
     })
     local cmd = load_command(name)
     local targets = cfg.targets

@@ -84,6 +84,17 @@ M.schema = {
     types = { string = true, ["function"] = true },
     doc = "connection URL or conninfo string (or a function returning one)",
   },
+  direct_url = {
+    types = { string = true, ["function"] = true },
+    doc = "a connection that bypasses any connection pooler (or a function returning one): when set, lumi "
+      .. "connects there instead of `database`",
+  },
+  pooler = {
+    types = { string = true },
+    doc = "what a run does through a connection pooler in transaction mode: \"refuse\" (the default: use "
+      .. "direct_url) or \"lease\" (its lock is a row in <table>_lock)",
+    check = function(v) return v == "refuse" or v == "lease", "must be \"refuse\" or \"lease\"" end,
+  },
   dir = { types = { string = true }, doc = "directory of migration files, relative to migrate.lua" },
   naming = {
     types = { string = true, table = true },
@@ -271,15 +282,15 @@ function M.load_file(path)
   return result
 end
 
--- Resolve a database setting that may be a function.
-local function resolve_database(cfg, where)
-  if type(cfg.database) == "function" then
-    local ok, v = pcall(cfg.database, cfg)
+-- Resolve a database setting (`database`, `direct_url`) that may be a function.
+local function resolve_database(cfg, where, key)
+  if type(cfg[key]) == "function" then
+    local ok, v = pcall(cfg[key], cfg)
     if not ok or type(v) ~= "string" then
-      errors.raise("config", string.format("%s: the `database` function %s", where,
+      errors.raise("config", string.format("%s: the `%s` function %s", where, key,
         ok and ("returned " .. type(v) .. ", not a string") or ("raised: " .. tostring(v))))
     end
-    cfg.database = v
+    cfg[key] = v
   end
 end
 
@@ -409,8 +420,16 @@ function M.load(opts)
 
   for _, cfg in ipairs(list) do
     for k, v in pairs(flags) do if v ~= nil then cfg[k] = v end end
-    resolve_database(cfg, file or "migrate.lua")
+    -- --database names the connection; --direct (or direct_url) wins over it
+    if flags.database and not flags.direct_url then cfg.direct_url = nil end
+    resolve_database(cfg, file or "migrate.lua", "database")
+    resolve_database(cfg, file or "migrate.lua", "direct_url")
     conninfo.remember(cfg.database)
+    if cfg.direct_url == "" then cfg.direct_url = nil end
+    if cfg.direct_url then
+      conninfo.remember(cfg.direct_url)
+      cfg.database = cfg.direct_url
+    end
     cfg.root, cfg.file = root, file
     cfg.migrations_dir = fs.join(root, cfg.dir)
     cfg.tracking = tracking_of(cfg)

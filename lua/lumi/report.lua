@@ -181,7 +181,8 @@ function Report:render_event(ev)
     local h = ev.holder
     self.err:write(string.format("waiting up to %s for the migration lock, held by %s\n",
       clock.format(ev.wait or 0),
-      h and string.format("process %d (user %s, %s)", h.pid, h.user, h.client) or "another session"))
+      h and (h.pid and string.format("process %d (user %s, %s)", h.pid, h.user, h.client) or h.description)
+        or "another session"))
   elseif ev.type == "blocked" then
     self.err:write(string.format("  %s: %s\n", ev.file, ev.message))
   elseif ev.type == "lock_timeout" then

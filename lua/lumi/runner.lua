@@ -23,6 +23,7 @@ local prepare = require "lumi.prepare"
 local context = require "lumi.context"
 local db_mod = require "lumi.db"
 local timeouts = require "lumi.timeouts"
+local pooler = require "lumi.pooler"
 
 local M = {}
 
@@ -227,10 +228,10 @@ local RESET_ALL = "RESET lock_timeout; RESET statement_timeout; RESET applicatio
 
 -- A run: the project, lumi's own handle on the connection, the guarded one
 -- for migrations and hooks, the store, and migrate.lua's hooks.
-local function new_run(project, db, st)
+local function new_run(project, db, st, lease)
   local c = project.config
   return {
-    project = project, db = db, user_db = db:guarded(), store = st,
+    project = project, db = db, user_db = db:guarded(), store = st, lease = lease,
     hooks = { before_all = c.before_all, after_all = c.after_all, before_each = c.before_each,
               after_each = c.after_each, on_error = c.on_error },
     timeouts = timeouts.settings(c.timeouts), on_lock_timeout = c.on_lock_timeout,
@@ -271,13 +272,22 @@ end
 
 -- Run script sql (one part's, or one statement) on lumi's connection with
 -- `limits` in force, watching for blockers when there is a lock timeout.
+-- A lease (through a pooler) is renewed on the second connection while
+-- the statement runs.
 local function exec_limited(run, part, sql, limits)
+  local lease = run.lease
   if limits.lock and limits.lock > 0 then
     -- at diagnose_at of the timeout, and 150 ms before it at the latest:
     -- the second connection must be opened and asked in time
     local wait = limits.lock
     local at = math.min(wait * run.timeouts.diagnose_at, math.max(wait - 0.15, wait / 4))
-    return run.db:exec_watched(sql, at, watcher(run, part, app_name(part)))
+    local watch = watcher(run, part, app_name(part))
+    return run.db:exec_watched(sql, at, lease and function() watch(); lease:renew(run.monitor, true) end or watch)
+  elseif lease then
+    return run.db:exec_watched(sql, lock.LEASE / 6, function()
+      if not run.monitor then run.monitor = db_mod.connect(run.project.config.database) end
+      lease:renew(run.monitor, true)
+    end)
   end
   return run.db:exec(sql)
 end
@@ -504,6 +514,8 @@ local function in_transaction(run, part, record, durable)
     .. (own and " SET " or " SET LOCAL ") .. "application_name = " .. db:quote_literal(app_name(part)) .. ";\n"
   local ok, err = atomically(db, function()
     run_body(run, part, ctx, prefix, limits)
+    -- through a pooler: it commits only while this run holds the lease
+    if run.lease then run.lease:renew(db) end
     local stmts = record((clock.now() - t0) * 1000)
     if not durable then table.insert(stmts, 1, ASYNC) end
     stmts[#stmts + 1] = { "COMMIT" }
@@ -709,34 +721,66 @@ end
 
 ---------------------------------------------------------------- the lock
 
---- Run fn(db, store) under the migration lock. fn creates the tracking
---- tables (store:ensure()) once it has found its input sound: bad input
---- leaves the database as it was. A signal during it cancels the statement
---- running and lets the run wind down (records, log, lock released)
---- instead of ending lumi.
+--- Run fn(db, store, lease) under the migration lock. fn creates the
+--- tracking tables (store:ensure()) once it has found its input sound: bad
+--- input leaves the database as it was. A signal during it cancels the
+--- statement running and lets the run wind down (records, log, lock
+--- released) instead of ending lumi. Through a connection pooler that
+--- pools transactions, the lock is a lease (lumi.lock), given to fn, when
+--- the `pooler` policy says "lease"; by default lumi refuses to run there.
 function M.locked(project, fn)
   local db = project:connect()
   local st = project:store()
   local key = st:lock_key()
-  local wait = project.config.lock_wait
-  -- should lumi die without a word (SIGKILL, a lost machine), the server
-  -- checks every second that it is still there, and stops the statement
-  -- it runs instead of finishing it for nobody (PostgreSQL 14 and later)
-  if (db:info().server_version_num or 0) >= 140000 then
+  local c = project.config
+  local wait = c.lock_wait
+  local lease
+  local mode = pooler.probe(db, c.database)
+  if mode == "transaction" then
+    if c.pooler ~= "lease" then
+      errors.raise("config", pooler.refusal(c.direct_url and "direct_url leads there too"
+        or "give lumi a direct connection to the server"), {
+        hint = "set direct_url in migrate.lua (or pass --direct URL) to a URL that bypasses the pooler; "
+          .. "or set pooler = \"lease\" to take a lock that works through it" })
+    end
+    local tbl, schema = st:lease_table()
+    lease = lock.lease(db, tbl, schema, key, string.format("lumi %s pid %d on %s", require("lumi.version"),
+      require("posix.unistd").getpid(), require("posix.sys.utsname").uname().nodename))
+  elseif (db:info().server_version_num or 0) >= 140000 then
+    -- should lumi die without a word (SIGKILL, a lost machine), the server
+    -- checks every second that it is still there, and stops the statement
+    -- it runs instead of finishing it for nobody (PostgreSQL 14 and later;
+    -- a session setting: never through a transaction pooler)
     db:value("SELECT set_config('client_connection_check_interval', '1s', false)")
   end
-  lock.acquire(db, key, wait, function(holder)
-    project:emit({ type = "lock_wait", holder = holder, wait = wait })
-  end)
+  local function on_wait(holder) project:emit({ type = "lock_wait", holder = holder, wait = wait }) end
+  if lease then lease:acquire(wait, on_wait) else lock.acquire(db, key, wait, on_wait) end
   db_mod.defer_interrupts(true)
-  local ok, res = pcall(fn, db, st)
+  local ok, res = pcall(fn, db, st, lease)
   if db:rollback() then
-    local released, rerr = pcall(lock.release, db, key)
+    local released, rerr = pcall(function()
+      if lease then return lease:release() end
+      return lock.release(db, key)
+    end)
     if not released and ok then ok, res = false, rerr end
   end
   db_mod.defer_interrupts(false)
   if not ok then error(res, 0) end
   return res
+end
+
+-- Through a transaction pooler, only what runs in lumi's own transaction
+-- stays on one server connection: refuse the parts that run otherwise.
+local function pooled(parts)
+  for _, part in ipairs(parts) do
+    if part.mode == "statements" or part.mode == "own" then
+      errors.raise("config", string.format("%s runs %s, and the database is reached through a connection pooler "
+        .. "in transaction mode, which would send its statements and settings to any server connection",
+        part.path, part.mode == "own" and "its own BEGIN and COMMIT" or "without a transaction"), {
+        file = part.path,
+        hint = "run it over a direct connection: set direct_url in migrate.lua or pass --direct URL" })
+    end
+  end
 end
 
 -- Stop before the next migration once a signal has come.
@@ -754,8 +798,8 @@ end
 local PLAN_FIELDS = { version = true, file = true, stem = true, checksum = true, state = true, error = true }
 
 -- Apply the parts of `todo` in order (under the lock), hooks around them.
-local function apply_all(project, db, st, parts, result)
-  local run = new_run(project, db, st)
+local function apply_all(project, db, st, parts, result, lease)
+  local run = new_run(project, db, st, lease)
   local pending = {}
   for i, part in ipairs(parts) do pending[i] = part.migration end
   run_hook(run, "before_all", ctx_of(run, nil, { pending = pending, direction = "up" }))
@@ -763,6 +807,7 @@ local function apply_all(project, db, st, parts, result)
     local m = part.migration
     local stop = stop_if_interrupted(m, #result.applied, "applied")
     if stop then result.error = stop; break end
+    if lease then lease:renew(db, true) end
     project:emit({ type = "start", migration = m, part = part })
     local seconds, merr = apply(run, part, i == #parts)
     -- a no-transaction part commits its records synchronously, which
@@ -834,12 +879,13 @@ function M.up(project, opts)
       end
     end
   end
-  return M.locked(project, function(db, locked_st)
+  return M.locked(project, function(db, locked_st, lease)
     local p = project:plan(found, (locked_st:read()), sums)
     local parts = prepare_all(project, todo_of(p), "up")
+    if lease then pooled(parts) end
     locked_st:ensure()
     project:emit({ type = "plan", parts = parts })
-    return apply_all(project, db, locked_st, parts, result)
+    return apply_all(project, db, locked_st, parts, result, lease)
   end)
 end
 
@@ -889,14 +935,16 @@ function M.down(project, opts)
     end
     return result
   end
-  return M.locked(project, function(db, st)
+  return M.locked(project, function(db, st, lease)
     local parts = parts_of((st:read()))
+    if lease then pooled(parts) end
     if #parts > 0 then st:ensure() end
-    local run = new_run(project, db, st)
+    local run = new_run(project, db, st, lease)
     for i, part in ipairs(parts) do
       local m = part.migration
       local stop = stop_if_interrupted(m, #result.reverted, "reverted")
       if stop then result.error = stop; break end
+      if lease then lease:renew(db, true) end
       project:emit({ type = "start", migration = m, part = part })
       local seconds, merr = revert(run, part, part.record, i == #parts)
       if not seconds then

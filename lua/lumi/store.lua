@@ -398,4 +398,12 @@ function Store:lock_key()
   return math.tointeger(tonumber(hex:sub(1, 15), 16))
 end
 
+--- Where the lock's lease is kept when a pooler rules out the advisory
+--- lock (lumi.lock): the table `<state table>_lock` beside the state
+--- table, and its schema, both quoted.
+function Store:lease_table()
+  self:resolve()
+  return self:quote(self.schema) .. "." .. self:quote(self.name .. "_lock"), self:quote(self.schema)
+end
+
 return M
