@@ -333,6 +333,19 @@ function M.load(opts)
   end
   for k, v in pairs(t) do if k ~= "targets" and k ~= "environments" then base[k] = v end end
 
+  -- every environment is checked, the chosen one or not: a typo in
+  -- `production` is found before the deploy
+  if type(t.environments) == "table" then
+    for name, e in pairs(t.environments) do
+      local where = "environments." .. tostring(name) .. "."
+      if type(e) ~= "table" then
+        errors.raise("config", string.format("%s: %s must be a table of settings, got %s", file, where:sub(1, -2), type(e)))
+      end
+      local plain = {}
+      for k, v in pairs(e) do if k ~= "targets" then plain[k] = v end end
+      M.check(plain, M.schema, where, file)
+    end
+  end
   -- the environment: --env NAME or LUMI_ENV picks a table of overrides
   local envname = opts.env or getenv("LUMI_ENV")
   if envname == "" then envname = nil end

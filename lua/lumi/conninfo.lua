@@ -163,4 +163,18 @@ function M.misencoded(s)
   return nil
 end
 
+--- What makes s no connection string libpq takes (another database's
+--- URL, an unknown keyword, a syntax error), or nil: said before any
+--- connection is tried, without s itself (it may hold a password).
+function M.invalid(s)
+  if type(s) ~= "string" or s == "" then return nil end
+  local scheme = s:match("^(%a[%w+.-]*)://")
+  if scheme and scheme ~= "postgresql" and scheme ~= "postgres" then
+    return string.format("the database URL is a %s:// URL: lumi connects to PostgreSQL (postgresql://...)", scheme)
+  end
+  local ok, err = parse(s)
+  if not ok then return "the database connection string is not valid: " .. M.scrub(tostring(err), s) end
+  return nil
+end
+
 return M

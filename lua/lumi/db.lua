@@ -88,6 +88,8 @@ function M.connect(url, opts)
   local bad = conninfo.misencoded(url)
   if bad then errors.raise("config", bad, { hint = "percent-encode the user name and password of the URL" }) end
   conninfo.remember(url)
+  local invalid = conninfo.invalid(url)
+  if invalid then errors.raise("config", invalid) end
   local conn, err = pg.connect(url)
   if not conn then
     errors.raise("connection", "cannot connect to the database: " .. conninfo.scrub(err.message, url),

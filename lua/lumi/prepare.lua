@@ -231,6 +231,32 @@ end
 -- The text without the UTF-8 byte order mark some editors put first: it is
 -- neither SQL nor part of a section marker or directive (the checksum is
 -- of the bytes, BOM included).
+-- Line and column of byte b of text (the column in characters where the
+-- line is UTF-8).
+local function at_byte(text, b)
+  local before = text:sub(1, b - 1)
+  local line = select(2, before:gsub("\n", "")) + 1
+  local prefix = before:match("[^\n]*$")
+  return line, (utf8.len(prefix) or #prefix) + 1
+end
+
+-- Raise a validation error for a text PostgreSQL cannot take: a NUL byte
+-- ends a C string, and the connection speaks UTF-8.
+local function unsendable(text, path)
+  local nul = text:find("\0", 1, true)
+  if nul then
+    local line, col = at_byte(text, nul)
+    errors.raise("validation", string.format("%s:%d:%d: holds a NUL byte, which PostgreSQL cannot take", path, line, col),
+      { file = path, hint = "is it a text file? remove the byte (e.g. tr -d '\\000')" })
+  end
+  local ok, bad = utf8.len(text)
+  if not ok then
+    local line, col = at_byte(text, bad)
+    errors.raise("validation", string.format("%s:%d:%d: is not UTF-8 text (byte 0x%02X), which the connection speaks",
+      path, line, col, text:byte(bad)), { file = path, hint = "convert it, e.g. iconv -f LATIN1 -t UTF-8" })
+  end
+end
+
 local function without_bom(text)
   if text:sub(1, 3) == "\239\187\191" then return text:sub(4) end
   return text
@@ -401,6 +427,7 @@ function M.part(m, direction, settings)
   end
 
   local file_text = without_bom(bytes)
+  unsendable(file_text, path)
   local section = { text = file_text, start = 1 }
   local preamble = nil
   if m.layout == "file" or (not up and not m.down_path) then
@@ -419,6 +446,10 @@ function M.part(m, direction, settings)
   part.file_text, part.source, part.start = file_text, section.text, section.start
   part.lines_before = section.start > 1 and select(2, file_text:sub(1, section.start - 1):gsub("\n", "")) or 0
   part.text, part.fills = M.fill(section.text, settings.placeholders, path, part.lines_before)
+  if up and not part.text:find("%S") then
+    errors.raise("validation", string.format("%s: has nothing to run: its %s is empty", path,
+      preamble and "up section" or "text"), { file = path, hint = "write the migration, or delete the file" })
+  end
   directed(part, settings, policy, preamble, section.text, part.lines_before)
 
   if not part.transaction then

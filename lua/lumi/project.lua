@@ -46,6 +46,23 @@ function Project:warn(message)
   self:emit({ type = "warning", message = message })
 end
 
+--- What is wrong with what a `discover` of migrate.lua returned, or nil.
+function M.check_found(found)
+  if type(found) ~= "table" or type(found.migrations) ~= "table" then
+    return "must return {migrations = {...}, ignored = {...}}"
+  end
+  if found.ignored ~= nil and type(found.ignored) ~= "table" then
+    return string.format("returned ignored = %s (a %s): it must be a list", tostring(found.ignored), type(found.ignored))
+  end
+  for i, m in pairs(found.migrations) do
+    if type(m) ~= "table" or type(m.file) ~= "string" then
+      return string.format("returned migrations[%s] = %s: each must be a table with `file` (a string) and what "
+        .. "the naming scheme's parse gives", tostring(i), type(m) == "table" and "a table without `file`" or tostring(m))
+    end
+  end
+  return nil
+end
+
 --- The identity that matches files to tracking rows.
 function Project:identity()
   local t = self.config.tracking or {}
@@ -61,10 +78,8 @@ function Project:discover()
   local dir = cfg.migrations_dir
   local found
   if cfg.discover then
-    found = cfg.discover(dir, self.scheme)
-    if type(found) ~= "table" or type(found.migrations) ~= "table" then
-      require("lumi.errors").raise("config", "discover: must return {migrations = {...}, ignored = {...}}")
-    end
+    local what = (cfg.file or "migrate.lua") .. ": discover"
+    found = require("lumi.naming").guard(what, cfg.discover, M.check_found)(dir, self.scheme)
     for _, m in ipairs(found.migrations) do
       m.path = m.path or (dir .. "/" .. m.file)
       m.layout = m.layout or "file"

@@ -24,6 +24,7 @@ local context = require "lumi.context"
 local db_mod = require "lumi.db"
 local timeouts = require "lumi.timeouts"
 local pooler = require "lumi.pooler"
+local conninfo = require "lumi.conninfo"
 
 local M = {}
 
@@ -300,6 +301,8 @@ local function record_of(m, r, fields)
     for _, k in ipairs({ "version", "file", "stem" }) do if r[k] ~= nil then rec[k] = r[k] end end
   end
   for k, v in pairs(fields or {}) do rec[k] = v end
+  -- an error may quote a connection string: no password is ever stored
+  if type(rec.error) == "string" then rec.error = conninfo.scrub(rec.error) end
   return rec
 end
 
@@ -658,6 +661,10 @@ local function apply(run, part, durable)
         run.project:warn(string.format("%s failed with %s (%s); on_error counts it as applied", m.file,
           tostring(merr.sqlstate), why))
         return 0
+      elseif verdict ~= nil then
+        run.project:warn(string.format("hook on_error returned %s: the one answer it can give is \"applied\" "
+          .. "(or nothing); %s stays failed", type(verdict) == "string" and string.format("%q", verdict)
+          or tostring(verdict), m.file))
       end
     end
     record_failure(run, m, merr, "failed", checksum)
@@ -803,6 +810,8 @@ local function apply_all(project, db, st, parts, result, lease)
   local pending = {}
   for i, part in ipairs(parts) do pending[i] = part.migration end
   run_hook(run, "before_all", ctx_of(run, nil, { pending = pending, direction = "up" }))
+  -- created once before_all agreed: a refused run leaves nothing behind
+  st:ensure()
   for i, part in ipairs(parts) do
     local m = part.migration
     local stop = stop_if_interrupted(m, #result.applied, "applied")
@@ -883,7 +892,6 @@ function M.up(project, opts)
     local p = project:plan(found, (locked_st:read()), sums)
     local parts = prepare_all(project, todo_of(p), "up")
     if lease then pooled(parts) end
-    locked_st:ensure()
     project:emit({ type = "plan", parts = parts })
     return apply_all(project, db, locked_st, parts, result, lease)
   end)

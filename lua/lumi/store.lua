@@ -333,7 +333,20 @@ function Store:ensure()
     end
     created = true
   end
-  if self.log_table and not self.db:value("SELECT to_regclass($1) IS NOT NULL", self.log_table) then
+  if self.log_table and self.db:value("SELECT to_regclass($1) IS NOT NULL", self.log_table) then
+    -- the log lumi writes to must have its columns: found before anything
+    -- is created or run, not when the first migration is recorded
+    local ok, err = pcall(self.db.exec, self.db, "SELECT target, event, version, file, checksum, execution_ms, "
+      .. "os_user, sqlstate, error FROM " .. self.log_table .. " LIMIT 0")
+    if not ok then
+      if type(err) == "table" and (err.sqlstate == "42703" or err.sqlstate == "42804") then
+        errors.raise("config", string.format("the log table %s is not of the shape lumi writes: %s",
+          self.spec.log or (self.qualified .. "_log"), err.message or errors.text(err)), {
+          hint = "rename that table, or name another one with tracking.log (false: no log)" })
+      end
+      error(err, 0)
+    end
+  elseif self.log_table then
     if self.log_schema then create_schema(self.log_schema) end
     sql[#sql + 1] = "CREATE TABLE IF NOT EXISTS " .. self.log_table .. [[ (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -62,10 +62,10 @@ describe("edge cases (end to end)", function()
     local dir, url, lumi = setup({})
     h.write(dir .. "/migrations/001_nul.sql", "CREATE TABLE a (id int);\n\0\nCREATE TABLE b (id int);\n")
     local _, err, code = lumi("up")
-    assert.are.equal(1, code, err)
-    assert.truthy(err:find("NUL byte", 1, true), err)
+    assert.are.equal(3, code, err)
+    assert.truthy(err:find("001_nul.sql:2:1: holds a NUL byte", 1, true), err)
     assert.is_false(h.table_exists(url, "a"))
-    assert.are.equal(0, h.value(url, "SELECT count(*)::int FROM schema_migrations"))
+    assert.is_false(h.table_exists(url, "schema_migrations"))
   end)
 
   it("down stops when the newest applied migration's file is missing, reverting nothing", function()
@@ -125,7 +125,8 @@ describe("edge cases (end to end)", function()
                          "postgresql://u:s3c%zzretpw@h/db", "host=/nonexistent password=s3cretpw user=x" }) do
       for _, json in ipairs({ "", " --json" }) do
         local out, err, code = h.lumi(dir, "status" .. json .. " -d " .. h.q(u))
-        assert.are.equal(5, code, err)
+        -- 2: not a connection string (the first three); 5: no server there
+        assert.are.equal(u:find("^host=") and 5 or 2, code, err)
         assert.is_nil((out .. err):find("s3c", 1, true), out .. err)
         assert.is_nil((out .. err):find("etpw", 1, true), out .. err)
       end

@@ -147,7 +147,8 @@ return {
     assert.truthy(h.has(err, "before_all"), err)
     assert.truthy(h.has(err, "backup_done_marker"), err)
     assert.is_false(h.table_exists(url, "users"))
-    assert.are.same({}, h.versions(url))
+    -- nothing at all: not even the tracking table
+    assert.is_false(h.table_exists(url, "schema_migrations"))
   end)
 
   describe("on_error", function()

@@ -41,8 +41,45 @@ function M.resolve(value, where)
   end
   local s = setmetatable({}, { __index = value })
   s.name = value.name or "custom"
-  s.key = value.key or function(v) return v end
+  -- migrate.lua's functions: what they raise or return wrongly is a
+  -- config error naming them, not a crash somewhere in lumi
+  for _, f in ipairs({ "parse", "compare", "next", "key" }) do
+    if value[f] then s[f] = M.guard(where .. "." .. f, value[f], f == "parse" and M.check_parsed or nil) end
+  end
+  s.key = s.key or function(v) return v end
   return s
+end
+
+--- fn, whose errors become config errors naming `what`, and whose first
+--- result check(result) may refuse (it returns what is wrong).
+function M.guard(what, fn, check)
+  return function(...)
+    local ok, a, b = pcall(fn, ...)
+    if not ok then
+      if errors.is(a) then error(a, 0) end
+      errors.raise("config", string.format("%s raised: %s", what, errors.text(a)))
+    end
+    local bad = check and check(a)
+    if bad then errors.raise("config", string.format("%s %s", what, bad)) end
+    return a, b
+  end
+end
+
+--- What is wrong with a result of parse(file), or nil.
+function M.check_parsed(r)
+  if r == nil or r == false then return nil end
+  if type(r) ~= "table" then
+    return string.format("returned a %s: it must return a table {version = \"...\", name = \"...\"}, "
+      .. "or nil for a file that is not a migration", type(r))
+  end
+  if type(r.version) ~= "string" or r.version == "" then
+    return string.format("returned version = %s (a %s): a version is a non-empty string", tostring(r.version),
+      type(r.version))
+  end
+  if r.name ~= nil and type(r.name) ~= "string" then
+    return string.format("returned name = %s (a %s): a name is a string", tostring(r.name), type(r.name))
+  end
+  return nil
 end
 
 --- A file name safe to create from what the user typed after `lumi new`:
