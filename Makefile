@@ -5,6 +5,7 @@
 #   make test            the whole test suite against a real, throwaway PostgreSQL
 #   make test-sanitize   the same under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make bench           the benchmarks in bench/ (figures in README.md)
+#   make test-long       the long fault suite: fault injection at full counts, fuzzing, valgrind (tests/long/run)
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #
 # Every variable can be overridden: make CC=clang CFLAGS=-O0 ...
@@ -50,7 +51,7 @@ OBJS    = $(MODULES:%=$(BUILD)/%.o)
 SOS     = $(MODULES:%=$(BUILD)/lumi/%.so)
 LUMI    ?= lumi
 
-.PHONY: all deps demo test test-sanitize bench install uninstall clean
+.PHONY: all deps demo test test-sanitize test-long bench install uninstall clean
 
 all: $(LUMI) $(SOS) $(BUILD)/.deps $(LUA_BC)
 
@@ -102,6 +103,9 @@ test-sanitize:
 	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DLUMI_CLOSE_STATE" \
 	  LDFLAGS="-fsanitize=address,undefined" all
 	@LUMI_SANITIZE=1 LUMI_BUILD=build-san tests/run
+
+test-long: all
+	@tests/long/run
 
 bench: all
 	@bench/run
