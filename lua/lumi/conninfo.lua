@@ -46,12 +46,37 @@ local function quote(v)
   return "'" .. v:gsub("[\\']", "\\%0") .. "'"
 end
 
+-- password='...' values in text, whose backslash escapes (\' and \\) do
+-- not end them, replaced by *** (a guess by their shape, for text that
+-- quotes a connection string lumi was never given).
+local function redact_quoted(s)
+  local out, i = {}, 1
+  while true do
+    local a, b = s:find("%f[%w_]s?s?l?password%s*=%s*'", i)
+    if not a then break end
+    local j = b + 1
+    while j <= #s do
+      local c = s:sub(j, j)
+      -- the closing quote is followed by the end, a space or what closes
+      -- a quotation around the whole (a value quoted again by %q doubles
+      -- its backslashes: \\' there does not end it)
+      if c == "\\" then j = j + 2
+      elseif c == "'" and s:sub(j + 1, j + 1):find("^[%s\"',);]?$") then break
+      else j = j + 1 end
+    end
+    out[#out + 1] = s:sub(i, b - 1) .. "***"
+    i = j + 1
+  end
+  out[#out + 1] = s:sub(i)
+  return table.concat(out)
+end
+
 -- Text that is not one connection string (a message quoting one, or a
 -- string libpq cannot parse): passwords found by their usual shapes.
 local function redact_text(s)
   s = s:gsub("(%a[%w+.-]*://[^/@:%s\"']*):[^@/%s\"']*@", "%1:***@")
   s = s:gsub("([?&]s?s?l?password=)[^&#%s\"']*", "%1***")
-  s = s:gsub("(%f[%w_]s?s?l?password%s*=%s*)'[^']*'", "%1***")
+  s = redact_quoted(s)
   s = s:gsub("(%f[%w_]s?s?l?password%s*=%s*)([^%s'*][^%s]*)", "%1***")
   return s
 end
@@ -85,10 +110,21 @@ end
 function M.secrets(s)
   local out = {}
   if type(s) ~= "string" then return out end
-  local function add(v) if v and v ~= "" then out[#out + 1] = v end end
+  -- each also as Lua's %q writes it (a message may quote s that way)
+  local function add(v)
+    if v and v ~= "" then
+      out[#out + 1] = v
+      local q = string.format("%q", v):sub(2, -2)
+      if q ~= v then out[#out + 1] = q end
+    end
+  end
   local opts = parse(s)
   if opts then
-    for k in pairs(secret_keys) do add(opts[k]) end
+    -- and as a conninfo string writes them: escaped, quoted
+    for k in pairs(secret_keys) do
+      add(opts[k])
+      if opts[k] then add(quote(opts[k])); add((opts[k]:gsub("[\\']", "\\%0"))) end
+    end
   end
   local rest = s:match("^postgres%w*://(.*)$")
   if rest then
