@@ -253,12 +253,18 @@ static void push_trimmed(lua_State *L, const char *s) {
 }
 
 /* Push an error table built from a failed result. */
-static void push_result_error(lua_State *L, const PGresult *res) {
+static void push_result_error(lua_State *L, const PGresult *res, PGconn *pg) {
   lua_createtable(L, 0, 14);
   setfield_str(L, "severity", PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED));
   if (PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED) == NULL)
     setfield_str(L, "severity", PQresultErrorField(res, PG_DIAG_SEVERITY));
   setfield_str(L, "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE));
+  /* libpq's own result for a connection that went away has no SQLSTATE
+  ** (and a failed write leaves the status OK until input is read: reading
+  ** finds the end): 08006 connection_failure, as push_conn_error says */
+  if (PQresultErrorField(res, PG_DIAG_SQLSTATE) == NULL
+      && (PQstatus(pg) == CONNECTION_BAD || !PQconsumeInput(pg) || PQstatus(pg) == CONNECTION_BAD))
+    setfield_str(L, "sqlstate", "08006");
   const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
   if (msg != NULL) setfield_str(L, "message", msg);
   else {
@@ -631,7 +637,7 @@ static int take_results(lua_State *L, Conn *c, Owned *o, Owned *keep, int with_r
       char *buf;
       while (PQgetCopyData(c->pg, &buf, 0) > 0) PQfreemem(buf);
     } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
-      if (!failed) { push_result_error(L, o->p); failed = 1; }   /* the first error */
+      if (!failed) { push_result_error(L, o->p, c->pg); failed = 1; }   /* the first error */
     } else if (!failed) {
       owned_clear(keep);
       keep->p = o->p;
@@ -772,7 +778,7 @@ static int conn_pipeline(lua_State *L) {
       default:
         if (!failed_at) {
           failed_at = i;
-          push_result_error(L, res);      /* results err */
+          push_result_error(L, res, c->pg);      /* results err */
         }
         break;
     }
@@ -899,7 +905,7 @@ static int rows_next(lua_State *L) {
   /* the end: PGRES_TUPLES_OK with zero rows, or an error */
   int failed = (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK);
   r->conn = NULL; c->streaming = NULL;
-  if (failed) push_result_error(L, res);
+  if (failed) push_result_error(L, res, c->pg);
   owned_clear(o);
   discard_results(c, o);
   if (failed) return lua_error(L);
@@ -974,7 +980,7 @@ static int conn_copy_from(lua_State *L) {
   }
   if (PQresultStatus(res) != PGRES_COPY_IN) {
     int failed = PQresultStatus(res) == PGRES_FATAL_ERROR || PQresultStatus(res) == PGRES_NONFATAL_ERROR;
-    if (failed) push_result_error(L, res);
+    if (failed) push_result_error(L, res, c->pg);
     owned_clear(o);
     discard_results(c, o);
     if (failed) return fail_with_top(L);

@@ -291,7 +291,14 @@ function M.run(parsed)
     return status
   end
   local e = status
-  if not errors.is(e) and type(e) == "table" and e.sqlstate then
+  local lost = not errors.is(e) and type(e) == "table" and type(e.sqlstate) == "string"
+    and (e.sqlstate:match("^08") or e.sqlstate:match("^57P"))
+  if lost then
+    -- the server went away between migrations (waiting for the lock, reading the records)
+    e = errors.new("connection", "lost the database connection: " .. errors.text(e), { cause = e,
+      sqlstate = e.sqlstate, hint = "the server stopped or ended lumi's session: once it is back, `lumi status` "
+        .. "says where things stand, and `lumi up` goes on" })
+  elseif not errors.is(e) and type(e) == "table" and e.sqlstate then
     -- a database error outside a migration (permissions on the tracking table, ...)
     e = errors.new("migration", "database error: " .. errors.text(e), { cause = e, sqlstate = e.sqlstate,
       detail = e.detail, hint = e.hint })

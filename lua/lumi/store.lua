@@ -366,6 +366,9 @@ function Store:ensure()
   if #sql > 0 then
     local ok, err = pcall(self.db.exec, self.db, table.concat(sql, "\n"))
     if not ok then
+      local code = type(err) == "table" and err.sqlstate or ""
+      -- the server going away is not migrate.lua's fault
+      if code:match("^08") or code:match("^57P") then error(err, 0) end
       errors.raise("migration", string.format("cannot create the tracking tables (%s%s): %s", self.qualified,
         self.log_table and (", " .. (self.spec.log or self.qualified .. "_log")) or "", errors.text(err)),
         { cause = err, sqlstate = type(err) == "table" and err.sqlstate or nil,
