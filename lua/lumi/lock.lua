@@ -51,6 +51,20 @@ function M.acquire(db, key, wait, on_wait)
   end
 end
 
+--- Who holds the migration lock of store `st`, however it is held: the
+--- advisory lock's holder (a pg_stat_activity row, as M.holder) or, through
+--- a pooler, a live lease's ({description=, since=, lease=true}); or nil.
+function M.who(db, st)
+  local key = st:lock_key()
+  local h = M.holder(db, key)
+  if h then return h end
+  local tbl = st:lease_table()
+  if not db:value("SELECT to_regclass($1) IS NOT NULL", tbl) then return nil end
+  local row = db:one("SELECT holder, to_char(taken_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') AS since "
+    .. "FROM " .. tbl .. " WHERE key = $1 AND expires_at > now()", key)
+  return row and { description = row.holder, since = row.since, lease = true } or nil
+end
+
 function M.release(db, key)
   return db:value("SELECT pg_advisory_unlock($1)", key)
 end

@@ -421,8 +421,9 @@ function render.status(self, r)
       extra = "failed midway" .. (e.error and (": " .. e.error) or "")
     elseif e.state == "in_progress" then
       local h = e.holder
-      extra = h and string.format("being applied by process %d (user %s, %s)", h.pid, h.user,
-        h.application ~= "" and h.application or "no application name") or "being applied"
+      extra = h and (h.pid and string.format("being applied by process %d (user %s, %s)", h.pid, h.user,
+        h.application ~= "" and h.application or "no application name") or ("being applied by " .. h.description))
+        or "being applied"
     elseif e.state == "missing" then
       extra = "applied " .. when(e.applied_at) .. ", file not found"
     elseif e.out_of_order then
@@ -483,7 +484,9 @@ function render.verify(self, r)
     self:say("  tracking    %s does not exist yet (lumi up creates it)", r.table)
   end
   if r.lock_holder then
-    self:say("  lock        held by process %d (user %s)", r.lock_holder.pid, r.lock_holder.user)
+    local h = r.lock_holder
+    if h.pid then self:say("  lock        held by process %d (user %s)", h.pid, h.user)
+    else self:say("  lock        held by %s (a lease, since %s)", h.description, h.since) end
   else
     self:say("  lock        free")
   end

@@ -146,6 +146,31 @@ describe("through PgBouncer in transaction mode", function()
   end)
 end)
 
+describe("a run holding a lease (pooler = \"lease\")", function()
+  it("is what status calls in progress, and what verify names as the lock holder", function()
+    h.with_project(with(), function(p)
+      local _, c0 = p:json("up")
+      assert.are.equal(0, c0)
+      p:query("CREATE TABLE schema_migrations_lock (key bigint PRIMARY KEY, holder text NOT NULL, "
+        .. "taken_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz NOT NULL)")
+      local hex = require("lumi.hash").sha256("lumi:public.schema_migrations")
+      p:query("INSERT INTO schema_migrations_lock VALUES ($1, 'lumi 9 pid 42 on deploy-7', now(), now() + interval '1 minute')",
+        math.tointeger(tonumber(hex:sub(1, 15), 16)))
+      p:query("UPDATE schema_migrations SET state = 'unfinished' WHERE version = '010'")
+      local doc, code = p:json("status")
+      assert.are.equal(0, code)
+      local e = h.entry(doc, "010_t10.sql")
+      assert.are.equal("in_progress", e.state)
+      assert.are.equal("lumi 9 pid 42 on deploy-7", e.holder.description)
+      local v = p:json("verify")
+      assert.are.equal("lumi 9 pid 42 on deploy-7", v.lock_holder.description)
+      -- an expired lease holds nothing
+      p:query("UPDATE schema_migrations_lock SET expires_at = now() - interval '1 second'")
+      assert.are.equal("unfinished", h.entry((p:json("status")), "010_t10.sql").state)
+    end)
+  end)
+end)
+
 describe("through PgBouncer in session mode", function()
   local b
   setup(function() b = bouncer("session") end)

@@ -32,7 +32,7 @@ applying it) and missing (recorded, but the file is gone).]],
     local p = project:plan(found, records)
     -- an unfinished record is another run's work in progress while that
     -- run holds the migration lock
-    local holder = #p.unfinished > 0 and require("lumi.lock").holder(project:connect(), st:lock_key())
+    local holder = #p.unfinished > 0 and require("lumi.lock").who(project:connect(), st)
     local totals = { total = 0, applied = 0, pending = 0, changed = 0, missing = 0, unfinished = 0, in_progress = 0 }
     local entries = {}
     for _, e in ipairs(p.entries) do

@@ -15,7 +15,7 @@ it holds, and whether another runner holds the migration lock.]],
     local info = db:info()
     local st = project:store()
     local count = st:count()
-    local holder = lock.holder(db, st:lock_key())
+    local holder = lock.who(db, st)
     return {
       database = conninfo.redact(project.config.database) or "(from PG* environment variables)",
       server_version = info.server_version,
