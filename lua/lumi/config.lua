@@ -268,7 +268,8 @@ function M.load_file(path)
   local env = setmetatable({}, { __index = _G })
   local chunk, err = loadfile(path, "t", env)
   if not chunk then
-    errors.raise("config", "cannot load " .. err, { file = path })
+    -- Lua's own "cannot open/read FILE" says it already
+    errors.raise("config", err:match("^cannot ") and err or ("cannot load " .. err), { file = path })
   end
   local ok, result = pcall(chunk)
   if not ok then
