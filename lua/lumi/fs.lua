@@ -69,7 +69,9 @@ end
 
 --- mkdir -p
 function M.mkdirs(path)
-  if M.kind(path) == "directory" then return true end
+  local kind = M.kind(path)
+  if kind == "directory" then return true end
+  if kind then return nil, "a " .. kind .. " named " .. path .. " is in the way" end
   local parent = path:match("^(.+)/[^/]+/?$")
   if parent and not M.kind(parent) then
     local ok, err = M.mkdirs(parent)
