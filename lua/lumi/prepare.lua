@@ -194,6 +194,36 @@ function M.controls_transaction(s)
   return k
 end
 
+-- Statements PostgreSQL refuses inside a transaction block (SQLSTATE
+-- 25001), by their opening words, and the name they are told by.
+local OUTSIDE = {
+  { "^CREATE%s+UNIQUE%s+INDEX%s+CONCURRENTLY%f[^%w_]", "CREATE INDEX CONCURRENTLY" },
+  { "^CREATE%s+INDEX%s+CONCURRENTLY%f[^%w_]", "CREATE INDEX CONCURRENTLY" },
+  { "^DROP%s+INDEX%s+CONCURRENTLY%f[^%w_]", "DROP INDEX CONCURRENTLY" },
+  { "^REINDEX%s*%b()%s*%a+%s+CONCURRENTLY%f[^%w_]", "REINDEX CONCURRENTLY" },
+  { "^REINDEX%s+%a+%s+CONCURRENTLY%f[^%w_]", "REINDEX CONCURRENTLY" },
+  { "^ALTER%s+TABLE%f[^%w_][^;]-%f[%w_]DETACH%s+PARTITION%f[^%w_][^;]-%f[%w_]CONCURRENTLY%s*;?%s*$",
+    "DETACH PARTITION CONCURRENTLY" },
+  { "^VACUUM%f[^%w_]", "VACUUM" },
+  { "^ALTER%s+SYSTEM%f[^%w_]", "ALTER SYSTEM" },
+  { "^CREATE%s+DATABASE%f[^%w_]", "CREATE DATABASE" },
+  { "^DROP%s+DATABASE%f[^%w_]", "DROP DATABASE" },
+  { "^CREATE%s+TABLESPACE%f[^%w_]", "CREATE TABLESPACE" },
+  { "^DROP%s+TABLESPACE%f[^%w_]", "DROP TABLESPACE" },
+}
+
+--- The name of what statement text s is (as lumi.sql.split gives it) when
+--- PostgreSQL refuses to run it inside a transaction block: "CREATE INDEX
+--- CONCURRENTLY", "VACUUM", ...; nil otherwise.
+function M.outside_transaction_only(s)
+  if not M.first_keyword(s) then return nil end
+  local upper = s:upper()
+  for _, o in ipairs(OUTSIDE) do
+    if upper:find(o[1]) then return o[2] end
+  end
+  return nil
+end
+
 --- The top-level statements of part.text, by PostgreSQL's parser, or nil
 --- and the parse error when the parser rejects the text.
 function M.statements(part)
@@ -228,9 +258,6 @@ end
 
 ---------------------------------------------------------------- reading
 
--- The text without the UTF-8 byte order mark some editors put first: it is
--- neither SQL nor part of a section marker or directive (the checksum is
--- of the bytes, BOM included).
 -- Line and column of byte b of text (the column in characters where the
 -- line is UTF-8).
 local function at_byte(text, b)
@@ -257,6 +284,9 @@ local function unsendable(text, path)
   end
 end
 
+-- The text without the UTF-8 byte order mark some editors put first: it is
+-- neither SQL nor part of a section marker or directive (the checksum is
+-- of the bytes, BOM included).
 local function without_bom(text)
   if text:sub(1, 3) == "\239\187\191" then return text:sub(4) end
   return text

@@ -47,6 +47,11 @@ function M.migration_error(part, err, offset)
       where = string.format("%s:%d:%d", part.path, pos.line, pos.column)
     end
     fields.sqlstate, fields.detail, fields.hint, fields.where = err.sqlstate, err.detail, err.hint, err.where
+    if err.sqlstate == "25001" and not part.lua and part.mode ~= "statements" and not fields.hint then
+      -- active_sql_transaction: a CONCURRENTLY statement, a VACUUM, ... in a transaction
+      fields.hint = "put `-- lumi: no-transaction` first in the file: its statements then run one at a time, "
+        .. "outside a transaction (`lumi validate` finds these before they run)"
+    end
     local msg = string.format("%s: %s %s: %s", where, err.severity or "ERROR", err.sqlstate, err.message)
     if err.statement then
       fields.bookkeeping = true

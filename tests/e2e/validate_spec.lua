@@ -38,6 +38,43 @@ describe("lumi validate (end to end)", function()
       problem("004_bad.sql", "select $$oops;\n", "syntax: 004_bad.sql: migrations/004_bad.sql:")
     end)
 
+    it("a statement PostgreSQL refuses inside a transaction, in a part that runs in one: where, and the marker", function()
+      local marker = "cannot run inside a transaction, and this migration runs in one: put `-- lumi: no-transaction` "
+        .. "first in the file"
+      for _, c in ipairs({
+        { "SELECT 1;\n  CREATE INDEX CONCURRENTLY i ON t (x);\n", "004_bad.sql:2:3: CREATE INDEX CONCURRENTLY" },
+        { "create unique index concurrently i on t (x);\n", "004_bad.sql:1:1: CREATE INDEX CONCURRENTLY" },
+        { "-- hm\nDROP INDEX CONCURRENTLY i;\n", "004_bad.sql:2:1: DROP INDEX CONCURRENTLY" },
+        { "REINDEX (VERBOSE) TABLE CONCURRENTLY t;\n", "004_bad.sql:1:1: REINDEX CONCURRENTLY" },
+        { "REINDEX INDEX CONCURRENTLY i;\n", "004_bad.sql:1:1: REINDEX CONCURRENTLY" },
+        { "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY;\n", "004_bad.sql:1:1: DETACH PARTITION CONCURRENTLY" },
+        { "VACUUM ANALYZE t;\n", "004_bad.sql:1:1: VACUUM" },
+        { "ALTER SYSTEM SET work_mem = '8MB';\n", "004_bad.sql:1:1: ALTER SYSTEM" },
+        { "CREATE DATABASE other;\n", "004_bad.sql:1:1: CREATE DATABASE" },
+        { "BEGIN;\nCREATE INDEX CONCURRENTLY i ON t (x);\nCOMMIT;\n", "004_bad.sql:2:1: CREATE INDEX CONCURRENTLY" },
+      }) do
+        problem("004_bad.sql", c[1], c[2] .. " " .. marker)
+      end
+      -- the down part too, told as such
+      problem("004_bad.sql", "-- migrate:up\nSELECT 1;\n-- migrate:down\nDROP INDEX CONCURRENTLY i;\n",
+        "004_bad.sql:4:1: DROP INDEX CONCURRENTLY cannot run inside a transaction, and this down part runs in one")
+    end)
+
+    it("the same statements are no problem where they run outside one, nor where they only look alike", function()
+      for _, text in ipairs({
+        "-- lumi: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);\nVACUUM t;\n",
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY mv;\n",
+        "CREATE INDEX i ON t (\"concurrently\");\n",
+        "SELECT 'VACUUM';\n",
+        "ALTER TABLE p DETACH PARTITION p1;\n",
+      }) do
+        h.write(dir .. "/migrations/004_fine.sql", text)
+        local out, err, code = lumi("validate")
+        assert.are.equal(0, code, text .. out .. err)
+      end
+      os.remove(dir .. "/migrations/004_fine.sql")
+    end)
+
     it("a down part that does not parse", function()
       problem("004_bad.sql", "-- migrate:up\nCREATE TABLE x (i int);\n-- migrate:down\ndrop tabel x;\n",
         "syntax: 004_bad.sql: migrations/004_bad.sql:4:6: syntax error at or near \"tabel\"")

@@ -59,8 +59,19 @@ local function check_part(project, m, direction, problems, warnings, grammar_is_
     return
   end
   local parsed, err = parse_ok(part.text)
-  if parsed then return end
-  syntax_problem(part, err, problems, warnings, grammar_is_servers)
+  if not parsed then return syntax_problem(part, err, problems, warnings, grammar_is_servers) end
+  if part.mode == "statements" then return end
+  -- what up would run in a transaction, which PostgreSQL refuses there
+  for _, s in ipairs(prepare.statements(part) or {}) do
+    local what = prepare.outside_transaction_only(s.text)
+    if what then
+      local at = prepare.file_position(part, prepare.chars_before(part, s.start) + 1) or { line = 1, column = 1 }
+      problems[#problems + 1] = { kind = "transaction", file = part.file,
+        message = string.format("%s:%d:%d: %s cannot run inside a transaction, and this %s runs in one: "
+          .. "put `-- lumi: no-transaction` first in the file (its statements then run one at a time)",
+          part.path, at.line, at.column, what, direction == "up" and "migration" or "down part") }
+    end
+  end
 end
 
 return {
@@ -76,7 +87,10 @@ contents: every pending migration and every down part must be readable, a
 Lua one must load, every ${placeholder} must have a value, its directives
 must be spelled as lumi knows them, and SQL must parse by PostgreSQL's
 grammar (libpg_query, PostgreSQL 15: on a newer server a parse error is only
-a warning). Exits 3 when anything is wrong, so it can gate a CI pipeline.]],
+a warning); a part that runs in a transaction must hold no statement
+PostgreSQL refuses there (CREATE INDEX CONCURRENTLY, VACUUM, ALTER SYSTEM,
+CREATE DATABASE, ...: such a file needs -- lumi: no-transaction). Exits 3
+when anything is wrong, so it can gate a CI pipeline.]],
   options = {},
   run = function(project)
     local found = project:discover()
