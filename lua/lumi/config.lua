@@ -79,6 +79,15 @@ M.tracking_schema = {
 --- accepted and a check.
 M.schema = {
   name = { types = { string = true }, doc = "the target's name (for --target and output)" },
+  convention = {
+    types = { string = true },
+    doc = "another tool's way of laying out migrations, as the defaults of these settings: "
+      .. "\"dbmate\" or \"golang-migrate\" (lua/lumi/conventions/)",
+    check = function(v)
+      local ok = v:match("^[%w_-]+$") and pcall(require, "lumi.conventions." .. v)
+      return ok, "is not a convention lumi knows (known: dbmate, golang-migrate)"
+    end,
+  },
   env = { types = { string = true }, doc = "(set by lumi: the environment chosen)" },
   database = {
     types = { string = true, ["function"] = true },
@@ -331,6 +340,10 @@ function M.load(opts)
     t = M.load_file(file)
     M.check(t, M.schema, "", file)
     root = fs.dirname(file)
+  end
+  -- a convention's settings stand in for the defaults: migrate.lua's own win
+  if t.convention then
+    for k, v in pairs(require("lumi.conventions." .. t.convention)) do base[k] = v end
   end
   for k, v in pairs(t) do if k ~= "targets" and k ~= "environments" then base[k] = v end end
 

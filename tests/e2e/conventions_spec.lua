@@ -1,0 +1,112 @@
+-- convention = "<tool>": another tool's directory read as that tool reads
+-- it, and run by lumi: what `lumi list --json` finds (valid and invalid
+-- names), and a round trip up / down --all that leaves the schema as it was.
+local h = require "support.helper"
+
+local TABLES = { "lumi_migrations", "lumi_migrations_log" }
+
+local cases = {
+  dbmate = {
+    files = {
+      ["db/migrations/20240101120000_create_users.sql"] =
+        "-- migrate:up\nCREATE TABLE users (id int PRIMARY KEY, email text);\n-- migrate:down\nDROP TABLE users;\n",
+      ["db/migrations/20240102120000_index_email.sql"] =
+        "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n"
+        .. "-- migrate:down\nDROP INDEX users_email;\n",
+      ["db/migrations/20240103120000_posts.sql"] =
+        "-- migrate:up\nCREATE TABLE posts (id int, user_id int REFERENCES users);\n-- migrate:down\nDROP TABLE posts;\n",
+      ["db/migrations/notes.sql"] = "-- not a migration: no version\n",
+    },
+    versions = { "20240101120000", "20240102120000", "20240103120000" },
+    misnamed = { "notes.sql" },
+    scheme = "dbmate",
+    new = "^%d%d%d%d%d%d%d%d%d%d%d%d%d%d_add_tags%.sql$",
+    new_dir = "db/migrations",
+  },
+  ["golang-migrate"] = {
+    files = {
+      ["migrations/1_create_users.up.sql"] = "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
+      ["migrations/1_create_users.down.sql"] = "DROP TABLE users;\n",
+      ["migrations/2_index_email.up.sql"] =
+        "-- lumi: no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n",
+      ["migrations/2_index_email.down.sql"] = "DROP INDEX users_email;\n",
+      ["migrations/10_posts.up.sql"] = "CREATE TABLE posts (id int, user_id int REFERENCES users);\n",
+      ["migrations/10_posts.down.sql"] = "DROP TABLE posts;\n",
+      ["migrations/atlas.sum"] = "h1:whatever=\n",
+      ["migrations/x_bad.up.sql"] = "SELECT 1;\n",
+    },
+    -- numeric order: 10 after 2
+    versions = { "1", "2", "10" },
+    misnamed = { "x_bad.up.sql" },
+    scheme = "sequential",
+    new = "^000011_add_tags%.up%.sql$",
+    new_dir = "migrations",
+  },
+}
+
+for tool, c in pairs(cases) do
+  describe("convention = \"" .. tool .. "\"", function()
+    it("finds the migrations as " .. tool .. " does, in its order, and names what is misnamed", function()
+      h.with_project(c.files, string.format("return { convention = %q }\n", tool), function(p)
+        local doc, code = p:json("list")
+        assert.are.equal(0, code)
+        assert.are.equal(c.scheme, doc.scheme)
+        local versions = {}
+        for i, m in ipairs(doc.migrations) do versions[i] = m.version end
+        assert.are.same(c.versions, versions)
+        local misnamed = {}
+        for _, ig in ipairs(doc.ignored) do
+          if ig.file:match("%.sql$") then misnamed[#misnamed + 1] = ig.file end
+        end
+        assert.are.same(c.misnamed, misnamed)
+        local out, err, vcode = p:lumi("validate")
+        assert.are.equal(3, vcode, out .. err)
+        assert.truthy(err:find(c.misnamed[1], 1, true), err)
+      end)
+    end)
+
+    it("applies, reverts everything back to the schema it found, and creates the next file the tool's way", function()
+      local files = {}
+      for k, v in pairs(c.files) do if not k:find("bad") and not k:find("notes") then files[k] = v end end
+      h.with_project(files, string.format("return { convention = %q }\n", tool), function(p)
+        local before = h.schema_dump(p.url, TABLES)
+        local doc, code = p:json("up")
+        assert.are.equal(0, code)
+        assert.are.equal(#c.versions, #doc.applied)
+        assert.is_true(p:value("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass"))
+        assert.are.equal(#c.versions, tonumber(p:value("SELECT count(*) FROM lumi_migrations")))
+        local _, dcode = p:json("down --all")
+        assert.are.equal(0, dcode)
+        assert.are.equal(before, h.schema_dump(p.url, TABLES))
+        local out, err, ncode = p:lumi("new add_tags")
+        assert.are.equal(0, ncode, out .. err)
+        local made
+        for f in h.sh("ls " .. h.q(p.dir .. "/" .. c.new_dir)):gmatch("[^\n]+") do
+          if f:find("add_tags", 1, true) and not f:find("down", 1, true) then made = f end
+        end
+        assert.truthy(made and made:match(c.new), tostring(made))
+      end)
+    end)
+  end)
+end
+
+describe("convention", function()
+  it("an unknown one is a config error naming the known ones", function()
+    h.with_project({}, 'return { convention = "dbmat" }\n', function(p)
+      local out, err, code = p:lumi("list")
+      assert.are.equal(2, code, out .. err)
+      assert.truthy(err:find('key "convention" is not a convention lumi knows (known: dbmate, golang-migrate), got "dbmat"',
+        1, true), err)
+    end)
+  end)
+
+  it("is the defaults: migrate.lua's own settings win", function()
+    h.with_project({ ["sql/20240101120000_a.sql"] = "-- migrate:up\nSELECT 1;\n" },
+      'return { convention = "dbmate", dir = "sql", table = "history" }\n', function(p)
+        local doc, code = p:json("up")
+        assert.are.equal(0, code)
+        assert.are.equal(1, #doc.applied)
+        assert.are.equal(1, tonumber(p:value("SELECT count(*) FROM history")))
+      end)
+  end)
+end)
