@@ -5,7 +5,7 @@
 local M = {}
 
 M.commands = { "up", "down", "redo", "status", "list", "new", "verify", "validate",
-               "baseline", "mark", "unmark", "repair", "fresh", "log" }
+               "baseline", "mark", "unmark", "repair", "adopt", "fresh", "log" }
 
 local global_options = {
   { "--config", short = "-c", arg = "FILE", help = "read settings from FILE instead of ./migrate.lua" },

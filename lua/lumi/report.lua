@@ -361,6 +361,19 @@ function render.baseline(self, r)
   self:say("Recorded %s up to %s as applied; nothing was run.", plural(#r.baselined, "migration"), r.version)
 end
 
+function render.adopt(self, r)
+  for _, m in ipairs(r.adopted) do
+    self:say("  %s  %s%s", self:paint("cyan", r.written and "adopted" or "would adopt"), m.file,
+      m.applied_at and self:paint("dim", "  applied " .. m.applied_at) or "")
+  end
+  if r.written then
+    self:say("Recorded %s applied by %s (%s) as applied; nothing was run.", plural(#r.adopted, "migration"), r.tool, r.source)
+  else
+    self:say("%s applied by %s (%s) would be recorded; nothing was written: run `lumi adopt %s --apply`.",
+      plural(#r.adopted, "migration"), r.tool, r.source, r.tool)
+  end
+end
+
 function render.mark(self, r)
   for _, m in ipairs(r.marked) do
     self:say("Marked %s as applied%s; nothing was run.", m.file, m.was == "unfinished" and " (it was unfinished)" or "")
@@ -547,7 +560,7 @@ function Report:document(command, r)
   if r.reverted then doc.reverted = done(r.reverted) end
   doc.warnings = json.array(r.warnings or self.warnings or {})
   for _, k in ipairs({ "entries", "ignored", "duplicates", "problems", "migrations", "events", "baselined",
-                       "marked", "unmarked", "repaired" }) do
+                       "marked", "unmarked", "repaired", "adopted" }) do
     if doc[k] then doc[k] = json.array(doc[k]) end
   end
   return doc

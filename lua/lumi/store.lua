@@ -171,11 +171,14 @@ local function insert(self, rec, extra)
     local col = self.columns[field]
     local v = extra[field]
     if v == nil then v = rec[field] end
-    if col and v ~= nil and field ~= "applied_at" and field ~= "applied_by" then
+    -- applied_at and applied_by are the column defaults (now, the user),
+    -- unless the record brings its own (adopted from another tool)
+    if col and v ~= nil and v ~= null then
       params[#params + 1] = v
       cols[#cols + 1] = self:quote(col)
       -- through numeric, a duration fits an integer column too (rounded)
-      marks[#marks + 1] = "$" .. #params .. (field == "execution_ms" and "::numeric" or "")
+      marks[#marks + 1] = "$" .. #params .. (field == "execution_ms" and "::numeric"
+        or field == "applied_at" and "::timestamptz" or "")
     end
   end
   return table.pack("INSERT INTO " .. self.table .. " (" .. table.concat(cols, ", ") .. ") VALUES ("

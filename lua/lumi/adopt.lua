@@ -1,0 +1,124 @@
+--- Other tools' history tables, read to adopt their applied state (`lumi
+--- adopt`). Each source is a table:
+--
+--   name      the tool
+--   table     its history table (schema-qualified or not)
+--   columns   the columns that tell it apart from another tool's table of
+--             the same name (all must be there)
+--   read(db)  -> {rows = {{version=|file=, applied_at=, applied_by=}...},
+--                 dirty = message?, warning = message?}
+--
+-- A row names its migration by `version` (matched through the naming
+-- scheme's key) or by `file`. Nothing here writes to the source.
+local M = {}
+
+-- the columns of a table, {name = type}, or nil when there is no such table
+function M.columns(db, tbl)
+  local rows = db:query("SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type "
+    .. "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped", tbl)
+  if #rows == 0 then return nil end
+  local out = {}
+  for _, r in ipairs(rows) do out[r.name] = r.type end
+  return out
+end
+
+local TS = "to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+M.sources = {
+  {
+    name = "golang-migrate", table = "schema_migrations", columns = { "version", "dirty" },
+    read = function(db)
+      local r = db:one("SELECT version::text AS version, dirty FROM schema_migrations LIMIT 1")
+      if not r then return { rows = {}, head = nil } end
+      return {
+        head = r.version,
+        dirty = r.dirty == true and string.format("schema_migrations says version %s is dirty: it failed midway "
+          .. "(fix it by hand and `migrate force`, then adopt)", r.version) or nil,
+        warning = "golang-migrate keeps only its newest version: every file up to it is taken as applied, "
+          .. "though a file merged later with an older version may never have run",
+      }
+    end,
+  },
+  {
+    name = "dbmate", table = "schema_migrations", columns = { "version" }, exact = true,
+    read = function(db)
+      local rows = db:query("SELECT version FROM schema_migrations ORDER BY version")
+      local out = {}
+      for i, r in ipairs(rows) do out[i] = { version = r.version } end
+      return { rows = out }
+    end,
+  },
+  {
+    name = "goose", table = "goose_db_version", columns = { "version_id", "is_applied", "tstamp" },
+    read = function(db)
+      -- the newest row of each version decides
+      local rows = db:query("SELECT DISTINCT ON (version_id) version_id::text AS version, is_applied, "
+        .. string.format(TS, "tstamp") .. " AS applied_at FROM goose_db_version WHERE version_id > 0 "
+        .. "ORDER BY version_id, id DESC")
+      local out = {}
+      for _, r in ipairs(rows) do
+        if r.is_applied == true then out[#out + 1] = { version = r.version, applied_at = r.applied_at } end
+      end
+      return { rows = out }
+    end,
+  },
+  {
+    name = "sql-migrate", table = "gorp_migrations", columns = { "id", "applied_at" },
+    read = function(db)
+      local rows = db:query("SELECT id, " .. string.format(TS, "applied_at") .. " AS applied_at "
+        .. "FROM gorp_migrations ORDER BY id")
+      local out = {}
+      for i, r in ipairs(rows) do out[i] = { file = r.id, applied_at = r.applied_at } end
+      return { rows = out }
+    end,
+  },
+  {
+    name = "flyway", table = "flyway_schema_history",
+    columns = { "installed_rank", "version", "script", "success", "installed_by", "installed_on" },
+    read = function(db)
+      local failed = db:query("SELECT version, script FROM flyway_schema_history WHERE NOT success ORDER BY installed_rank")
+      local rows = db:query("SELECT DISTINCT ON (version) version, script AS file, installed_by AS applied_by, "
+        .. string.format(TS, "installed_on") .. " AS applied_at FROM flyway_schema_history "
+        .. "WHERE success AND version IS NOT NULL AND type <> 'BASELINE' ORDER BY version, installed_rank DESC")
+      local out = {}
+      for i, r in ipairs(rows) do out[i] = { version = r.version, applied_at = r.applied_at, applied_by = r.applied_by } end
+      local dirty
+      if #failed > 0 then
+        local names = {}
+        for i, f in ipairs(failed) do names[i] = f.script end
+        dirty = "flyway_schema_history has failed migrations: " .. table.concat(names, ", ")
+          .. " (repair them with flyway repair, then adopt)"
+      end
+      return { rows = out, dirty = dirty }
+    end,
+  },
+}
+
+--- The source named `name`, or nil.
+function M.source(name)
+  for _, s in ipairs(M.sources) do if s.name == name then return s end end
+  return nil
+end
+
+--- Does `db` hold source s's table, with its columns (and only those, for
+--- an exact one)?
+function M.present(db, s)
+  local cols = M.columns(db, s.table)
+  if not cols then return false end
+  for _, c in ipairs(s.columns) do if not cols[c] then return false end end
+  if s.exact then
+    local n = 0
+    for _ in pairs(cols) do n = n + 1 end
+    if n ~= #s.columns then return false end
+  end
+  return true
+end
+
+--- The sources whose tables `db` holds.
+function M.found(db)
+  local out = {}
+  for _, s in ipairs(M.sources) do if M.present(db, s) then out[#out + 1] = s end end
+  return out
+end
+
+return M

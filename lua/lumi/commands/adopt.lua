@@ -1,0 +1,127 @@
+--- lumi adopt [TOOL|auto] [--apply]: record what another tool applied.
+local errors = require "lumi.errors"
+local adopt = require "lumi.adopt"
+
+-- The source to read: the one named, or (auto) the one whose table is there.
+local function pick(db, name)
+  local names = {}
+  for i, s in ipairs(adopt.sources) do names[i] = s.name end
+  if name and name ~= "auto" then
+    local s = adopt.source(name)
+    if not s then
+      errors.raise("usage", string.format("adopt: no tool named %q (known: %s)", name, table.concat(names, ", ")))
+    end
+    if not adopt.present(db, s) then
+      errors.raise("usage", string.format("adopt: there is no %s history here (a table %s with columns %s)",
+        s.name, s.table, table.concat(s.columns, ", ")))
+    end
+    return s
+  end
+  local found = adopt.found(db)
+  if #found == 1 then return found[1] end
+  if #found == 0 then
+    errors.raise("usage", "adopt: no history table of a known tool here (looked for: " .. table.concat(names, ", ") .. ")")
+  end
+  local seen = {}
+  for i, s in ipairs(found) do seen[i] = s.name .. " (" .. s.table .. ")" end
+  errors.raise("usage", "adopt: the history of several tools is here: " .. table.concat(seen, ", ")
+    .. "; name the one to adopt")
+end
+
+-- What to record: {migration=, row=} for every row of the source, matched
+-- to the files; raises when the source is dirty or a row has no file.
+local function plan_of(project, src, got, found)
+  local scheme = project.scheme
+  local by_key, by_file = {}, {}
+  for _, m in ipairs(found.migrations) do
+    by_key[m.key] = m
+    by_file[m.file] = m
+  end
+  if got.dirty then errors.raise("validation", "adopt: " .. got.dirty) end
+  local out, orphans = {}, {}
+  if got.head then
+    -- everything up to the newest version (golang-migrate)
+    for _, m in ipairs(found.migrations) do
+      if not scheme.compare(got.head, m.version) then out[#out + 1] = { migration = m, row = {} } end
+    end
+    if not by_key[scheme.key(got.head)] then orphans[1] = got.head end
+  else
+    for _, r in ipairs(got.rows) do
+      local m = r.file and by_file[r.file] or (r.version and by_key[scheme.key(r.version)])
+      if m then out[#out + 1] = { migration = m, row = r } else orphans[#orphans + 1] = r.file or r.version end
+    end
+  end
+  if #orphans > 0 then
+    errors.raise("validation", string.format("adopt: %s applied %s with no file here: %s", src.name,
+      #orphans == 1 and "a migration" or (#orphans .. " migrations"), table.concat(orphans, ", ")),
+      { hint = "restore those files (or check dir and naming in migrate.lua), then adopt" })
+  end
+  return out
+end
+
+return {
+  summary = "record as applied what another tool applied (its history table is read, never changed)",
+  usage = "lumi adopt [TOOL|auto] [--apply]",
+  description = [[
+Reads the history table of another migration tool (TOOL: golang-migrate,
+dbmate, goose, sql-migrate, flyway; auto, the default, finds the one
+there) and records the same applied migrations in lumi's tracking table,
+with their original time and user where the tool kept them, logged as
+"adopted". Without --apply it shows what it would record and writes
+nothing. With --apply it writes in one transaction, under the migration
+lock; a migration lumi already records is left as it is, so adopting
+twice records nothing the second time. It refuses a history with a failed
+or dirty migration, and rows whose file is not here.]],
+  args = { { name = "TOOL" } },
+  options = { { "--apply", help = "record them (without it: only show what would be recorded)" } },
+  run = function(project, opts)
+    local db = project:connect()
+    local src = pick(db, opts.args[1])
+    local st = project:store()
+    if db:value("SELECT to_regclass($1) = to_regclass($2)", project.config.tracking.table, src.table) == true then
+      errors.raise("config", string.format("adopt: lumi's tracking table is %s's own (%s): give lumi another one",
+        src.name, src.table), { hint = "set table = \"lumi_migrations\" in migrate.lua (a convention does it)" })
+    end
+    local found = project:discover()
+    local function todo(records)
+      local got = src.read(db)
+      local applied = {}
+      for _, r in ipairs(records) do if r.version then applied[project.scheme.key(r.version)] = true end end
+      local out = {}
+      for _, c in ipairs(plan_of(project, src, got, found)) do
+        if not applied[c.migration.key] then out[#out + 1] = c end
+      end
+      return out, got.warning
+    end
+    local list, warning
+    if opts.apply then
+      local done = require("lumi.runner").record_only(project, function(p)
+        local recs = {}
+        for _, e in ipairs(p.entries) do if e.record then recs[#recs + 1] = e.record end end
+        list, warning = todo(recs)
+        local sums = project:checksums((function()
+          local ms = {}
+          for i, c in ipairs(list) do ms[i] = c.migration end
+          return ms
+        end)())
+        local changes = {}
+        for i, c in ipairs(list) do
+          changes[i] = { migration = c.migration, event = "adopted", note = "from " .. src.name,
+            fields = { checksum = sums[c.migration.path], execution_ms = 0, applied_at = c.row.applied_at,
+                       applied_by = c.row.applied_by } }
+        end
+        return changes
+      end)
+      list = done
+    else
+      list, warning = todo((st:read()))
+    end
+    if warning then project:warn(warning) end
+    local out = {}
+    for i, c in ipairs(list) do
+      out[i] = { version = c.migration.version, file = c.migration.file,
+                 applied_at = c.fields and c.fields.applied_at or (c.row and c.row.applied_at) or nil }
+    end
+    return { adopted = out, tool = src.name, source = src.table, written = opts.apply == true }
+  end,
+}

@@ -1,0 +1,142 @@
+-- lumi adopt: another tool's history, read (never changed) and recorded in
+-- lumi's table. dbmate runs for real when its binary is here (npm's
+-- @dbmate package in bench/node_modules, or on PATH); the other tools'
+-- tables are created with the DDL of their own sources and filled as
+-- they fill them (golang-migrate: database/postgres/postgres.go;
+-- goose: the Postgres dialect's CreateVersionTable).
+local h = require "support.helper"
+
+local function dbmate_bin()
+  local out = h.sh("ls " .. h.q(h.root) .. "/bench/node_modules/@dbmate/*/bin/dbmate 2>/dev/null; command -v dbmate")
+  return out:match("[^\n]+")
+end
+
+local DBMATE_FILES = {
+  ["db/migrations/20240101120000_create_users.sql"] =
+    "-- migrate:up\nCREATE TABLE users (id int PRIMARY KEY, email text);\n-- migrate:down\nDROP TABLE users;\n",
+  ["db/migrations/20240102120000_index_email.sql"] =
+    "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n"
+    .. "-- migrate:down\nDROP INDEX users_email;\n",
+}
+
+local function rows_of(p, sql) return p:query(sql) end
+
+describe("lumi adopt", function()
+  it("dbmate: shows, then records what dbmate applied, once; status verifies them; up runs only a new file", function()
+    h.with_project(DBMATE_FILES, 'return { convention = "dbmate" }\n', function(p)
+      local bin = dbmate_bin()
+      if bin then
+        local out, err, code = h.sh("cd " .. h.q(p.dir) .. " && " .. h.q(bin) .. " --no-dump-schema --url "
+          .. h.q("postgres://postgres@/" .. p.name .. "?host=" .. h.url:match("host=([^&]+)") .. "&sslmode=disable")
+          .. " up")
+        assert.are.equal(0, code, out .. err)
+      else
+        -- dbmate's own DDL and rows (pkg/driver/postgres: CreateMigrationsTable, InsertMigration)
+        p:query("CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) PRIMARY KEY)")
+        p:query("CREATE TABLE users (id int PRIMARY KEY, email text)")
+        p:query("CREATE INDEX users_email ON users (email)")
+        p:query("INSERT INTO schema_migrations (version) VALUES ('20240101120000'), ('20240102120000')")
+      end
+      local before = rows_of(p, "SELECT version FROM schema_migrations ORDER BY version")
+      -- without --apply: what would be recorded, nothing written
+      local doc, code = p:json("adopt")
+      assert.are.equal(0, code)
+      assert.are.equal("dbmate", doc.tool)
+      assert.are.same({ "20240101120000_create_users.sql", "20240102120000_index_email.sql" }, h.files(doc.adopted))
+      assert.is_false(doc.written)
+      assert.is_false(h.table_exists(p.url, "lumi_migrations"))
+      -- with it
+      doc, code = p:json("adopt dbmate --apply")
+      assert.are.equal(0, code)
+      assert.are.equal(2, #doc.adopted)
+      assert.are.equal(2, tonumber(p:value("SELECT count(*) FROM lumi_migrations_log WHERE event = 'adopted' "
+        .. "AND error = 'from dbmate'")))
+      -- again: nothing more
+      doc, code = p:json("adopt --apply")
+      assert.are.equal(0, code)
+      assert.are.equal(0, #doc.adopted)
+      local status = p:json("status")
+      assert.are.same({ ["20240101120000_create_users.sql"] = "applied", ["20240102120000_index_email.sql"] = "applied" },
+        h.states(status))
+      p:write("db/migrations/20240103120000_posts.sql", "-- migrate:up\nCREATE TABLE posts (id int);\n")
+      local up = p:json("up")
+      assert.are.same({ "20240103120000_posts.sql" }, h.files(up.applied))
+      -- dbmate's table as it was
+      assert.are.same(before, rows_of(p, "SELECT version FROM schema_migrations ORDER BY version"))
+    end)
+  end)
+
+  local GOLANG = {
+    ["migrations/1_users.up.sql"] = "CREATE TABLE users (id int);\n",
+    ["migrations/1_users.down.sql"] = "DROP TABLE users;\n",
+    ["migrations/2_posts.up.sql"] = "CREATE TABLE posts (id int);\n",
+    ["migrations/2_posts.down.sql"] = "DROP TABLE posts;\n",
+    ["migrations/10_tags.up.sql"] = "CREATE TABLE tags (id int);\n",
+    ["migrations/10_tags.down.sql"] = "DROP TABLE tags;\n",
+  }
+  local GOLANG_DDL = "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)"
+
+  it("golang-migrate: every file up to its one stored version, with the warning that it cannot know more", function()
+    h.with_project(GOLANG, 'return { convention = "golang-migrate" }\n', function(p)
+      p:query(GOLANG_DDL)
+      p:query("INSERT INTO schema_migrations VALUES (2, false)")
+      local out, err, code = p:lumi("adopt --apply")
+      assert.are.equal(0, code, out .. err)
+      assert.truthy(err:find("golang-migrate keeps only its newest version", 1, true), err)
+      assert.are.same({ "1", "2" }, h.versions(p.url, "lumi_migrations"))
+    end)
+  end)
+
+  it("golang-migrate: a dirty version is refused, naming it, and nothing is written", function()
+    h.with_project(GOLANG, 'return { convention = "golang-migrate" }\n', function(p)
+      p:query(GOLANG_DDL)
+      p:query("INSERT INTO schema_migrations VALUES (2, true)")
+      local out, err, code = p:lumi("adopt --apply")
+      assert.are.equal(3, code, out .. err)
+      assert.truthy(err:find("schema_migrations says version 2 is dirty", 1, true), err)
+      assert.is_false(h.table_exists(p.url, "lumi_migrations"))
+    end)
+  end)
+
+  it("goose: the newest row of each version decides, and the time goose applied it is kept", function()
+    h.with_project({
+      ["migrations/001_users.sql"] = "-- +goose Up\nCREATE TABLE users (id int);\n-- +goose Down\nDROP TABLE users;\n",
+      ["migrations/002_posts.sql"] = "-- +goose Up\nCREATE TABLE posts (id int);\n-- +goose Down\nDROP TABLE posts;\n",
+    }, function(p)
+      p:query("CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint NOT NULL, "
+        .. "is_applied boolean NOT NULL, tstamp timestamp NULL default now(), PRIMARY KEY(id))")
+      p:query("INSERT INTO goose_db_version (version_id, is_applied, tstamp) VALUES (0, true, '2024-01-01 00:00:00'), "
+        .. "(1, true, '2024-01-02 03:04:05'), (2, true, '2024-01-03 00:00:00'), (2, false, '2024-01-04 00:00:00')")
+      local doc, code = p:json("adopt auto --apply")
+      assert.are.equal(0, code)
+      assert.are.equal("goose", doc.tool)
+      assert.are.same({ "001_users.sql" }, h.files(doc.adopted))
+      assert.are.equal("2024-01-02 03:04:05", p:value("SELECT to_char(applied_at AT TIME ZONE 'UTC', "
+        .. "'YYYY-MM-DD HH24:MI:SS') FROM schema_migrations WHERE version = '001'"))
+    end)
+  end)
+
+  it("refuses rows without a file, listing them, and a tool whose history is not here", function()
+    h.with_project(GOLANG, 'return { convention = "golang-migrate" }\n', function(p)
+      p:query("CREATE TABLE gorp_migrations (id text PRIMARY KEY, applied_at timestamptz)")
+      p:query("INSERT INTO gorp_migrations VALUES ('1_users.up.sql', now()), ('7_gone.up.sql', now())")
+      local out, err, code = p:lumi("adopt sql-migrate --apply")
+      assert.are.equal(3, code, out .. err)
+      assert.truthy(err:find("sql-migrate applied a migration with no file here: 7_gone.up.sql", 1, true), err)
+      assert.is_false(h.table_exists(p.url, "lumi_migrations"))
+      out, err, code = p:lumi("adopt flyway")
+      assert.are.equal(2, code, out .. err)
+      assert.truthy(err:find("there is no flyway history here", 1, true), err)
+    end)
+  end)
+
+  it("will not adopt into the tool's own table", function()
+    h.with_project(GOLANG, function(p)
+      p:query(GOLANG_DDL)
+      p:query("INSERT INTO schema_migrations VALUES (1, false)")
+      local out, err, code = p:lumi("adopt golang-migrate")
+      assert.are.equal(2, code, out .. err)
+      assert.truthy(err:find("lumi's tracking table is golang-migrate's own (schema_migrations)", 1, true), err)
+    end)
+  end)
+end)
