@@ -75,6 +75,9 @@ M.tracking_schema = {
   reverted = { types = fn, doc = "function(store, record) -> statements recording a migration as reverted" },
 }
 
+--- The conventions of other tools lumi knows (lua/lumi/conventions/NAME.lua).
+M.conventions = { "dbmate", "diesel", "golang-migrate", "goose", "sql-migrate" }
+
 --- The keys migrate.lua may set (at the top and in each target): type(s)
 --- accepted and a check.
 M.schema = {
@@ -82,10 +85,11 @@ M.schema = {
   convention = {
     types = { string = true },
     doc = "another tool's way of laying out migrations, as the defaults of these settings: "
-      .. "\"dbmate\" or \"golang-migrate\" (lua/lumi/conventions/)",
+      .. table.concat(M.conventions, ", ") .. " (lua/lumi/conventions/)",
     check = function(v)
-      local ok = v:match("^[%w_-]+$") and pcall(require, "lumi.conventions." .. v)
-      return ok, "is not a convention lumi knows (known: dbmate, golang-migrate)"
+      local known = false
+      for _, c in ipairs(M.conventions) do known = known or c == v end
+      return known, "is not a convention lumi knows (known: " .. table.concat(M.conventions, ", ") .. ")"
     end,
   },
   env = { types = { string = true }, doc = "(set by lumi: the environment chosen)" },

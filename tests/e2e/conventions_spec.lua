@@ -3,8 +3,6 @@
 -- names), and a round trip up / down --all that leaves the schema as it was.
 local h = require "support.helper"
 
-local TABLES = { "lumi_migrations", "lumi_migrations_log" }
-
 local cases = {
   dbmate = {
     files = {
@@ -20,6 +18,7 @@ local cases = {
     versions = { "20240101120000", "20240102120000", "20240103120000" },
     misnamed = { "notes.sql" },
     scheme = "dbmate",
+    table = "lumi_migrations",
     new = "^%d%d%d%d%d%d%d%d%d%d%d%d%d%d_add_tags%.sql$",
     new_dir = "db/migrations",
   },
@@ -39,9 +38,63 @@ local cases = {
     versions = { "1", "2", "10" },
     misnamed = { "x_bad.up.sql" },
     scheme = "sequential",
+    table = "lumi_migrations",
     new = "^000011_add_tags%.up%.sql$",
     new_dir = "migrations",
   },
+}
+
+cases.goose = {
+  files = {
+    ["migrations/00001_create_users.sql"] =
+      "-- +goose Up\nCREATE TABLE users (id int PRIMARY KEY, email text);\n-- +goose Down\nDROP TABLE users;\n",
+    ["migrations/00002_index_email.sql"] = "-- +goose NO TRANSACTION\n-- +goose Up\n"
+      .. "CREATE INDEX CONCURRENTLY users_email ON users (email);\n-- +goose Down\nDROP INDEX users_email;\n",
+    ["migrations/00003_touch.sql"] = "-- +goose Up\n-- +goose StatementBegin\n"
+      .. "CREATE FUNCTION touch() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END; $$;\n"
+      .. "-- +goose StatementEnd\n-- +goose Down\nDROP FUNCTION touch();\n",
+    ["migrations/abc_bad.sql"] = "SELECT 1;\n",
+  },
+  versions = { "00001", "00002", "00003" },
+  misnamed = { "abc_bad.sql" },
+  scheme = "sequential",
+  new = "^00004_add_tags%.sql$",
+  new_dir = "migrations",
+}
+cases["sql-migrate"] = {
+  files = {
+    ["migrations/1_create_users.sql"] =
+      "-- +migrate Up\nCREATE TABLE users (id int PRIMARY KEY, email text);\n-- +migrate Down\nDROP TABLE users;\n",
+    ["migrations/2_index_email.sql"] = "-- +migrate Up notransaction\n"
+      .. "CREATE INDEX CONCURRENTLY users_email ON users (email);\n-- +migrate Down\nDROP INDEX users_email;\n",
+    ["migrations/10_posts.sql"] = "-- +migrate Up\n-- +migrate StatementBegin\nCREATE TABLE posts (id int);\n"
+      .. "-- +migrate StatementEnd\n-- +migrate Down\nDROP TABLE posts;\n",
+    ["migrations/init_bad.sql"] = "SELECT 1;\n",
+  },
+  versions = { "1", "2", "10" },
+  misnamed = { "init_bad.sql" },
+  scheme = "sequential",
+  new = "^011_add_tags%.sql$",
+  new_dir = "migrations",
+}
+cases.diesel = {
+  files = {
+    ["migrations/2024-01-31-120000_create_users/up.sql"] = "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
+    ["migrations/2024-01-31-120000_create_users/down.sql"] = "DROP TABLE users;\n",
+    ["migrations/2024-02-01-090000_index_email/up.sql"] = "CREATE INDEX CONCURRENTLY users_email ON users (email);\n",
+    ["migrations/2024-02-01-090000_index_email/down.sql"] = "DROP INDEX users_email;\n",
+    ["migrations/2024-02-01-090000_index_email/metadata.toml"] = "run_in_transaction = false\n",
+    ["migrations/2024-03-01-000000_posts/up.sql"] = "CREATE TABLE posts (id int);\n",
+    ["migrations/2024-03-01-000000_posts/down.sql"] = "DROP TABLE posts;\n",
+    ["migrations/schema.sql"] = "-- a dump beside the migrations\n",
+    ["migrations/diesel.toml"] = "[print_schema]\n",
+    ["migrations/bad/up.sql"] = "SELECT 1;\n",
+  },
+  versions = { "20240131120000", "20240201090000", "20240301000000" },
+  misnamed = { "bad" },
+  scheme = "diesel",
+  new = "^%d%d%d%d%-%d%d%-%d%d%-%d%d%d%d%d%d_add_tags$",
+  new_dir = "migrations",
 }
 
 for tool, c in pairs(cases) do
@@ -54,11 +107,9 @@ for tool, c in pairs(cases) do
         local versions = {}
         for i, m in ipairs(doc.migrations) do versions[i] = m.version end
         assert.are.same(c.versions, versions)
-        local misnamed = {}
-        for _, ig in ipairs(doc.ignored) do
-          if ig.file:match("%.sql$") then misnamed[#misnamed + 1] = ig.file end
-        end
-        assert.are.same(c.misnamed, misnamed)
+        local ignored = {}
+        for _, ig in ipairs(doc.ignored) do ignored[ig.file] = true end
+        for _, f in ipairs(c.misnamed) do assert.is_true(ignored[f], f .. " is not among the ignored") end
         local out, err, vcode = p:lumi("validate")
         assert.are.equal(3, vcode, out .. err)
         assert.truthy(err:find(c.misnamed[1], 1, true), err)
@@ -69,15 +120,17 @@ for tool, c in pairs(cases) do
       local files = {}
       for k, v in pairs(c.files) do if not k:find("bad") and not k:find("notes") then files[k] = v end end
       h.with_project(files, string.format("return { convention = %q }\n", tool), function(p)
-        local before = h.schema_dump(p.url, TABLES)
+        local tbl = c.table or "schema_migrations"
+        local tables = { tbl, tbl .. "_log" }
+        local before = h.schema_dump(p.url, tables)
         local doc, code = p:json("up")
         assert.are.equal(0, code)
         assert.are.equal(#c.versions, #doc.applied)
         assert.is_true(p:value("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass"))
-        assert.are.equal(#c.versions, tonumber(p:value("SELECT count(*) FROM lumi_migrations")))
+        assert.are.equal(#c.versions, tonumber(p:value("SELECT count(*) FROM " .. tbl)))
         local _, dcode = p:json("down --all")
         assert.are.equal(0, dcode)
-        assert.are.equal(before, h.schema_dump(p.url, TABLES))
+        assert.are.equal(before, h.schema_dump(p.url, tables))
         local out, err, ncode = p:lumi("new add_tags")
         assert.are.equal(0, ncode, out .. err)
         local made
@@ -95,8 +148,21 @@ describe("convention", function()
     h.with_project({}, 'return { convention = "dbmat" }\n', function(p)
       local out, err, code = p:lumi("list")
       assert.are.equal(2, code, out .. err)
-      assert.truthy(err:find('key "convention" is not a convention lumi knows (known: dbmate, golang-migrate), got "dbmat"',
+      assert.truthy(err:find('key "convention" is not a convention lumi knows (known: dbmate, diesel, golang-migrate, goose, sql-migrate), got "dbmat"',
         1, true), err)
+    end)
+  end)
+
+  it("goose: a Go migration in the directory is an error naming it, before anything runs", function()
+    h.with_project({
+      ["migrations/00001_users.sql"] = "-- +goose Up\nCREATE TABLE users (id int);\n",
+      ["migrations/00002_backfill.go"] = "package migrations\n",
+    }, 'return { convention = "goose" }\n', function(p)
+      local out, err, code = p:lumi("up")
+      assert.are.equal(3, code, out .. err)
+      assert.truthy(err:find("migrations/00002_backfill.go is a goose migration written in Go", 1, true), err)
+      assert.truthy(err:find("00002_backfill.lua", 1, true), err)
+      assert.is_false(h.table_exists(p.url, "users"))
     end)
   end)
 
