@@ -9,7 +9,9 @@
 --                 dirty = message?, warning = message?}
 --
 -- A row names its migration by `version` (matched through the naming
--- scheme's key) or by `file`. Nothing here writes to the source.
+-- scheme's key), by `file` or by `stem` (the name without what the layout
+-- adds); `sha256` is the checksum the tool recorded of the file, when it
+-- is one lumi can verify. Nothing here writes to the source.
 local M = {}
 
 -- the columns of a table, {name = type}, or nil when there is no such table
@@ -70,6 +72,69 @@ M.sources = {
       local out = {}
       for i, r in ipairs(rows) do out[i] = { file = r.id, applied_at = r.applied_at } end
       return { rows = out }
+    end,
+  },
+  {
+    name = "diesel", table = "__diesel_schema_migrations", columns = { "version", "run_on" },
+    read = function(db)
+      local rows = db:query("SELECT version, " .. string.format(TS, "run_on") .. " AS applied_at "
+        .. "FROM __diesel_schema_migrations ORDER BY version")
+      local out = {}
+      for i, r in ipairs(rows) do out[i] = { version = r.version, applied_at = r.applied_at } end
+      return { rows = out }
+    end,
+  },
+  {
+    name = "sqlx", table = "_sqlx_migrations", columns = { "version", "description", "success", "checksum" },
+    read = function(db)
+      local rows = db:query("SELECT version::text AS version, success, " .. string.format(TS, "installed_on")
+        .. " AS applied_at FROM _sqlx_migrations ORDER BY version")
+      local out, failed = {}, {}
+      for _, r in ipairs(rows) do
+        if r.success == true then out[#out + 1] = { version = r.version, applied_at = r.applied_at }
+        else failed[#failed + 1] = r.version end
+      end
+      return { rows = out, dirty = #failed > 0 and ("_sqlx_migrations has failed migrations: "
+        .. table.concat(failed, ", ") .. " (fix them by hand, then adopt)") or nil }
+    end,
+  },
+  {
+    name = "prisma", table = "_prisma_migrations", columns = { "migration_name", "checksum", "finished_at", "rolled_back_at" },
+    read = function(db)
+      local rows = db:query("SELECT migration_name, checksum, finished_at IS NOT NULL AS finished, "
+        .. "rolled_back_at IS NOT NULL AS rolled_back, " .. string.format(TS, "finished_at") .. " AS applied_at "
+        .. "FROM _prisma_migrations ORDER BY migration_name, started_at")
+      local out, unfinished = {}, {}
+      for _, r in ipairs(rows) do
+        if r.rolled_back ~= true then
+          if r.finished == true then out[#out + 1] = { stem = r.migration_name, applied_at = r.applied_at, sha256 = r.checksum }
+          else unfinished[#unfinished + 1] = r.migration_name end
+        end
+      end
+      return { rows = out, dirty = #unfinished > 0 and ("_prisma_migrations has unfinished migrations: "
+        .. table.concat(unfinished, ", ") .. " (resolve them with prisma migrate resolve, then adopt)") or nil }
+    end,
+  },
+  {
+    name = "node-pg-migrate", table = "pgmigrations", columns = { "id", "name", "run_on" },
+    read = function(db)
+      local rows = db:query("SELECT name, " .. string.format(TS, "run_on") .. " AS applied_at FROM pgmigrations ORDER BY id")
+      local out = {}
+      for i, r in ipairs(rows) do out[i] = { stem = r.name, applied_at = r.applied_at } end
+      return { rows = out }
+    end,
+  },
+  {
+    name = "knex", table = "knex_migrations", columns = { "id", "name", "batch", "migration_time" },
+    read = function(db)
+      local locked = db:value("SELECT to_regclass('knex_migrations_lock') IS NOT NULL")
+        and db:value("SELECT bool_or(is_locked = 1) FROM knex_migrations_lock")
+      local rows = db:query("SELECT name, " .. string.format(TS, "migration_time") .. " AS applied_at "
+        .. "FROM knex_migrations ORDER BY id")
+      local out = {}
+      for i, r in ipairs(rows) do out[i] = { stem = (r.name:gsub("%.[^.]+$", "")), applied_at = r.applied_at } end
+      return { rows = out, dirty = locked == true and "knex_migrations_lock is locked: a knex run is under way "
+        .. "or died (unlock it with knex migrate:unlock, then adopt)" or nil }
     end,
   },
   {

@@ -130,6 +130,68 @@ describe("lumi adopt", function()
     end)
   end)
 
+  it("diesel: its versions, with the dashes its directories have", function()
+    h.with_project({
+      ["migrations/2024-01-31-120000_users/up.sql"] = "CREATE TABLE users (id int);\n",
+      ["migrations/2024-01-31-120000_users/down.sql"] = "DROP TABLE users;\n",
+      ["migrations/2024-02-01-090000_posts/up.sql"] = "CREATE TABLE posts (id int);\n",
+      ["migrations/2024-02-01-090000_posts/down.sql"] = "DROP TABLE posts;\n",
+    }, 'return { convention = "diesel" }\n', function(p)
+      -- diesel_migrations' own DDL
+      p:query("CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, "
+        .. "run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+      p:query("INSERT INTO __diesel_schema_migrations (version) VALUES ('20240131120000')")
+      local doc, code = p:json("adopt --apply")
+      assert.are.equal(0, code)
+      assert.are.same({ "2024-01-31-120000_users/up.sql" }, h.files(doc.adopted))
+      local up = p:json("up")
+      assert.are.same({ "2024-02-01-090000_posts/up.sql" }, h.files(up.applied))
+    end)
+  end)
+
+  it("prisma: an unfinished migration is refused; a file edited since prisma applied it is named", function()
+    local files = { ["migrations/20240101000000_init.sql"] = "CREATE TABLE users (id int);\n" }
+    h.with_project(files, 'return { naming = "timestamp" }\n', function(p)
+      p:query("CREATE TABLE _prisma_migrations (id varchar(36) PRIMARY KEY, checksum varchar(64) NOT NULL, "
+        .. "finished_at timestamptz, migration_name varchar(255) NOT NULL, logs text, rolled_back_at timestamptz, "
+        .. "started_at timestamptz NOT NULL DEFAULT now(), applied_steps_count integer NOT NULL DEFAULT 0)")
+      p:query("INSERT INTO _prisma_migrations (id, checksum, migration_name) VALUES ('a', 'x', '20240101000000_init')")
+      local out, err, code = p:lumi("adopt --apply")
+      assert.are.equal(3, code, out .. err)
+      assert.truthy(err:find("_prisma_migrations has unfinished migrations: 20240101000000_init", 1, true), err)
+      p:query("UPDATE _prisma_migrations SET finished_at = now(), checksum = repeat('0', 64)")
+      local doc, c2 = p:json("adopt --apply")
+      assert.are.equal(0, c2)
+      assert.are.equal(1, #doc.adopted)
+      assert.truthy(table.concat(doc.warnings, "\n"):find("prisma recorded another checksum for "
+        .. "20240101000000_init.sql: edited since prisma applied it", 1, true), table.concat(doc.warnings, "\n"))
+    end)
+  end)
+
+  it("sqlx: a failed migration is refused; knex: a held lock is refused", function()
+    h.with_project({ ["migrations/001_users.sql"] = "CREATE TABLE users (id int);\n" }, function(p)
+      p:query("CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, "
+        .. "installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, checksum BYTEA NOT NULL, "
+        .. "execution_time BIGINT NOT NULL)")
+      p:query("INSERT INTO _sqlx_migrations VALUES (1, 'users', now(), false, '\\x00', 1)")
+      local out, err, code = p:lumi("adopt sqlx --apply")
+      assert.are.equal(3, code, out .. err)
+      assert.truthy(err:find("_sqlx_migrations has failed migrations: 1", 1, true), err)
+      p:query("CREATE TABLE knex_migrations (id serial PRIMARY KEY, name varchar(255), batch integer, "
+        .. "migration_time timestamptz)")
+      p:query("CREATE TABLE knex_migrations_lock (index serial PRIMARY KEY, is_locked integer)")
+      p:query("INSERT INTO knex_migrations (name, batch, migration_time) VALUES ('001_users.js', 1, now())")
+      p:query("INSERT INTO knex_migrations_lock (is_locked) VALUES (1)")
+      out, err, code = p:lumi("adopt knex --apply")
+      assert.are.equal(3, code, out .. err)
+      assert.truthy(err:find("knex_migrations_lock is locked", 1, true), err)
+      p:query("UPDATE knex_migrations_lock SET is_locked = 0")
+      local doc, c3 = p:json("adopt knex --apply")
+      assert.are.equal(0, c3)
+      assert.are.same({ "001_users.sql" }, h.files(doc.adopted))
+    end)
+  end)
+
   it("will not adopt into the tool's own table", function()
     h.with_project(GOLANG, function(p)
       p:query(GOLANG_DDL)

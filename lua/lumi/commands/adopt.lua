@@ -32,10 +32,11 @@ end
 -- to the files; raises when the source is dirty or a row has no file.
 local function plan_of(project, src, got, found)
   local scheme = project.scheme
-  local by_key, by_file = {}, {}
+  local by_key, by_file, by_stem = {}, {}, {}
   for _, m in ipairs(found.migrations) do
     by_key[m.key] = m
     by_file[m.file] = m
+    by_stem[m.stem] = m
   end
   if got.dirty then errors.raise("validation", "adopt: " .. got.dirty) end
   local out, orphans = {}, {}
@@ -47,8 +48,8 @@ local function plan_of(project, src, got, found)
     if not by_key[scheme.key(got.head)] then orphans[1] = got.head end
   else
     for _, r in ipairs(got.rows) do
-      local m = r.file and by_file[r.file] or (r.version and by_key[scheme.key(r.version)])
-      if m then out[#out + 1] = { migration = m, row = r } else orphans[#orphans + 1] = r.file or r.version end
+      local m = r.file and by_file[r.file] or r.stem and by_stem[r.stem] or (r.version and by_key[scheme.key(r.version)])
+      if m then out[#out + 1] = { migration = m, row = r } else orphans[#orphans + 1] = r.file or r.stem or r.version end
     end
   end
   if #orphans > 0 then
@@ -64,8 +65,8 @@ return {
   usage = "lumi adopt [TOOL|auto] [--apply]",
   description = [[
 Reads the history table of another migration tool (TOOL: golang-migrate,
-dbmate, goose, sql-migrate, flyway; auto, the default, finds the one
-there) and records the same applied migrations in lumi's tracking table,
+dbmate, goose, sql-migrate, diesel, sqlx, prisma, node-pg-migrate, knex,
+flyway; auto, the default, finds the one there) and records the same applied migrations in lumi's tracking table,
 with their original time and user where the tool kept them, logged as
 "adopted". Without --apply it shows what it would record and writes
 nothing. With --apply it writes in one transaction, under the migration
@@ -87,23 +88,32 @@ or dirty migration, and rows whose file is not here.]],
       local got = src.read(db)
       local applied = {}
       for _, r in ipairs(records) do if r.version then applied[project.scheme.key(r.version)] = true end end
-      local out = {}
-      for _, c in ipairs(plan_of(project, src, got, found)) do
+      local out, edited = {}, {}
+      local planned = plan_of(project, src, got, found)
+      local ms = {}
+      for i, c in ipairs(planned) do ms[i] = c.migration end
+      local sums = project:checksums(ms)
+      for _, c in ipairs(planned) do
         if not applied[c.migration.key] then out[#out + 1] = c end
+        -- the tool's own checksum, where it is one lumi computes too
+        if c.row.sha256 and sums[c.migration.path] and c.row.sha256 ~= sums[c.migration.path] then
+          edited[#edited + 1] = c.migration.file
+        end
       end
-      return out, got.warning
+      if #edited > 0 then
+        project:warn(string.format("%s recorded another checksum for %s: edited since %s applied %s (lumi records "
+          .. "the files as they are now)", src.name, table.concat(edited, ", "), src.name,
+          #edited == 1 and "it" or "them"))
+      end
+      return out, got.warning, sums
     end
     local list, warning
     if opts.apply then
       local done = require("lumi.runner").record_only(project, function(p)
         local recs = {}
         for _, e in ipairs(p.entries) do if e.record then recs[#recs + 1] = e.record end end
-        list, warning = todo(recs)
-        local sums = project:checksums((function()
-          local ms = {}
-          for i, c in ipairs(list) do ms[i] = c.migration end
-          return ms
-        end)())
+        local sums
+        list, warning, sums = todo(recs)
         local changes = {}
         for i, c in ipairs(list) do
           changes[i] = { migration = c.migration, event = "adopted", note = "from " .. src.name,
