@@ -83,8 +83,7 @@ or dirty migration, and rows whose file is not here.]],
       errors.raise("config", string.format("adopt: lumi's tracking table is %s's own (%s): give lumi another one",
         src.name, src.table), { hint = "set table = \"lumi_migrations\" in migrate.lua (a convention does it)" })
     end
-    local found = project:discover()
-    local function todo(records)
+    local function todo(records, found)
       local got = src.read(db)
       local applied = {}
       for _, r in ipairs(records) do if r.version then applied[project.scheme.key(r.version)] = true end end
@@ -109,11 +108,11 @@ or dirty migration, and rows whose file is not here.]],
     end
     local list, warning
     if opts.apply then
-      local done = require("lumi.runner").record_only(project, function(p)
+      local done = require("lumi.runner").record_only(project, function(p, found)
         local recs = {}
         for _, e in ipairs(p.entries) do if e.record then recs[#recs + 1] = e.record end end
         local sums
-        list, warning, sums = todo(recs)
+        list, warning, sums = todo(recs, found)
         local changes = {}
         for i, c in ipairs(list) do
           changes[i] = { migration = c.migration, event = "adopted", note = "from " .. src.name,
@@ -124,7 +123,7 @@ or dirty migration, and rows whose file is not here.]],
       end)
       list = done
     else
-      list, warning = todo((st:read()))
+      list, warning = todo((st:read()), project:discover())
     end
     if warning then project:warn(warning) end
     local out = {}
