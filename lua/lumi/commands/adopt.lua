@@ -64,15 +64,16 @@ return {
   summary = "record as applied what another tool applied (its history table is read, never changed)",
   usage = "lumi adopt [TOOL|auto] [--apply]",
   description = [[
-Reads the history table of another migration tool (TOOL: golang-migrate,
-dbmate, goose, sql-migrate, diesel, sqlx, prisma, node-pg-migrate, knex,
-flyway; auto, the default, finds the one there) and records the same applied migrations in lumi's tracking table,
-with their original time and user where the tool kept them, logged as
-"adopted". Without --apply it shows what it would record and writes
-nothing. With --apply it writes in one transaction, under the migration
-lock; a migration lumi already records is left as it is, so adopting
-twice records nothing the second time. It refuses a history with a failed
-or dirty migration, and rows whose file is not here.]],
+Reads the history table of another migration tool and records the same
+applied migrations in lumi's tracking table, with their original time and
+user where the tool kept them, logged as "adopted". TOOL: golang-migrate,
+dbmate, goose, sql-migrate, diesel, sqlx, prisma, node-pg-migrate, knex or
+flyway; auto (the default) finds the one whose table is there. Without
+--apply it shows what it would record and writes nothing. With --apply it
+writes in one transaction, under the migration lock; a migration lumi
+already records is left as it is, so adopting twice records nothing the
+second time. It refuses a history with a failed, dirty or unfinished
+migration, and rows whose file is not here.]],
   args = { { name = "TOOL" } },
   options = { { "--apply", help = "record them (without it: only show what would be recorded)" } },
   run = function(project, opts)
