@@ -42,7 +42,19 @@ M.sources = {
     end,
   },
   {
-    name = "dbmate", table = "schema_migrations", columns = { "version" }, exact = true,
+    -- Rails' schema_migrations has dbmate's one column: ar_internal_metadata,
+    -- which Rails creates beside it, tells them apart
+    name = "rails", table = "schema_migrations", columns = { "version" }, exact = true,
+    beside = "ar_internal_metadata",
+    read = function(db)
+      local rows = db:query("SELECT version FROM schema_migrations ORDER BY version")
+      local out = {}
+      for i, r in ipairs(rows) do out[i] = { version = r.version } end
+      return { rows = out }
+    end,
+  },
+  {
+    name = "dbmate", table = "schema_migrations", columns = { "version" }, exact = true, not_beside = "ar_internal_metadata",
     read = function(db)
       local rows = db:query("SELECT version FROM schema_migrations ORDER BY version")
       local out = {}
@@ -176,6 +188,9 @@ function M.present(db, s)
     for _ in pairs(cols) do n = n + 1 end
     if n ~= #s.columns then return false end
   end
+  local function exists(t) return db:value("SELECT to_regclass($1) IS NOT NULL", t) == true end
+  if s.beside and not exists(s.beside) then return false end
+  if s.not_beside and exists(s.not_beside) then return false end
   return true
 end
 

@@ -192,6 +192,25 @@ describe("lumi adopt", function()
     end)
   end)
 
+  it("rails: told from dbmate's table of the same shape by ar_internal_metadata beside it", function()
+    h.with_project({
+      ["db/migrate/20240101120000_create_users.sql"] = "CREATE TABLE users (id int);\n",
+      ["db/migrate/20240102120000_create_posts.sql"] = "CREATE TABLE posts (id int);\n",
+    }, 'return { dir = "db/migrate", naming = "timestamp", table = "lumi_migrations" }\n', function(p)
+      -- ActiveRecord's SchemaMigration and InternalMetadata tables
+      p:query('CREATE TABLE schema_migrations (version character varying NOT NULL PRIMARY KEY)')
+      p:query('CREATE TABLE ar_internal_metadata (key character varying NOT NULL PRIMARY KEY, value character varying, '
+        .. 'created_at timestamp(6) NOT NULL, updated_at timestamp(6) NOT NULL)')
+      p:query("INSERT INTO schema_migrations VALUES ('20240101120000')")
+      local doc, code = p:json("adopt --apply")
+      assert.are.equal(0, code)
+      assert.are.equal("rails", doc.tool)
+      assert.are.same({ "20240101120000_create_users.sql" }, h.files(doc.adopted))
+      local _, _, c2 = p:lumi("adopt dbmate")
+      assert.are.equal(2, c2)
+    end)
+  end)
+
   it("will not adopt into the tool's own table", function()
     h.with_project(GOLANG, function(p)
       p:query(GOLANG_DDL)

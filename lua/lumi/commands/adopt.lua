@@ -67,8 +67,8 @@ return {
 Reads the history table of another migration tool and records the same
 applied migrations in lumi's tracking table, with their original time and
 user where the tool kept them, logged as "adopted". TOOL: golang-migrate,
-dbmate, goose, sql-migrate, diesel, sqlx, prisma, node-pg-migrate, knex or
-flyway; auto (the default) finds the one whose table is there. Without
+rails, dbmate, goose, sql-migrate, diesel, sqlx, prisma, node-pg-migrate,
+knex or flyway; auto (the default) finds the one whose table is there. Without
 --apply it shows what it would record and writes nothing. With --apply it
 writes in one transaction, under the migration lock; a migration lumi
 already records is left as it is, so adopting twice records nothing the
