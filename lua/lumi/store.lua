@@ -72,6 +72,11 @@ function M.new(db, spec)
   self.explicit_schema = self.schema ~= nil
   self.columns = spec.columns or M.default_columns
   self.identity = spec.identity or (self.columns.version and "version" or "file")
+  if not self.columns[self.identity] then
+    errors.raise("config", string.format("tracking.identity = %q, and the tracking table has no column for %s",
+      self.identity, self.identity), { hint = string.format("name one in tracking.columns (%s = \"%s\"), or choose "
+      .. "another identity", self.identity, self.identity) })
+  end
   self.where = spec.where or {}
   self.where_keys = {}
   for k in pairs(self.where) do self.where_keys[#self.where_keys + 1] = k end

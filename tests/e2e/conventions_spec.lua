@@ -128,6 +128,27 @@ cases.prisma = {
   no_down = true,
 }
 
+cases.sqitch = {
+  files = {
+    ["sqitch.plan"] = "%syntax-version=1.0.0\n%project=demo\n\n"
+      .. "users 2024-01-01T00:00:00Z Ann <ann@example.com> # the users\n"
+      .. "posts [users] 2024-01-02T00:00:00Z Ann <ann@example.com> # their posts\n"
+      .. "@v1.0 2024-01-03T00:00:00Z Ann <ann@example.com> # a tag\n"
+      .. "index_email [users] 2024-01-04T00:00:00Z Ann <ann@example.com> # an index\n",
+    ["deploy/users.sql"] = "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
+    ["revert/users.sql"] = "DROP TABLE users;\n",
+    ["verify/users.sql"] = "SELECT id FROM users WHERE false;\n",
+    ["deploy/posts.sql"] = "CREATE TABLE posts (id int, user_id int REFERENCES users);\n",
+    ["revert/posts.sql"] = "DROP TABLE posts;\n",
+    ["deploy/index_email.sql"] = "-- lumi: no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n",
+    ["revert/index_email.sql"] = "DROP INDEX users_email;\n",
+  },
+  -- the plan's order, not the names'
+  versions = { "0001", "0002", "0003" },
+  misnamed = {},
+  scheme = "sqitch",
+}
+
 for tool, c in pairs(cases) do
   describe("convention = \"" .. tool .. "\"", function()
     it("finds the migrations as " .. tool .. " does, in its order, and names what is misnamed", function()
@@ -142,8 +163,8 @@ for tool, c in pairs(cases) do
         for _, ig in ipairs(doc.ignored) do ignored[ig.file] = true end
         for _, f in ipairs(c.misnamed) do assert.is_true(ignored[f], f .. " is not among the ignored") end
         local out, err, vcode = p:lumi("validate")
-        assert.are.equal(3, vcode, out .. err)
-        assert.truthy(err:find(c.misnamed[1], 1, true), err)
+        assert.are.equal(#c.misnamed > 0 and 3 or 0, vcode, out .. err)
+        if c.misnamed[1] then assert.truthy(err:find(c.misnamed[1], 1, true), err) end
       end)
     end)
 
@@ -163,6 +184,7 @@ for tool, c in pairs(cases) do
         local _, dcode = p:json("down --all")
         assert.are.equal(0, dcode)
         assert.are.equal(before, h.schema_dump(p.url, tables))
+        if not c.new then return end         -- the tool's own command adds migrations
         local out, err, ncode = p:lumi("new add_tags")
         assert.are.equal(0, ncode, out .. err)
         local made
@@ -180,7 +202,7 @@ describe("convention", function()
     h.with_project({}, 'return { convention = "dbmat" }\n', function(p)
       local out, err, code = p:lumi("list")
       assert.are.equal(2, code, out .. err)
-      assert.truthy(err:find('key "convention" is not a convention lumi knows (known: dbmate, diesel, golang-migrate, goose, prisma, sql-migrate, sqlx), got "dbmat"',
+      assert.truthy(err:find('key "convention" is not a convention lumi knows (known: dbmate, diesel, golang-migrate, goose, prisma, sql-migrate, sqitch, sqlx), got "dbmat"',
         1, true), err)
     end)
   end)
