@@ -26,6 +26,14 @@ end
 
 local TS = "to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+-- The rows of `sql` (its columns `key` and, if it has one, `applied_at`),
+-- each as {[field] = key, applied_at = ...}: the read of a plain history.
+local function listed(db, sql, field)
+  local out = {}
+  for i, r in ipairs(db:query(sql)) do out[i] = { [field] = r.key, applied_at = r.applied_at } end
+  return { rows = out }
+end
+
 M.sources = {
   {
     name = "golang-migrate", table = "schema_migrations", columns = { "version", "dirty" },
@@ -46,21 +54,11 @@ M.sources = {
     -- which Rails creates beside it, tells them apart
     name = "rails", table = "schema_migrations", columns = { "version" }, exact = true,
     beside = "ar_internal_metadata",
-    read = function(db)
-      local rows = db:query("SELECT version FROM schema_migrations ORDER BY version")
-      local out = {}
-      for i, r in ipairs(rows) do out[i] = { version = r.version } end
-      return { rows = out }
-    end,
+    read = function(db) return listed(db, "SELECT version AS key FROM schema_migrations ORDER BY version", "version") end,
   },
   {
     name = "dbmate", table = "schema_migrations", columns = { "version" }, exact = true, not_beside = "ar_internal_metadata",
-    read = function(db)
-      local rows = db:query("SELECT version FROM schema_migrations ORDER BY version")
-      local out = {}
-      for i, r in ipairs(rows) do out[i] = { version = r.version } end
-      return { rows = out }
-    end,
+    read = function(db) return listed(db, "SELECT version AS key FROM schema_migrations ORDER BY version", "version") end,
   },
   {
     name = "goose", table = "goose_db_version", columns = { "version_id", "is_applied", "tstamp" },
@@ -79,21 +77,15 @@ M.sources = {
   {
     name = "sql-migrate", table = "gorp_migrations", columns = { "id", "applied_at" },
     read = function(db)
-      local rows = db:query("SELECT id, " .. string.format(TS, "applied_at") .. " AS applied_at "
-        .. "FROM gorp_migrations ORDER BY id")
-      local out = {}
-      for i, r in ipairs(rows) do out[i] = { file = r.id, applied_at = r.applied_at } end
-      return { rows = out }
+      return listed(db, "SELECT id AS key, " .. string.format(TS, "applied_at") .. " AS applied_at "
+        .. "FROM gorp_migrations ORDER BY id", "file")
     end,
   },
   {
     name = "diesel", table = "__diesel_schema_migrations", columns = { "version", "run_on" },
     read = function(db)
-      local rows = db:query("SELECT version, " .. string.format(TS, "run_on") .. " AS applied_at "
-        .. "FROM __diesel_schema_migrations ORDER BY version")
-      local out = {}
-      for i, r in ipairs(rows) do out[i] = { version = r.version, applied_at = r.applied_at } end
-      return { rows = out }
+      return listed(db, "SELECT version AS key, " .. string.format(TS, "run_on") .. " AS applied_at "
+        .. "FROM __diesel_schema_migrations ORDER BY version", "version")
     end,
   },
   {
@@ -130,10 +122,8 @@ M.sources = {
   {
     name = "node-pg-migrate", table = "pgmigrations", columns = { "id", "name", "run_on" },
     read = function(db)
-      local rows = db:query("SELECT name, " .. string.format(TS, "run_on") .. " AS applied_at FROM pgmigrations ORDER BY id")
-      local out = {}
-      for i, r in ipairs(rows) do out[i] = { stem = r.name, applied_at = r.applied_at } end
-      return { rows = out }
+      return listed(db, "SELECT name AS key, " .. string.format(TS, "run_on") .. " AS applied_at FROM pgmigrations "
+        .. "ORDER BY id", "stem")
     end,
   },
   {

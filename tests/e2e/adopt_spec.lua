@@ -211,6 +211,38 @@ describe("lumi adopt", function()
     end)
   end)
 
+  it("flyway: a failed row is refused; node-pg-migrate: its names are the files' stems", function()
+    h.with_project({
+      ["migrations/001_users.sql"] = "CREATE TABLE users (id int);\n",
+      ["migrations/002_posts.sql"] = "CREATE TABLE posts (id int);\n",
+    }, function(p)
+      -- Flyway's createMetaDataTable.sql for PostgreSQL
+      p:query('CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), '
+        .. 'description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, '
+        .. 'checksum INTEGER, installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(), '
+        .. 'execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL)')
+      p:query("INSERT INTO flyway_schema_history VALUES (1, '1', 'users', 'SQL', 'V1__users.sql', 0, 'deployer', "
+        .. "'2024-01-02 03:04:05', 1, true), (2, '2', 'posts', 'SQL', 'V2__posts.sql', 0, 'deployer', now(), 1, false)")
+      local out, err, code = p:lumi("adopt flyway --apply")
+      assert.are.equal(3, code, out .. err)
+      assert.truthy(err:find("flyway_schema_history has failed migrations: V2__posts.sql", 1, true), err)
+      p:query("DELETE FROM flyway_schema_history WHERE installed_rank = 2")
+      local doc, c2 = p:json("adopt flyway --apply")
+      assert.are.equal(0, c2)
+      assert.are.same({ "001_users.sql" }, h.files(doc.adopted))
+      assert.are.equal("deployer", p:value("SELECT applied_by FROM schema_migrations WHERE version = '001'"))
+    end)
+    h.with_project({ ["migrations/001_users.sql"] = "CREATE TABLE users (id int);\n" }, function(p)
+      -- node-pg-migrate's migrations table
+      p:query("CREATE TABLE pgmigrations (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)")
+      p:query("INSERT INTO pgmigrations (name, run_on) VALUES ('001_users', now())")
+      local doc, code = p:json("adopt --apply")
+      assert.are.equal(0, code)
+      assert.are.equal("node-pg-migrate", doc.tool)
+      assert.are.same({ "001_users.sql" }, h.files(doc.adopted))
+    end)
+  end)
+
   it("will not adopt into the tool's own table", function()
     h.with_project(GOLANG, function(p)
       p:query(GOLANG_DDL)
