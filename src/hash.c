@@ -4,6 +4,9 @@
 **   hash.sha256(s)           -> hex string
 **   hash.sha256_file(path)   -> hex string | nil, message, errno
 **   hash.sha256_stream()     -> h: h:update(s) (returns h), h:hex() (ends it)
+**   hash.digest(name, s)     -> hex string of another digest ("sha1",
+**                               "sha384", ...: OpenSSL's names), for the
+**                               checksums other tools recorded
 **
 ** Misuse (a wrong argument) and an OpenSSL failure raise; a file that
 ** cannot be opened or read returns nil, message, errno, as io.open does.
@@ -81,6 +84,21 @@ static int l_sha256(lua_State *L) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (EVP_Digest(s, len, md, &n, md_of(L), NULL) != 1) return luaL_error(L, "lumi.hash: OpenSSL could not compute SHA-256");
+  push_hex(L, md, n);
+  return 1;
+}
+
+/* hash.digest(name, s) -> hex   (OpenSSL's built-in digest of that name:
+** a static table entry, nothing to own) */
+static int l_digest(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  const EVP_MD *md_type = EVP_get_digestbyname(name);
+  if (md_type == NULL) return luaL_argerror(L, 1, lua_pushfstring(L, "no digest named %s", name));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(s, len, md, &n, md_type, NULL) != 1) return luaL_error(L, "lumi.hash: OpenSSL could not compute %s", name);
   push_hex(L, md, n);
   return 1;
 }
@@ -169,6 +187,7 @@ static const luaL_Reg funcs[] = {
   {"sha256", l_sha256},
   {"sha256_file", l_sha256_file},
   {"sha256_stream", l_sha256_stream},
+  {"digest", l_digest},
   {NULL, NULL}
 };
 

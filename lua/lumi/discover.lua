@@ -24,6 +24,8 @@
 --   stem            the name without what the layout adds
 --   file, path      the up part, relative to dir and joined to it
 --   down_path       the down part's file, if any
+--   down_file       where a down part would go, for messages (optional:
+--                   the layout says it otherwise)
 --   layout          "file", "pair", "directory" or "lua"
 --   transaction     false: the up part runs without a transaction (nil:
 --                   its directives decide); down_transaction: the same for

@@ -10,10 +10,13 @@
 --   applied, unfinished, missing = lists of entries;
 --   out_of_order = pending migrations older than the newest applied one;
 -- }
--- plan.compare(p, checksums) then marks the applied entries whose file's
+-- plan.compare(p, checksums, scheme) then marks the applied entries whose file's
 -- checksum differs from the recorded one "changed" (p.changed).
 -- migrations come in version order (as discovery returns them); identity
 -- is "version" (default), "file" or "stem": what matches a file to a record.
+-- A repeatable migration (m.repeatable, as Flyway's R__ files) is never
+-- out of order and never reverted: it is pending again whenever its file
+-- differs from the checksum recorded when it last ran (m.reapply).
 local M = {}
 
 --- The identity of a tracking record, comparable with a migration's id.
@@ -51,7 +54,7 @@ function M.build(migrations, records, scheme, identity)
         e.state = "applied"
       end
       p.applied[#p.applied + 1] = e
-      newest_applied = m.version        -- migrations come in version order
+      if not m.repeatable then newest_applied = m.version end  -- migrations come in version order
     else
       e.state = "pending"
       p.pending[#p.pending + 1] = m
@@ -80,7 +83,7 @@ function M.build(migrations, records, scheme, identity)
   end
   if newest_applied then
     for _, m in ipairs(p.pending) do
-      if scheme.compare(m.version, newest_applied) then
+      if not m.repeatable and scheme.compare(m.version, newest_applied) then
         m.out_of_order = true
         p.out_of_order[#p.out_of_order + 1] = m
       end
@@ -101,14 +104,30 @@ end
 
 --- Mark the applied entries whose file differs from what was recorded:
 --- checksums is {path = sha256 hex} (a path missing from it is not judged).
-function M.compare(p, checksums)
+--- A repeatable one is pending again instead (in version order, so after
+--- the versioned ones when its scheme sorts it there).
+function M.compare(p, checksums, scheme)
+  local again = false
   for _, e in ipairs(p.applied) do
     local sum = checksums[e.migration.path]
     if e.state == "applied" and sum and e.record.checksum and sum ~= e.record.checksum then
-      e.state = "changed"
       e.checksum = sum
-      p.changed[#p.changed + 1] = e
+      if e.migration.repeatable then
+        e.state = "pending"
+        e.migration.reapply = true
+        p.pending[#p.pending + 1] = e.migration
+        again = true
+      else
+        e.state = "changed"
+        p.changed[#p.changed + 1] = e
+      end
     end
+  end
+  if again then
+    table.sort(p.pending, function(a, b)
+      if a.key == b.key then return a.file < b.file end
+      return scheme.compare(a.version, b.version)
+    end)
   end
   return p
 end
@@ -124,13 +143,16 @@ function M.up_to(p, scheme, to)
 end
 
 --- The applied entries to revert, newest version first: the last `count`
---- (default 1), or all above version `to`, or all.
+--- (default 1), or all above version `to`, or all. Repeatable migrations
+--- are not reverted (they have no down; their next change re-applies them).
 function M.down_from(p, scheme, opts)
   -- applied entries and missing ones (recorded, file gone), in version
   -- order: a missing one among those to revert stops `down` with a clear error
   local applied = {}
   for _, e in ipairs(p.entries) do
-    if e.record and (e.state ~= "pending") then applied[#applied + 1] = e end
+    if e.record and e.state ~= "pending" and not (e.migration and e.migration.repeatable) then
+      applied[#applied + 1] = e
+    end
   end
   local out = {}
   for i = #applied, 1, -1 do

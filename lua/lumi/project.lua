@@ -122,7 +122,7 @@ end
 function Project:plan(found, records, sums)
   local plan = require "lumi.plan"
   local p = plan.build(found.migrations, records, self.scheme, self:identity())
-  return plan.compare(p, self:checksums(plan.checked(p), sums))
+  return plan.compare(p, self:checksums(plan.checked(p), sums), self.scheme)
 end
 
 --- Close the connection, if one was opened.

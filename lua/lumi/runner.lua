@@ -642,8 +642,9 @@ local function apply(run, part, durable)
   if part.mode ~= "statements" then
     local seconds, merr, ctx = with_retries(run, part, function()
       return in_transaction(run, part, function(ms)
-        return records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms, event = "applied" }),
-          { event = "applied", checksum = checksum, execution_ms = ms })
+        -- a repeatable migration run again updates its row
+        return records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms, event = "applied",
+          recorded = m.reapply }), { event = "applied", checksum = checksum, execution_ms = ms })
       end, durable)
     end)
     if seconds then return seconds end
@@ -657,7 +658,8 @@ local function apply(run, part, durable)
         run.project:warn("hook on_error failed: " .. errors.text(failure.err))
       elseif verdict == "applied" then
         local why = merr.cause and merr.cause.message or merr.message
-        local stmts = records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = 0, event = "counted" }),
+        local stmts = records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = 0, event = "counted",
+          recorded = m.reapply }),
           { event = "applied", checksum = checksum, sqlstate = merr.sqlstate, error = "counted as applied by on_error: " .. why })
         table.insert(stmts, 1, { "BEGIN" })
         stmts[#stmts + 1] = { "COMMIT" }
@@ -678,13 +680,16 @@ local function apply(run, part, durable)
   local recorded = false
   local seconds, merr = without_transaction(run, part,
     function()
+      -- a repeatable migration run again keeps its row (applied, with the
+      -- old checksum) until it has run: if it fails, the next up tries again
+      if m.reapply then return {} end
       local stmts = run.store:unfinished(record_of(m, nil, { checksum = checksum, event = "started" }))
       recorded = #stmts > 0
       return stmts
     end,
     function(ms)
       return records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms, event = "applied",
-        recorded = recorded }), { event = "applied", checksum = checksum, execution_ms = ms })
+        recorded = recorded or m.reapply }), { event = "applied", checksum = checksum, execution_ms = ms })
     end,
     function(e)
       if not recorded then return records(run, nil, record_of(m), { event = "failed", sqlstate = e.sqlstate,
@@ -917,7 +922,7 @@ local function down_parts(project, todo)
       local lua = m.layout == "lua"
       errors.raise("validation", string.format("cannot revert %s: it has no down %s", m.file,
           lua and "function" or "migration"),
-        { hint = "add " .. (m.layout == "pair" and (m.stem .. ".down.sql")
+        { hint = "add " .. (m.down_file or m.layout == "pair" and (m.stem .. ".down.sql")
           or m.layout == "directory" and (m.stem .. "/down.sql")
           or lua and "a `down` function to the table it returns"
           or "a \"-- migrate:down\" section") })

@@ -211,27 +211,70 @@ describe("lumi adopt", function()
     end)
   end)
 
-  it("flyway: a failed row is refused; node-pg-migrate: its names are the files' stems", function()
-    h.with_project({
-      ["migrations/001_users.sql"] = "CREATE TABLE users (id int);\n",
-      ["migrations/002_posts.sql"] = "CREATE TABLE posts (id int);\n",
-    }, function(p)
-      -- Flyway's createMetaDataTable.sql for PostgreSQL
-      p:query('CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), '
-        .. 'description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, '
-        .. 'checksum INTEGER, installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(), '
-        .. 'execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL)')
-      p:query("INSERT INTO flyway_schema_history VALUES (1, '1', 'users', 'SQL', 'V1__users.sql', 0, 'deployer', "
-        .. "'2024-01-02 03:04:05', 1, true), (2, '2', 'posts', 'SQL', 'V2__posts.sql', 0, 'deployer', now(), 1, false)")
+  -- Flyway's createMetaDataTable.sql for PostgreSQL
+  local FLYWAY_DDL = 'CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), '
+    .. 'description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, '
+    .. 'checksum INTEGER, installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(), '
+    .. 'execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL)'
+  -- the checksums Flyway records: CRC-32 of the lines without their breaks,
+  -- signed (computed for these texts with Python's zlib.crc32)
+  local FLYWAY = {
+    ["sql/V1__users.sql"] = "CREATE TABLE users (id int);\n",             -- 336540139
+    ["sql/V1.1__posts.sql"] = "CREATE TABLE posts (id int);\r\n",        -- -1877934394
+    ["sql/V1.2__tags.sql"] = "CREATE TABLE tags (id int);\n",
+    ["sql/R__view.sql"] = "CREATE OR REPLACE VIEW v AS SELECT 2 AS x;\n", -- -45560998 (and 1 AS x: -861875769)
+  }
+
+  it("flyway: its checksums verified; a changed repeatable left to run again; an undone version not adopted", function()
+    h.with_project(FLYWAY, 'return { convention = "flyway" }\n', function(p)
+      p:query(FLYWAY_DDL)
+      for _, t in ipairs({ "users", "posts", "tags" }) do p:query("CREATE TABLE " .. t .. " (id int)") end
+      p:query("CREATE VIEW v AS SELECT 1 AS x")
+      p:query("INSERT INTO flyway_schema_history VALUES "
+        .. "(1, '1', 'users', 'SQL', 'V1__users.sql', 336540139, 'deployer', '2024-01-02 03:04:05', 1, true), "
+        .. "(2, '1.1', 'posts', 'SQL', 'V1.1__posts.sql', 12345, 'deployer', now(), 1, true), "
+        .. "(3, '1.2', 'tags', 'SQL', 'V1.2__tags.sql', 0, 'deployer', now(), 1, true), "
+        .. "(4, NULL, 'view', 'SQL', 'R__view.sql', -861875769, 'deployer', now(), 1, true), "
+        .. "(5, '1.2', 'tags', 'UNDO_SQL', 'U1.2__tags.sql', 0, 'deployer', now(), 1, true)")
+      local doc, code = p:json("adopt --apply")
+      assert.are.equal(0, code)
+      assert.are.equal("flyway", doc.tool)
+      assert.are.same({ "V1__users.sql", "V1.1__posts.sql" }, h.files(doc.adopted))
+      local warnings = table.concat(doc.warnings, "\n")
+      assert.truthy(warnings:find("flyway recorded another checksum for V1.1__posts.sql: edited since flyway "
+        .. "applied it", 1, true), warnings)
+      assert.falsy(warnings:find("V1__users.sql", 1, true), warnings)
+      assert.truthy(warnings:find("R__view.sql changed since flyway last ran it: not adopted, so `lumi up` runs "
+        .. "it again", 1, true), warnings)
+      assert.are.equal("deployer", p:value("SELECT applied_by FROM lumi_migrations WHERE version = '1'"))
+      assert.are.equal("2024-01-02 03:04:05", p:value("SELECT to_char(applied_at, 'YYYY-MM-DD HH24:MI:SS') "
+        .. "FROM lumi_migrations WHERE version = '1'"))
+      -- V1.2 was undone: lumi applies it, then the repeatable
+      p:query("DROP TABLE tags")
+      local up = p:json("up")
+      assert.are.same({ "V1.2__tags.sql", "R__view.sql" }, h.files(up.applied))
+      assert.are.equal(2, tonumber(p:value("SELECT x FROM v")))
+    end)
+  end)
+
+  it("flyway: a failed row is refused; a baseline counts every version up to it", function()
+    h.with_project(FLYWAY, 'return { convention = "flyway" }\n', function(p)
+      p:query(FLYWAY_DDL)
+      p:query("INSERT INTO flyway_schema_history VALUES (1, '1.1', '<< Flyway Baseline >>', 'BASELINE', "
+        .. "'<< Flyway Baseline >>', NULL, 'deployer', now(), 0, true), "
+        .. "(2, '1.2', 'tags', 'SQL', 'V1.2__tags.sql', 0, 'deployer', now(), 1, false)")
       local out, err, code = p:lumi("adopt flyway --apply")
       assert.are.equal(3, code, out .. err)
-      assert.truthy(err:find("flyway_schema_history has failed migrations: V2__posts.sql", 1, true), err)
+      assert.truthy(err:find("flyway_schema_history has failed migrations: V1.2__tags.sql", 1, true), err)
+      assert.is_false(h.table_exists(p.url, "lumi_migrations"))
       p:query("DELETE FROM flyway_schema_history WHERE installed_rank = 2")
       local doc, c2 = p:json("adopt flyway --apply")
       assert.are.equal(0, c2)
-      assert.are.same({ "001_users.sql" }, h.files(doc.adopted))
-      assert.are.equal("deployer", p:value("SELECT applied_by FROM schema_migrations WHERE version = '001'"))
+      assert.are.same({ "V1__users.sql", "V1.1__posts.sql" }, h.files(doc.adopted))
     end)
+  end)
+
+  it("node-pg-migrate: its names are the files' stems", function()
     h.with_project({ ["migrations/001_users.sql"] = "CREATE TABLE users (id int);\n" }, function(p)
       -- node-pg-migrate's migrations table
       p:query("CREATE TABLE pgmigrations (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)")

@@ -24,7 +24,7 @@ end
 -- what a command does: the plan, then the applied files' checksums compared
 local function build(ms, records, scheme, checksums, identity)
   local p = plan.build(ms, records, scheme, identity)
-  if checksums then plan.compare(p, checksums) end
+  if checksums then plan.compare(p, checksums, scheme) end
   return p
 end
 
@@ -221,5 +221,45 @@ describe("plan.find", function()
     local e, why = plan.find(p, scheme, "9")
     assert.is_nil(e)
     assert.are.equal('no migration has version or file "9"', why)
+  end)
+end)
+
+describe("plan: repeatable migrations", function()
+  local function rep(name)
+    local m = mig("999", name)
+    m.version, m.key, m.id, m.repeatable = "R__" .. name, "R__" .. name, "R__" .. name, true
+    return m
+  end
+  -- the sequential scheme, with R__ versions after every number
+  local text = {
+    key = function(v) return v:match("^R__") and v or scheme.key(v) end,
+    compare = function(a, b)
+      local ra, rb = a:match("^R__") ~= nil, b:match("^R__") ~= nil
+      if ra or rb then return (ra and rb and a < b) or (rb and not ra) end
+      return scheme.compare(a, b)
+    end,
+  }
+
+  it("pending again, after the versioned ones, when its file changed; never out of order, never reverted", function()
+    local v1, v2, r = mig("001", "a"), mig("002", "b"), rep("view")
+    local p = plan.build({ v1, v2, r }, { rec("001", "a"), { version = "R__view", file = r.file, checksum = "old" } }, text)
+    plan.compare(p, { [v1.path] = "sum001", [r.path] = "new" }, text)
+    local pending = {}
+    for i, m in ipairs(p.pending) do pending[i] = m.version end
+    assert.are.same({ "002", "R__view" }, pending)
+    assert.is_true(r.reapply)
+    assert.are.same({}, p.changed)
+    assert.are.same({}, p.out_of_order)
+    assert.are.equal("001", p.newest_applied)
+    assert.are.same({}, plan.down_from(plan.build({ r }, { { version = "R__view", checksum = "x" } }, text), text, { all = true }))
+  end)
+
+  it("applied while its file is as recorded", function()
+    local r = rep("view")
+    local p = plan.build({ r }, { { version = "R__view", file = r.file, checksum = "same" } }, text)
+    plan.compare(p, { [r.path] = "same" }, text)
+    assert.are.equal("applied", p.entries[1].state)
+    assert.are.same({}, p.pending)
+    assert.is_nil(r.reapply)
   end)
 end)

@@ -1,6 +1,8 @@
 --- lumi adopt [TOOL|auto] [--apply]: record what another tool applied.
 local errors = require "lumi.errors"
 local adopt = require "lumi.adopt"
+local fs = require "lumi.fs"
+local plan = require "lumi.plan"
 
 -- The source to read: the one named, or (auto) the one whose table is there.
 local function pick(db, name)
@@ -32,25 +34,36 @@ end
 -- to the files; raises when the source is dirty or a row has no file.
 local function plan_of(project, src, got, found)
   local scheme = project.scheme
-  local by_key, by_file, by_stem = {}, {}, {}
+  local by_key, by_file, by_stem, by_revision = {}, {}, {}, {}
   for _, m in ipairs(found.migrations) do
     by_key[m.key] = m
     by_file[m.file] = m
     by_stem[m.stem] = m
+    -- an Alembic revision: the first word of the name (0001_ae10_users)
+    local word = (m.name or ""):match("^[^_]+")
+    if word then by_revision[word] = m end
   end
   if got.dirty then errors.raise("validation", "adopt: " .. got.dirty) end
-  local out, orphans = {}, {}
-  if got.head then
-    -- everything up to the newest version (golang-migrate)
+  local out, orphans, taken = {}, {}, {}
+  for _, r in ipairs(got.rows) do
+    local m = r.file and by_file[r.file] or r.stem and by_stem[r.stem] or r.revision and by_revision[r.revision]
+      or (r.version and by_key[scheme.key(r.version)])
+    if m then
+      if not taken[m] then out[#out + 1] = { migration = m, row = r } end
+      taken[m] = true
+    else
+      orphans[#orphans + 1] = r.file or r.stem or r.revision or r.version
+    end
+  end
+  -- everything up to a version: golang-migrate's one row, Flyway's baseline
+  local upto = got.head or got.baseline
+  if upto then
     for _, m in ipairs(found.migrations) do
-      if not scheme.compare(got.head, m.version) then out[#out + 1] = { migration = m, row = {} } end
+      if not taken[m] and not m.repeatable and not scheme.compare(upto, m.version) then
+        out[#out + 1] = { migration = m, row = {} }
+      end
     end
-    if not by_key[scheme.key(got.head)] then orphans[1] = got.head end
-  else
-    for _, r in ipairs(got.rows) do
-      local m = r.file and by_file[r.file] or r.stem and by_stem[r.stem] or (r.version and by_key[scheme.key(r.version)])
-      if m then out[#out + 1] = { migration = m, row = r } else orphans[#orphans + 1] = r.file or r.stem or r.version end
-    end
+    if got.head and not by_key[scheme.key(got.head)] then orphans[#orphans + 1] = got.head end
   end
   if #orphans > 0 then
     errors.raise("validation", string.format("adopt: %s applied %s with no file here: %s", src.name,
@@ -68,7 +81,9 @@ Reads the history table of another migration tool and records the same
 applied migrations in lumi's tracking table, with their original time and
 user where the tool kept them, logged as "adopted". TOOL: golang-migrate,
 rails, dbmate, goose, sql-migrate, diesel, sqlx, prisma, node-pg-migrate,
-knex or flyway; auto (the default) finds the one whose table is there. Without
+knex, flyway, sqitch or alembic; auto (the default) finds the one whose
+table is there. The checksums Flyway, sqlx, Prisma and Sqitch recorded are
+compared with the files: a file edited since is named. Without
 --apply it shows what it would record and writes nothing. With --apply it
 writes in one transaction, under the migration lock; a migration lumi
 already records is left as it is, so adopting twice records nothing the
@@ -85,25 +100,38 @@ migration, and rows whose file is not here.]],
         src.name, src.table), { hint = "set table = \"lumi_migrations\" in migrate.lua (a convention does it)" })
     end
     local function todo(records, found)
-      local got = src.read(db)
+      local cfg = project.config
+      local got = src.read(db, { root = cfg.root, dir = cfg.migrations_dir })
       local applied = {}
-      for _, r in ipairs(records) do if r.version then applied[project.scheme.key(r.version)] = true end end
-      local out, edited = {}, {}
+      for _, r in ipairs(records) do applied[plan.record_id(r, project.scheme, project:identity())] = true end
+      local out, edited, again = {}, {}, {}
       local planned = plan_of(project, src, got, found)
       local ms = {}
       for i, c in ipairs(planned) do ms[i] = c.migration end
       local sums = project:checksums(ms)
       for _, c in ipairs(planned) do
-        if not applied[c.migration.key] then out[#out + 1] = c end
-        -- the tool's own checksum, where it is one lumi computes too
-        if c.row.sha256 and sums[c.migration.path] and c.row.sha256 ~= sums[c.migration.path] then
-          edited[#edited + 1] = c.migration.file
+        -- the tool's own checksum of the file as it is now
+        local m, changed = c.migration, false
+        if c.row.sum and src.checksum then
+          local text = fs.read(m.path)
+          changed = text ~= nil and src.checksum(text) ~= c.row.sum
+        end
+        if changed and c.row.repeatable then
+          again[#again + 1] = m.file
+        else
+          if changed then edited[#edited + 1] = m.file end
+          if not applied[m.id] then out[#out + 1] = c end
         end
       end
       if #edited > 0 then
         project:warn(string.format("%s recorded another checksum for %s: edited since %s applied %s (lumi records "
           .. "the files as they are now)", src.name, table.concat(edited, ", "), src.name,
           #edited == 1 and "it" or "them"))
+      end
+      if #again > 0 then
+        project:warn(string.format("%s changed since %s last ran %s: not adopted, so `lumi up` runs %s again, as %s "
+          .. "would", table.concat(again, ", "), src.name, #again == 1 and "it" or "them", #again == 1 and "it" or "them",
+          src.name))
       end
       return out, got.warning, sums
     end
