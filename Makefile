@@ -67,6 +67,12 @@ $(BUILD)/.deps: scripts/deps
 
 deps: $(BUILD)/.deps
 
+# the other migration tools the switching specs run (scripts/peers)
+$(BUILD)/.peers: scripts/peers peers/package.json
+	@mkdir -p $(BUILD)
+	@scripts/peers
+	@touch $@
+
 $(BUILD)/%.o: src/%.c src/lumi.h | $(BUILD)/.deps
 	@mkdir -p $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -94,12 +100,12 @@ $(BUILD)/lumi/%.so: $(BUILD)/%.o
 demo: all
 	@scripts/demo
 
-test: all
+test: all $(BUILD)/.peers
 	@tests/run
 
 # ASan + UBSan: a separate build tree; the suite drives both the sanitized
 # binary and the sanitized modules (loaded into lua5.4 with libasan preloaded).
-test-sanitize:
+test-sanitize: $(BUILD)/.peers
 	$(MAKE) BUILD=build-san LUMI=build-san/lumi-bin OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DLUMI_CLOSE_STATE" \
 	  LDFLAGS="-fsanitize=address,undefined" all
 	@LUMI_SANITIZE=1 LUMI_BUILD=build-san tests/run

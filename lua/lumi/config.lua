@@ -76,7 +76,8 @@ M.tracking_schema = {
 }
 
 --- The conventions of other tools lumi knows (lua/lumi/conventions/NAME.lua).
-M.conventions = { "dbmate", "diesel", "flyway", "golang-migrate", "goose", "prisma", "sql-migrate", "sqitch", "sqlx" }
+M.conventions = { "dbmate", "diesel", "flyway", "golang-migrate", "goose", "node-pg-migrate", "prisma", "sql-migrate",
+  "sqitch", "sqlx" }
 
 --- The keys migrate.lua may set (at the top and in each target): type(s)
 --- accepted and a check.

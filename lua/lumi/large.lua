@@ -75,7 +75,8 @@ function M.scan(path, marker_of, chunk)
     local markers = {}
     -- the whole lines of `text`, which starts at byte `at`, line `ln`
     local function look(text, at, ln)
-      if not (text:find("migrate:", 1, true) or text:find("+goose", 1, true) or text:find("+migrate", 1, true)) then
+      if not (text:find("migrate:", 1, true) or text:find("+goose", 1, true) or text:find("+migrate", 1, true)
+      or text:find("igration", 1, true)) then
         return
       end
       for i, l in text:gmatch("()([^\n]*)\n?") do

@@ -30,11 +30,12 @@
 -- error with its position before any of it runs.
 --
 -- A one-file migration may hold both directions, marked by comment lines
--- (the forms of dbmate, goose and sql-migrate are all understood):
+-- (the forms of dbmate, goose, sql-migrate and node-pg-migrate are all
+-- understood):
 --
---   -- migrate:up                 -- +goose Up            -- +migrate Up
+--   -- migrate:up        -- +goose Up        -- +migrate Up      -- Up Migration
 --   CREATE TABLE t (...);
---   -- migrate:down               -- +goose Down          -- +migrate Down
+--   -- migrate:down      -- +goose Down      -- +migrate Down    -- Down Migration
 --   DROP TABLE t;
 local errors = require "lumi.errors"
 local fs = require "lumi.fs"
@@ -50,6 +51,8 @@ local markers = {
   { up = "^%-%-%s*migrate:up", down = "^%-%-%s*migrate:down" },
   { up = "^%-%-%s*%+goose%s+[Uu][Pp]", down = "^%-%-%s*%+goose%s+[Dd][Oo][Ww][Nn]" },
   { up = "^%-%-%s*%+migrate%s+[Uu][Pp]", down = "^%-%-%s*%+migrate%s+[Dd][Oo][Ww][Nn]" },
+  -- node-pg-migrate's, alone on their line
+  { up = "^%-%-%s*[Uu][Pp] [Mm]igration%s*$", down = "^%-%-%s*[Dd]own [Mm]igration%s*$" },
 }
 
 -- Which section a line opens: "up", "down" or nil.
@@ -65,7 +68,8 @@ end
 --- start=}, down = {text=, start=}} (start: the byte where the section
 --- begins in the file), or nil when the file has no markers.
 function M.sections(text)
-  if not (text:find("migrate:", 1, true) or text:find("+goose", 1, true) or text:find("+migrate", 1, true)) then
+  if not (text:find("migrate:", 1, true) or text:find("+goose", 1, true) or text:find("+migrate", 1, true)
+      or text:find("igration", 1, true)) then
     return nil
   end
   local found = {}

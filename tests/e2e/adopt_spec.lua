@@ -1,71 +1,13 @@
 -- lumi adopt: another tool's history, read (never changed) and recorded in
--- lumi's table. dbmate runs for real when its binary is here (npm's
--- @dbmate package in bench/node_modules, or on PATH); the other tools'
--- tables are created with the DDL of their own sources and filled as
--- they fill them (golang-migrate: database/postgres/postgres.go;
--- goose: the Postgres dialect's CreateVersionTable).
+-- lumi's table. The tools that can be installed here run for real in
+-- switch_spec.lua; here the tables of the others are created with the DDL
+-- of their own sources and filled as they fill them (golang-migrate:
+-- database/postgres/postgres.go; goose: the Postgres dialect's
+-- CreateVersionTable; Flyway: createMetaDataTable.sql; ...), with the
+-- failures those tools leave behind.
 local h = require "support.helper"
 
-local function dbmate_bin()
-  local out = h.sh("ls " .. h.q(h.root) .. "/bench/node_modules/@dbmate/*/bin/dbmate 2>/dev/null; command -v dbmate")
-  return out:match("[^\n]+")
-end
-
-local DBMATE_FILES = {
-  ["db/migrations/20240101120000_create_users.sql"] =
-    "-- migrate:up\nCREATE TABLE users (id int PRIMARY KEY, email text);\n-- migrate:down\nDROP TABLE users;\n",
-  ["db/migrations/20240102120000_index_email.sql"] =
-    "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n"
-    .. "-- migrate:down\nDROP INDEX users_email;\n",
-}
-
-local function rows_of(p, sql) return p:query(sql) end
-
 describe("lumi adopt", function()
-  it("dbmate: shows, then records what dbmate applied, once; status verifies them; up runs only a new file", function()
-    h.with_project(DBMATE_FILES, 'return { convention = "dbmate" }\n', function(p)
-      local bin = dbmate_bin()
-      if bin then
-        local out, err, code = h.sh("cd " .. h.q(p.dir) .. " && " .. h.q(bin) .. " --no-dump-schema --url "
-          .. h.q("postgres://postgres@/" .. p.name .. "?host=" .. h.url:match("host=([^&]+)") .. "&sslmode=disable")
-          .. " up")
-        assert.are.equal(0, code, out .. err)
-      else
-        -- dbmate's own DDL and rows (pkg/driver/postgres: CreateMigrationsTable, InsertMigration)
-        p:query("CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) PRIMARY KEY)")
-        p:query("CREATE TABLE users (id int PRIMARY KEY, email text)")
-        p:query("CREATE INDEX users_email ON users (email)")
-        p:query("INSERT INTO schema_migrations (version) VALUES ('20240101120000'), ('20240102120000')")
-      end
-      local before = rows_of(p, "SELECT version FROM schema_migrations ORDER BY version")
-      -- without --apply: what would be recorded, nothing written
-      local doc, code = p:json("adopt")
-      assert.are.equal(0, code)
-      assert.are.equal("dbmate", doc.tool)
-      assert.are.same({ "20240101120000_create_users.sql", "20240102120000_index_email.sql" }, h.files(doc.adopted))
-      assert.is_false(doc.written)
-      assert.is_false(h.table_exists(p.url, "lumi_migrations"))
-      -- with it
-      doc, code = p:json("adopt dbmate --apply")
-      assert.are.equal(0, code)
-      assert.are.equal(2, #doc.adopted)
-      assert.are.equal(2, tonumber(p:value("SELECT count(*) FROM lumi_migrations_log WHERE event = 'adopted' "
-        .. "AND error = 'from dbmate'")))
-      -- again: nothing more
-      doc, code = p:json("adopt --apply")
-      assert.are.equal(0, code)
-      assert.are.equal(0, #doc.adopted)
-      local status = p:json("status")
-      assert.are.same({ ["20240101120000_create_users.sql"] = "applied", ["20240102120000_index_email.sql"] = "applied" },
-        h.states(status))
-      p:write("db/migrations/20240103120000_posts.sql", "-- migrate:up\nCREATE TABLE posts (id int);\n")
-      local up = p:json("up")
-      assert.are.same({ "20240103120000_posts.sql" }, h.files(up.applied))
-      -- dbmate's table as it was
-      assert.are.same(before, rows_of(p, "SELECT version FROM schema_migrations ORDER BY version"))
-    end)
-  end)
-
   local GOLANG = {
     ["migrations/1_users.up.sql"] = "CREATE TABLE users (id int);\n",
     ["migrations/1_users.down.sql"] = "DROP TABLE users;\n",

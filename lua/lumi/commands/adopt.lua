@@ -65,6 +65,10 @@ local function plan_of(project, src, got, found)
     end
     if got.head and not by_key[scheme.key(got.head)] then orphans[#orphans + 1] = got.head end
   end
+  -- in the order lumi runs them
+  local place = {}
+  for i, m in ipairs(found.migrations) do place[m] = i end
+  table.sort(out, function(a, b) return place[a.migration] < place[b.migration] end)
   if #orphans > 0 then
     errors.raise("validation", string.format("adopt: %s applied %s with no file here: %s", src.name,
       #orphans == 1 and "a migration" or (#orphans .. " migrations"), table.concat(orphans, ", ")),
