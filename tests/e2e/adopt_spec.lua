@@ -228,6 +228,71 @@ describe("lumi adopt", function()
     end)
   end)
 
+  it("sqlx: the SHA-384 it recorded is verified against each file", function()
+    h.with_project({
+      ["migrations/20240101120000_users.sql"] = "CREATE TABLE users (id int);\n",
+      ["migrations/20240102120000_posts.up.sql"] = "CREATE TABLE posts (id int);\n",
+      ["migrations/20240102120000_posts.down.sql"] = "DROP TABLE posts;\n",
+    }, 'return { convention = "sqlx" }\n', function(p)
+      -- sqlx-postgres's migrate.rs: the table, and each row's checksum the
+      -- SHA-384 of the migration's SQL (here computed by PostgreSQL)
+      p:query("CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, "
+        .. "installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, checksum BYTEA NOT NULL, "
+        .. "execution_time BIGINT NOT NULL)")
+      p:query("INSERT INTO _sqlx_migrations VALUES (20240101120000, 'users', now(), true, "
+        .. "sha384(convert_to($1, 'UTF8')), 1), (20240102120000, 'posts', now(), true, "
+        .. "sha384(convert_to($2, 'UTF8')), 1)", "CREATE TABLE users (id int);\n", "CREATE TABLE posts (id bigint);\n")
+      local doc, code = p:json("adopt --apply")
+      assert.are.equal(0, code)
+      assert.are.same({ "20240101120000_users.sql", "20240102120000_posts.up.sql" }, h.files(doc.adopted))
+      assert.are.same({ "sqlx recorded another checksum for 20240102120000_posts.up.sql: edited since sqlx applied it "
+        .. "(lumi records the files as they are now)" }, doc.warnings)
+    end)
+  end)
+
+  -- an Alembic project's version files: never run, only read
+  local function alembic_file(rev, down, extra)
+    return string.format('"""%s\n\nRevision ID: %s\n"""\nfrom alembic import op\n\n'
+      .. 'revision: str = "%s"\ndown_revision: Union[str, Sequence[str], None] = %s\n%s\n'
+      .. 'def upgrade() -> None:\n    op.execute("SELECT 1")\n', rev, rev, rev, down, extra or "")
+  end
+
+  it("alembic: every ancestor of the stored heads, merges and branches read from the version files", function()
+    h.with_project({
+      ["alembic.ini"] = "[alembic]\nscript_location = %(here)s/alembic\n",
+      ["alembic/versions/a1_users.py"] = alembic_file("a1", "None"),
+      ["alembic/versions/b2_posts.py"] = alembic_file("b2", "'a1'"),
+      ["alembic/versions/c3_tags.py"] = alembic_file("c3", "'a1'"),
+      ["alembic/versions/d4_merge.py"] = alembic_file("d4", "(\n    'b2',\n    'c3',\n)"),
+      ["alembic/versions/e5_next.py"] = alembic_file("e5", "'d4'"),
+      ["migrations/0001_a1_users.sql"] = "CREATE TABLE users (id int);\n",
+      ["migrations/0002_b2_posts.sql"] = "CREATE TABLE posts (id int);\n",
+      ["migrations/0003_c3_tags.sql"] = "CREATE TABLE tags (id int);\n",
+      ["migrations/0004_d4_merge.sql"] = "SELECT 1;\n",
+      ["migrations/0005_e5_next.sql"] = "CREATE TABLE next (id int);\n",
+    }, function(p)
+      -- alembic's own table (alembic.runtime.migration: version_num varchar(32))
+      p:query("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+      p:query("INSERT INTO alembic_version VALUES ('d4')")
+      local doc, code = p:json("adopt --apply")
+      assert.are.equal(0, code)
+      assert.are.equal("alembic", doc.tool)
+      assert.are.same({ "0001_a1_users.sql", "0002_b2_posts.sql", "0003_c3_tags.sql", "0004_d4_merge.sql" },
+        h.files(doc.adopted))
+      -- two heads on branches: each one's ancestors
+      p:query("DELETE FROM schema_migrations")
+      p:query("UPDATE alembic_version SET version_num = 'b2'")
+      p:query("INSERT INTO alembic_version VALUES ('c3')")
+      doc = p:json("adopt --apply")
+      assert.are.same({ "0001_a1_users.sql", "0002_b2_posts.sql", "0003_c3_tags.sql" }, h.files(doc.adopted))
+      -- a head no version file names
+      p:query("INSERT INTO alembic_version VALUES ('ffff')")
+      local out, err, c2 = p:lumi("adopt alembic")
+      assert.are.equal(3, c2, out .. err)
+      assert.truthy(err:find("adopt: alembic applied a migration with no file here: ffff", 1, true), err)
+    end)
+  end)
+
   it("will not adopt into the tool's own table", function()
     h.with_project(GOLANG, function(p)
       p:query(GOLANG_DDL)

@@ -1,197 +1,91 @@
 -- convention = "<tool>": another tool's directory read as that tool reads
--- it, and run by lumi: what `lumi list --json` finds (valid and invalid
--- names), and a round trip up / down --all that leaves the schema as it was.
+-- it, and run by lumi: what `lumi list --json` finds and `lumi validate`
+-- says (valid and invalid fixture projects), and a round trip up / down
+-- --all that leaves the schema as it was.
 local h = require "support.helper"
 
-local cases = {
-  dbmate = {
-    files = {
-      ["db/migrations/20240101120000_create_users.sql"] =
-        "-- migrate:up\nCREATE TABLE users (id int PRIMARY KEY, email text);\n-- migrate:down\nDROP TABLE users;\n",
-      ["db/migrations/20240102120000_index_email.sql"] =
-        "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n"
-        .. "-- migrate:down\nDROP INDEX users_email;\n",
-      ["db/migrations/20240103120000_posts.sql"] =
-        "-- migrate:up\nCREATE TABLE posts (id int, user_id int REFERENCES users);\n-- migrate:down\nDROP TABLE posts;\n",
-      ["db/migrations/notes.sql"] = "-- not a migration: no version\n",
-    },
-    versions = { "20240101120000", "20240102120000", "20240103120000" },
-    misnamed = { "notes.sql" },
-    scheme = "dbmate",
-    table = "lumi_migrations",
-    new = "^%d%d%d%d%d%d%d%d%d%d%d%d%d%d_add_tags%.sql$",
-    new_dir = "db/migrations",
-  },
-  ["golang-migrate"] = {
-    files = {
-      ["migrations/1_create_users.up.sql"] = "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
-      ["migrations/1_create_users.down.sql"] = "DROP TABLE users;\n",
-      ["migrations/2_index_email.up.sql"] =
-        "-- lumi: no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n",
-      ["migrations/2_index_email.down.sql"] = "DROP INDEX users_email;\n",
-      ["migrations/10_posts.up.sql"] = "CREATE TABLE posts (id int, user_id int REFERENCES users);\n",
-      ["migrations/10_posts.down.sql"] = "DROP TABLE posts;\n",
-      ["migrations/atlas.sum"] = "h1:whatever=\n",
-      ["migrations/x_bad.up.sql"] = "SELECT 1;\n",
-    },
-    -- numeric order: 10 after 2
-    versions = { "1", "2", "10" },
-    misnamed = { "x_bad.up.sql" },
-    scheme = "sequential",
-    table = "lumi_migrations",
-    new = "^000011_add_tags%.up%.sql$",
-    new_dir = "migrations",
-  },
+-- The fixtures: tests/fixtures/conventions/<tool>/valid/ and
+-- invalid/<case>/, each a project (its migrate.lua names the convention)
+-- with an expected.txt beside migrate.lua: what `lumi list --json` finds
+-- ("migration VERSION FILE", "ignored FILE: REASON") and what `lumi
+-- validate` says (its exit code, then its stderr, indented).
+local root = h.root .. "/tests/fixtures/conventions"
+
+-- what lumi says of a project, in expected.txt's form
+local function observed(p)
+  local lines = {}
+  local doc, code, err = p:json("list")
+  if code == 0 then
+    for _, m in ipairs(doc.migrations) do lines[#lines + 1] = "migration " .. m.version .. " " .. m.file end
+    for _, ig in ipairs(doc.ignored) do lines[#lines + 1] = "ignored " .. ig.file .. ": " .. ig.reason end
+  else
+    lines[#lines + 1] = "list exit " .. code
+    assert.are.equal("", (err:gsub("^error:.*", "")), "list names the same error as validate")
+  end
+  local _, verr, vcode = p:lumi("validate")
+  lines[#lines + 1] = "validate exit " .. vcode
+  for l in verr:gsub(p.dir:gsub("%p", "%%%0") .. "/", ""):gmatch("[^\n]+") do lines[#lines + 1] = "  " .. l end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local tools = {}
+for t in h.sh("ls " .. h.q(root)):gmatch("[^\n]+") do tools[#tools + 1] = t end
+
+-- what `lumi new` creates in each convention (nil: the tool's own command
+-- adds migrations, as sqitch add)
+local new_file = {
+  dbmate = { "db/migrations", "^%d%d%d%d%d%d%d%d%d%d%d%d%d%d_add_tags%.sql$" },
+  diesel = { "migrations", "^%d%d%d%d%-%d%d%-%d%d%-%d%d%d%d%d%d_add_tags$" },
+  flyway = { "sql", "^V2__add_tags%.sql$" },
+  ["golang-migrate"] = { "migrations", "^000011_add_tags%.up%.sql$" },
+  goose = { "migrations", "^00004_add_tags%.sql$" },
+  ["node-pg-migrate"] = { "migrations", "^%d%d%d%d%d%d%d%d%d%d%d%d%d_add_tags%.sql$" },
+  ["sql-migrate"] = { "migrations", "^011_add_tags%.sql$" },
+  sqlx = { "migrations", "^%d%d%d%d%d%d%d%d%d%d%d%d%d%d_add_tags%.sql$" },
 }
 
-cases.goose = {
-  files = {
-    ["migrations/00001_create_users.sql"] =
-      "-- +goose Up\nCREATE TABLE users (id int PRIMARY KEY, email text);\n-- +goose Down\nDROP TABLE users;\n",
-    ["migrations/00002_index_email.sql"] = "-- +goose NO TRANSACTION\n-- +goose Up\n"
-      .. "CREATE INDEX CONCURRENTLY users_email ON users (email);\n-- +goose Down\nDROP INDEX users_email;\n",
-    ["migrations/00003_touch.sql"] = "-- +goose Up\n-- +goose StatementBegin\n"
-      .. "CREATE FUNCTION touch() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END; $$;\n"
-      .. "-- +goose StatementEnd\n-- +goose Down\nDROP FUNCTION touch();\n",
-    ["migrations/abc_bad.sql"] = "SELECT 1;\n",
-  },
-  versions = { "00001", "00002", "00003" },
-  misnamed = { "abc_bad.sql" },
-  scheme = "sequential",
-  new = "^00004_add_tags%.sql$",
-  new_dir = "migrations",
-}
-cases["sql-migrate"] = {
-  files = {
-    ["migrations/1_create_users.sql"] =
-      "-- +migrate Up\nCREATE TABLE users (id int PRIMARY KEY, email text);\n-- +migrate Down\nDROP TABLE users;\n",
-    ["migrations/2_index_email.sql"] = "-- +migrate Up notransaction\n"
-      .. "CREATE INDEX CONCURRENTLY users_email ON users (email);\n-- +migrate Down\nDROP INDEX users_email;\n",
-    ["migrations/10_posts.sql"] = "-- +migrate Up\n-- +migrate StatementBegin\nCREATE TABLE posts (id int);\n"
-      .. "-- +migrate StatementEnd\n-- +migrate Down\nDROP TABLE posts;\n",
-    ["migrations/init_bad.sql"] = "SELECT 1;\n",
-  },
-  versions = { "1", "2", "10" },
-  misnamed = { "init_bad.sql" },
-  scheme = "sequential",
-  new = "^011_add_tags%.sql$",
-  new_dir = "migrations",
-}
-cases.diesel = {
-  files = {
-    ["migrations/2024-01-31-120000_create_users/up.sql"] = "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
-    ["migrations/2024-01-31-120000_create_users/down.sql"] = "DROP TABLE users;\n",
-    ["migrations/2024-02-01-090000_index_email/up.sql"] = "CREATE INDEX CONCURRENTLY users_email ON users (email);\n",
-    ["migrations/2024-02-01-090000_index_email/down.sql"] = "DROP INDEX users_email;\n",
-    ["migrations/2024-02-01-090000_index_email/metadata.toml"] = "run_in_transaction = false\n",
-    ["migrations/2024-03-01-000000_posts/up.sql"] = "CREATE TABLE posts (id int);\n",
-    ["migrations/2024-03-01-000000_posts/down.sql"] = "DROP TABLE posts;\n",
-    ["migrations/schema.sql"] = "-- a dump beside the migrations\n",
-    ["migrations/diesel.toml"] = "[print_schema]\n",
-    ["migrations/bad/up.sql"] = "SELECT 1;\n",
-  },
-  versions = { "20240131120000", "20240201090000", "20240301000000" },
-  misnamed = { "bad" },
-  scheme = "diesel",
-  new = "^%d%d%d%d%-%d%d%-%d%d%-%d%d%d%d%d%d_add_tags$",
-  new_dir = "migrations",
-}
+local function no_expected(rel) return rel == "expected.txt" end
 
-cases.sqlx = {
-  files = {
-    ["migrations/20240101120000_create_users.up.sql"] = "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
-    ["migrations/20240101120000_create_users.down.sql"] = "DROP TABLE users;\n",
-    ["migrations/20240102120000_index_email.up.sql"] =
-      "-- no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n",
-    ["migrations/20240102120000_index_email.down.sql"] = "DROP INDEX users_email;\n",
-    ["migrations/20240103120000_posts.up.sql"] = "CREATE TABLE posts (id int);\n",
-    ["migrations/20240103120000_posts.down.sql"] = "DROP TABLE posts;\n",
-    ["migrations/readme_bad.sql"] = "SELECT 1;\n",
-  },
-  versions = { "20240101120000", "20240102120000", "20240103120000" },
-  misnamed = { "readme_bad.sql" },
-  scheme = "sqlx",
-  new = "^%d%d%d%d%d%d%d%d%d%d%d%d%d%d_add_tags%.sql$",
-  new_dir = "migrations",
-}
-cases.prisma = {
-  files = {
-    ["prisma/migrations/20240101120000_create_users/migration.sql"] = "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
-    ["prisma/migrations/20240102120000_posts/migration.sql"] = "CREATE TABLE posts (id int);\n",
-    ["prisma/migrations/20240103120000_index_email/migration.sql"] = "CREATE INDEX users_email ON users (email);\n",
-    ["prisma/migrations/migration_lock.toml"] = "provider = \"postgresql\"\n",
-    ["prisma/migrations/bad_dir/migration.sql"] = "SELECT 1;\n",
-  },
-  versions = { "20240101120000", "20240102120000", "20240103120000" },
-  misnamed = { "bad_dir" },
-  scheme = "prisma",
-  no_down = true,
-}
-
-cases.sqitch = {
-  files = {
-    ["sqitch.plan"] = "%syntax-version=1.0.0\n%project=demo\n\n"
-      .. "users 2024-01-01T00:00:00Z Ann <ann@example.com> # the users\n"
-      .. "posts [users] 2024-01-02T00:00:00Z Ann <ann@example.com> # their posts\n"
-      .. "@v1.0 2024-01-03T00:00:00Z Ann <ann@example.com> # a tag\n"
-      .. "index_email [users] 2024-01-04T00:00:00Z Ann <ann@example.com> # an index\n",
-    ["deploy/users.sql"] = "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
-    ["revert/users.sql"] = "DROP TABLE users;\n",
-    ["verify/users.sql"] = "SELECT id FROM users WHERE false;\n",
-    ["deploy/posts.sql"] = "CREATE TABLE posts (id int, user_id int REFERENCES users);\n",
-    ["revert/posts.sql"] = "DROP TABLE posts;\n",
-    ["deploy/index_email.sql"] = "-- lumi: no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n",
-    ["revert/index_email.sql"] = "DROP INDEX users_email;\n",
-  },
-  -- the plan's order, not the names'
-  versions = { "0001", "0002", "0003" },
-  misnamed = {},
-  scheme = "sqitch",
-}
-
-for tool, c in pairs(cases) do
+for _, tool in ipairs(tools) do
   describe("convention = \"" .. tool .. "\"", function()
-    it("finds the migrations as " .. tool .. " does, in its order, and names what is misnamed", function()
-      h.with_project(c.files, string.format("return { convention = %q }\n", tool), function(p)
+    local cases = { "valid" }
+    for c in h.sh("ls " .. h.q(root .. "/" .. tool .. "/invalid") .. " 2>/dev/null"):gmatch("[^\n]+") do
+      cases[#cases + 1] = "invalid/" .. c
+    end
+    for _, case in ipairs(cases) do
+      it(case .. ": lumi list and lumi validate say what expected.txt says", function()
+        local dir = root .. "/" .. tool .. "/" .. case
+        h.with_project(h.tree(dir, no_expected), function(p)
+          assert.are.equal(h.read(dir .. "/expected.txt"), observed(p))
+        end)
+      end)
+    end
+
+    it("valid: applies, reverts everything back to the schema it found, and creates the next file its way", function()
+      h.with_project(h.tree(root .. "/" .. tool .. "/valid", no_expected), function(p)
         local doc, code = p:json("list")
         assert.are.equal(0, code)
-        assert.are.equal(c.scheme, doc.scheme)
-        local versions = {}
-        for i, m in ipairs(doc.migrations) do versions[i] = m.version end
-        assert.are.same(c.versions, versions)
-        local ignored = {}
-        for _, ig in ipairs(doc.ignored) do ignored[ig.file] = true end
-        for _, f in ipairs(c.misnamed) do assert.is_true(ignored[f], f .. " is not among the ignored") end
-        local out, err, vcode = p:lumi("validate")
-        assert.are.equal(#c.misnamed > 0 and 3 or 0, vcode, out .. err)
-        if c.misnamed[1] then assert.truthy(err:find(c.misnamed[1], 1, true), err) end
-      end)
-    end)
-
-    it("applies, reverts everything back to the schema it found, and creates the next file the tool's way", function()
-      local files = {}
-      for k, v in pairs(c.files) do if not k:find("bad") and not k:find("notes") then files[k] = v end end
-      h.with_project(files, string.format("return { convention = %q }\n", tool), function(p)
-        local tbl = c.table or "schema_migrations"
-        local tables = { tbl, tbl .. "_log" }
-        local before = h.schema_dump(p.url, tables)
-        local doc, code = p:json("up")
-        assert.are.equal(0, code)
-        assert.are.equal(#c.versions, #doc.applied)
+        local n = #doc.migrations
+        local before = h.schema_dump(p.url, { "schema_migrations", "schema_migrations_log", "lumi_migrations",
+          "lumi_migrations_log" })
+        local up, ucode = p:json("up")
+        assert.are.equal(0, ucode)
+        assert.are.equal(n, #up.applied)
         assert.is_true(p:value("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass"))
-        assert.are.equal(#c.versions, tonumber(p:value("SELECT count(*) FROM " .. tbl)))
-        if c.no_down then return end          -- the tool has no down migrations
+        if tool == "prisma" then return end        -- Prisma has no down migrations
         local _, dcode = p:json("down --all")
         assert.are.equal(0, dcode)
-        assert.are.equal(before, h.schema_dump(p.url, tables))
-        if not c.new then return end         -- the tool's own command adds migrations
+        assert.are.equal(before, h.schema_dump(p.url, { "schema_migrations", "schema_migrations_log",
+          "lumi_migrations", "lumi_migrations_log" }))
+        local want = new_file[tool]
+        if not want then return end
         local out, err, ncode = p:lumi("new add_tags")
         assert.are.equal(0, ncode, out .. err)
         local made
-        for f in h.sh("ls " .. h.q(p.dir .. "/" .. c.new_dir)):gmatch("[^\n]+") do
+        for f in h.sh("ls " .. h.q(p.dir .. "/" .. want[1])):gmatch("[^\n]+") do
           if f:find("add_tags", 1, true) and not f:find("down", 1, true) then made = f end
         end
-        assert.truthy(made and made:match(c.new), tostring(made))
+        assert.truthy(made and made:match(want[2]), tostring(made))
       end)
     end)
   end)
@@ -206,6 +100,36 @@ describe("convention", function()
         1, true), err)
     end)
   end)
+
+  it("flyway: a repeatable migration runs after the versioned ones, again when it changes, and is not reverted",
+    function()
+      h.with_project({
+        ["sql/V1__users.sql"] = "CREATE TABLE users (id int, email text);\n",
+        ["sql/U1__users.sql"] = "DROP TABLE users;\n",
+        ["sql/R__emails.sql"] = "CREATE OR REPLACE VIEW emails AS SELECT email FROM users;\n",
+      }, 'return { convention = "flyway" }\n', function(p)
+        local up = p:json("up")
+        assert.are.same({ "V1__users.sql", "R__emails.sql" }, h.files(up.applied))
+        assert.are.same({}, p:json("up").applied)
+        p:write("sql/R__emails.sql", "CREATE OR REPLACE VIEW emails AS SELECT email, id FROM users;\n")
+        p:write("sql/V2__posts.sql", "CREATE TABLE posts (id int);\n")
+        local status = p:json("status")
+        assert.are.same({ ["V1__users.sql"] = "applied", ["V2__posts.sql"] = "pending", ["R__emails.sql"] = "pending" },
+          h.states(status))
+        local vout, verr, vcode = p:lumi("validate")
+        assert.are.equal(0, vcode, vout .. verr)
+        up = p:json("up")
+        assert.are.same({ "V2__posts.sql", "R__emails.sql" }, h.files(up.applied))
+        assert.are.equal(1, tonumber(p:value("SELECT count(*) FROM lumi_migrations WHERE version = 'R__emails'")))
+        assert.are.equal(2, tonumber(p:value("SELECT count(*) FROM information_schema.columns "
+          .. "WHERE table_name = 'emails'")))
+        -- down reverts the newest version, not the repeatable one
+        local out, err, dcode = p:lumi("down")
+        assert.are.equal(3, dcode, out .. err)
+        assert.truthy(err:find("cannot revert V2__posts.sql: it has no down migration", 1, true), err)
+        assert.truthy(err:find("HINT: add U2__posts.sql", 1, true), err)
+      end)
+    end)
 
   it("goose: a Go migration in the directory is an error naming it, before anything runs", function()
     h.with_project({

@@ -148,6 +148,16 @@ function M.read(path)
   return s
 end
 
+--- The files under dir as {relative path = contents} (a fixture tree),
+--- without those `skip(rel)` says to leave out.
+function M.tree(dir, skip)
+  local out = {}
+  for rel in M.sh("cd " .. sh_quote(dir) .. " && find . -type f | sed 's|^\\./||'"):gmatch("[^\n]+") do
+    if not (skip and skip(rel)) then out[rel] = M.read(dir .. "/" .. rel) end
+  end
+  return out
+end
+
 --- A project directory with files {relative path = contents}.
 function M.project(files)
   local dir = M.tmpdir()
