@@ -66,7 +66,7 @@ end
 --- string is a table name).
 function M.new(db, spec)
   if type(spec) == "string" then spec = { table = spec } end
-  local self = setmetatable({ db = db, spec = spec }, Store)
+  local self = setmetatable({ db = db, spec = spec, quoted = {} }, Store)
   self.qualified = spec.table or "schema_migrations"
   self.schema, self.name = split_name(self.qualified)
   self.explicit_schema = self.schema ~= nil
@@ -92,7 +92,10 @@ function M.new(db, spec)
 end
 
 function Store:quote(name)
-  return self.db:quote_ident(name)
+  -- the same few column names, quoted for every statement of a run
+  local q = self.quoted[name]
+  if not q then q = self.db:quote_ident(name); self.quoted[name] = q end
+  return q
 end
 
 --- Name the schema of the tracking tables for good (the first of the

@@ -32,6 +32,18 @@ local function less(a, b)
   return a < b
 end
 
+-- the parts of a version, each once: a sort compares them often
+local parts = {}
+local function parts_of(v)
+  local p = parts[v]
+  if not p then
+    p = {}
+    for part in (normal(v) or v):gmatch("[^.]+") do p[#p + 1] = part end
+    parts[v] = p
+  end
+  return p
+end
+
 local scheme = {
   name = "flyway",
   pattern = "V<version>__description",
@@ -57,9 +69,7 @@ local scheme = {
       if ra and rb then return a < b end
       return rb
     end
-    local pa, pb = {}, {}
-    for p in (normal(a) or a):gmatch("[^.]+") do pa[#pa + 1] = p end
-    for p in (normal(b) or b):gmatch("[^.]+") do pb[#pb + 1] = p end
+    local pa, pb = parts_of(a), parts_of(b)
     for i = 1, math.max(#pa, #pb) do
       local x, y = pa[i] or "0", pb[i] or "0"
       if x ~= y then return less(x, y) end
@@ -81,8 +91,10 @@ local scheme = {
   end,
 }
 
--- Does <path>.conf say executeInTransaction=false?
-local function outside_transaction(path)
+-- Does <path>.conf (when the directory has one: `has`) say
+-- executeInTransaction=false?
+local function outside_transaction(path, has)
+  if not has then return false end
   local conf = fs.read(path .. ".conf")
   return conf ~= nil and conf:match("executeInTransaction%s*=%s*false") ~= nil
 end
@@ -96,6 +108,8 @@ local function discover(dir)
       errors.raise("config", string.format("cannot read the migrations directory %s: %s", here, subdirs),
         { hint = "create it, or set `dir` in migrate.lua / --dir" })
     end
+    local present = {}
+    for _, name in ipairs(names) do present[name] = true end
     for _, name in ipairs(names) do
       local file = rel == "" and name or (rel .. "/" .. name)
       local path = dir .. "/" .. file
@@ -115,12 +129,12 @@ local function discover(dir)
         if not parsed then
           found.ignored[#found.ignored + 1] = { file = file, reason = why }
         elseif parsed.undo then
-          undo[scheme.key(parsed.version)] = { path = path, file = file }
+          undo[scheme.key(parsed.version)] = { path = path, file = file, conf = present[name .. ".conf"] }
         else
           local m = { version = parsed.version, name = parsed.name, stem = name:sub(1, -5), file = file, path = path,
                       layout = "file", repeatable = parsed.repeatable,
                       down_file = not parsed.repeatable and ((file:match("^(.*/)") or "") .. "U" .. name:sub(2)) or nil }
-          if outside_transaction(path) then m.transaction = false end
+          if outside_transaction(path, present[name .. ".conf"]) then m.transaction = false end
           found.migrations[#found.migrations + 1] = m
         end
       end
@@ -131,7 +145,7 @@ local function discover(dir)
     local u = undo[scheme.key(m.version)]
     if u then
       m.down_path, m.layout, undo[scheme.key(m.version)] = u.path, "pair", nil
-      if outside_transaction(u.path) then m.down_transaction = false end
+      if outside_transaction(u.path, u.conf) then m.down_transaction = false end
     end
   end
   for _, u in pairs(undo) do
