@@ -2,9 +2,11 @@
 -- a small project, then `convention` + `lumi adopt --apply` take it over;
 -- `lumi status` shows everything applied and no file changed, the tool's
 -- table is left as it was, and `lumi up` applies only a new file.
--- The tools come from scripts/peers (make test runs it): dbmate and
--- node-pg-migrate from npm (./peers/node_modules), sql-migrate and sqitch
--- from Debian.
+-- The tools come from scripts/peers (make test runs it): dbmate,
+-- node-pg-migrate and knex from npm (./peers/node_modules), sql-migrate,
+-- sqitch and alembic from Debian. Knex and Alembic migrations are code
+-- (JavaScript, Python): a team switching writes them as SQL files under
+-- the same names, and lumi adopts what the tool applied.
 local h = require "support.helper"
 
 local host = assert(h.url:match("host=([^&]+)"), "the test URL names its socket directory")
@@ -141,6 +143,53 @@ describe("switching with the tool itself", function()
     end)
   end)
 
+  it("knex: its JavaScript migrations rewritten as SQL under the same names", function()
+    tool("ls " .. h.q(peers) .. "/.bin/knex 2>/dev/null", "knex")
+    h.with_project({
+      ["knexfile.js"] = "module.exports = { client: 'pg', connection: process.env.DATABASE_URL, "
+        .. "migrations: { directory: './knex' } };\n",
+      ["knex/001_users.js"] = "exports.up = (knex) => knex.raw('CREATE TABLE users (id int PRIMARY KEY)');\n"
+        .. "exports.down = (knex) => knex.raw('DROP TABLE users');\n",
+      ["knex/002_posts.js"] = "exports.up = (knex) => knex.raw('CREATE TABLE posts (id int)');\n"
+        .. "exports.down = (knex) => knex.raw('DROP TABLE posts');\n",
+      ["migrations/001_users.sql"] = "CREATE TABLE users (id int PRIMARY KEY);\n",
+      ["migrations/002_posts.sql"] = "CREATE TABLE posts (id int);\n",
+    }, function(p)
+      -- knex's CLI wants its module beside the knexfile
+      h.sh("ln -s " .. h.q(peers) .. " " .. h.q(p.dir .. "/node_modules"))
+      run(p, "./node_modules/.bin/knex migrate:latest",
+        { DATABASE_URL = "postgres://postgres@localhost/" .. p.name .. "?host=" .. host })
+      switch(p, { tool = "knex", table = "knex_migrations", applied = { "001_users.sql", "002_posts.sql" },
+        new_file = "migrations/003_tags.sql", new_text = "CREATE TABLE tags (id int);\n" })
+    end)
+  end)
+
+  it("alembic: every ancestor of its head, read from the version files (never run)", function()
+    local bin = tool("command -v alembic", "alembic")
+    local function revision(rev, down, sql)
+      return string.format('"""%s"""\nfrom alembic import op\n\nrevision = %q\ndown_revision = %s\n'
+        .. 'branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.execute(%q)\n\n\n'
+        .. 'def downgrade():\n    pass\n', rev, rev, down, sql)
+    end
+    h.with_project({
+      ["alembic.ini"] = "[alembic]\nscript_location = alembic\n",
+      ["alembic/script.py.mako"] = "",
+      ["alembic/env.py"] = "from alembic import context\nfrom sqlalchemy import create_engine\n"
+        .. "import os\nengine = create_engine(os.environ['ALEMBIC_URL'])\n"
+        .. "with engine.connect() as connection:\n    context.configure(connection=connection)\n"
+        .. "    with context.begin_transaction():\n        context.run_migrations()\n",
+      ["alembic/versions/ae10_users.py"] = revision("ae10", "None", "CREATE TABLE users (id int)"),
+      ["alembic/versions/b7f2_posts.py"] = revision("b7f2", "'ae10'", "CREATE TABLE posts (id int)"),
+      ["migrations/0001_ae10_users.sql"] = "CREATE TABLE users (id int);\n",
+      ["migrations/0002_b7f2_posts.sql"] = "CREATE TABLE posts (id int);\n",
+    }, function(p)
+      run(p, h.q(bin) .. " upgrade head", { ALEMBIC_URL = "postgresql://postgres@/" .. p.name .. "?host=" .. host })
+      switch(p, { tool = "alembic", table = "alembic_version",
+        applied = { "0001_ae10_users.sql", "0002_b7f2_posts.sql" },
+        new_file = "migrations/0003_c9d1_tags.sql", new_text = "CREATE TABLE tags (id int);\n" })
+    end)
+  end)
+
   it("sqitch: a deploy script edited since sqitch deployed it is named (its SHA-1); a last failed deploy is refused",
     function()
       local bin = tool("command -v sqitch", "sqitch")
@@ -154,7 +203,8 @@ describe("switching with the tool itself", function()
       }, 'return { convention = "sqitch" }\n', function(p)
         local env = { PGHOST = host, SQITCH_FULLNAME = "Ann", SQITCH_EMAIL = "ann@example.com", HOME = p.dir }
         local _, _, code = h.sh("cd " .. h.q(p.dir) .. " && env PGHOST=" .. h.q(host) .. " SQITCH_FULLNAME=Ann "
-          .. "SQITCH_EMAIL=ann@example.com HOME=" .. h.q(p.dir) .. " " .. h.q(bin) .. " deploy db:pg://postgres@/" .. p.name)
+          .. "SQITCH_EMAIL=ann@example.com HOME=" .. h.q(p.dir) .. " " .. h.q(bin) .. " deploy db:pg://postgres@/"
+          .. p.name)
         assert.are_not.equal(0, code)
         local out, err, c2 = p:lumi("adopt --apply")
         assert.are.equal(3, c2, out .. err)
