@@ -19,6 +19,7 @@ M.defaults = {
   large_file = 32 * 1024 * 1024,
   out_of_order = "stop",
   on_changed = "stop",
+  no_transaction = "put `-- lumi: no-transaction` first in the file",
 }
 
 local function is_name(v) return type(v) == "string" and v:match("^[%a_][%w_$]*$") ~= nil end
@@ -134,6 +135,11 @@ M.schema = {
       end
       return true
     end,
+  },
+  no_transaction = {
+    types = { string = true },
+    doc = "how a file says it runs without a transaction, for the advice of messages "
+      .. "(a convention says its tool's way)",
   },
   directives = {
     types = fn,

@@ -48,9 +48,9 @@ function M.migration_error(part, err, offset)
     end
     fields.sqlstate, fields.detail, fields.hint, fields.where = err.sqlstate, err.detail, err.hint, err.where
     if err.sqlstate == "25001" and not part.lua and part.mode ~= "statements" and not fields.hint then
-      -- active_sql_transaction: a CONCURRENTLY statement, a VACUUM, ... in a transaction
-      fields.hint = "put `-- lumi: no-transaction` first in the file: its statements then run one at a time, "
-        .. "outside a transaction (`lumi validate` finds these before they run)"
+      -- active_sql_transaction: a CONCURRENTLY statement, a VACUUM, ... in a
+      -- transaction (the hint, in the project's words: failure_of)
+      fields.needs_no_transaction = true
     end
     local msg = string.format("%s: %s %s: %s", where, err.severity or "ERROR", err.sqlstate, err.message)
     if err.statement then
@@ -406,7 +406,12 @@ local function failure_of(run, part, err, offset)
      and not part.large_piece then
     merr = M.locate(run.db, part, err)
   end
-  return tracking_dropped(merr or M.migration_error(part, err, offset), run.store)
+  merr = tracking_dropped(merr or M.migration_error(part, err, offset), run.store)
+  if merr.needs_no_transaction and not merr.hint then
+    merr.hint = run.project.config.no_transaction .. ": its statements then run one at a time, "
+      .. "outside a transaction (`lumi validate` finds these before they run)"
+  end
+  return merr
 end
 
 --- The server gives no position for some errors (a missing table in ALTER

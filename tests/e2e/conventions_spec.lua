@@ -131,6 +131,29 @@ describe("convention", function()
       end)
     end)
 
+  it("validate and up advise each tool's own way to run a file without a transaction", function()
+    local cases = {
+      { "dbmate", "db/migrations/20240101000000_idx.sql", "-- migrate:up\n",
+        "end the section's marker line with `transaction:false` (-- migrate:up transaction:false)" },
+      { "goose", "migrations/00001_idx.sql", "-- +goose Up\n", "put `-- +goose NO TRANSACTION` first in the file" },
+      { "flyway", "sql/V1__idx.sql", "", "put `executeInTransaction=false` in a <file>.conf beside it" },
+      { "golang-migrate", "migrations/1_idx.up.sql", "", "put `-- lumi: no-transaction` first in the file" },
+    }
+    for _, c in ipairs(cases) do
+      h.with_project({ [c[2]] = c[3] .. "CREATE TABLE t (x int);\nCREATE INDEX CONCURRENTLY t_x ON t (x);\n" },
+        string.format("return { convention = %q }\n", c[1]), function(p)
+          local _, err, code = p:lumi("validate")
+          assert.are.equal(3, code, err)
+          local line = select(2, c[3]:gsub("\n", "")) + 2
+          assert.truthy(err:find(c[2] .. ":" .. line .. ":1: CREATE INDEX CONCURRENTLY cannot run inside a transaction, "
+            .. "and this migration runs in one: " .. c[4], 1, true), err)
+          local out, uerr, ucode = p:lumi("up")
+          assert.are.equal(1, ucode, out .. uerr)
+          assert.truthy(uerr:find("HINT: " .. c[4], 1, true), uerr)
+        end)
+    end
+  end)
+
   it("goose: a Go migration in the directory is an error naming it, before anything runs", function()
     h.with_project({
       ["migrations/00001_users.sql"] = "-- +goose Up\nCREATE TABLE users (id int);\n",

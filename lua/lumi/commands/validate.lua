@@ -68,8 +68,8 @@ local function check_part(project, m, direction, problems, warnings, grammar_is_
       local at = prepare.file_position(part, prepare.chars_before(part, s.start) + 1) or { line = 1, column = 1 }
       problems[#problems + 1] = { kind = "transaction", file = part.file,
         message = string.format("%s:%d:%d: %s cannot run inside a transaction, and this %s runs in one: "
-          .. "put `-- lumi: no-transaction` first in the file (its statements then run one at a time)",
-          part.path, at.line, at.column, what, direction == "up" and "migration" or "down part") }
+          .. "%s (its statements then run one at a time)", part.path, at.line, at.column, what,
+          direction == "up" and "migration" or "down part", project.config.no_transaction) }
     end
   end
 end

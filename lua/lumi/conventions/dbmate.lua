@@ -10,6 +10,7 @@ local timestamp = require("lumi.naming").timestamp()
 return {
   dir = "db/migrations",
   layout = "sections",
+  no_transaction = "end the section's marker line with `transaction:false` (-- migrate:up transaction:false)",
   table = "lumi_migrations",
   naming = {
     name = "dbmate",

@@ -10,6 +10,7 @@ local discover, fs = require "lumi.discover", require "lumi.fs"
 return {
   dir = "migrations",
   layout = "directory",
+  no_transaction = "put `run_in_transaction = false` in a metadata.toml beside up.sql",
   naming = {
     name = "diesel",
     pattern = "YYYY-MM-DD-HHMMSS_name",

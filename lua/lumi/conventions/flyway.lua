@@ -113,12 +113,13 @@ local function discover(dir)
     for _, name in ipairs(names) do
       local file = rel == "" and name or (rel .. "/" .. name)
       local path = dir .. "/" .. file
-      if name:sub(1, 1) == "." then
-        -- hidden: .gitkeep, editor files
-      elseif subdirs[name] then
+      -- hidden files (.gitkeep, editor files) are passed over, and a
+      -- .sql.conf is read with its migration
+      if name:sub(1, 1) == "." or name:match("%.sql%.conf$") then
+        goto continue
+      end
+      if subdirs[name] then
         walk(file)
-      elseif name:match("%.sql%.conf$") then
-        -- read with its migration
       elseif not name:match("%.sql$") then
         found.ignored[#found.ignored + 1] = { file = file, reason = "not a .sql file", misnamed = false }
       elseif name:match("^before%u") or name:match("^after%u") then
@@ -138,6 +139,7 @@ local function discover(dir)
           found.migrations[#found.migrations + 1] = m
         end
       end
+      ::continue::
     end
   end
   walk("")
@@ -158,6 +160,7 @@ end
 return {
   dir = "sql",
   layout = "file",
+  no_transaction = "put `executeInTransaction=false` in a <file>.conf beside it",
   table = "lumi_migrations",
   naming = scheme,
   discover = function(dir, _) return discover(dir) end,

@@ -12,6 +12,7 @@ local errors = require "lumi.errors"
 return {
   dir = "migrations",
   layout = "sections",
+  no_transaction = "put `-- +goose NO TRANSACTION` first in the file",
   naming = require("lumi.naming").sequential { width = 5 },
   discover = function(dir, scheme)
     local found = discover.default(dir, scheme)

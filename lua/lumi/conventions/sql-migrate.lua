@@ -6,5 +6,6 @@
 return {
   dir = "migrations",
   layout = "sections",
+  no_transaction = "end the marker line with `notransaction` (-- +migrate Up notransaction)",
   naming = "sequential",
 }

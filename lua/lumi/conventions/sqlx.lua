@@ -7,6 +7,7 @@ local directives = require "lumi.directives"
 
 return {
   dir = "migrations",
+  no_transaction = "make `-- no-transaction` the file's first line",
   naming = (function()
     local seq = require("lumi.naming").sequential { width = 14 }
     return {
