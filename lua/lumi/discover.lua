@@ -26,6 +26,8 @@
 --   down_path       the down part's file, if any
 --   down_file       where a down part would go, for messages (optional:
 --                   the layout says it otherwise)
+--   repeatable      true: run again whenever the file changes, after the
+--                   versioned ones (Flyway's R__ files); never reverted
 --   layout          "file", "pair", "directory" or "lua"
 --   transaction     false: the up part runs without a transaction (nil:
 --                   its directives decide); down_transaction: the same for
