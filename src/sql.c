@@ -2,6 +2,7 @@
 ** lumi.sql — SQL text through libpg_query (the PostgreSQL 15 parser).
 **
 **   sql.split(text [, how])    -> statements | nil, err   (how: "parser", "scanner")
+**   sql.parse(text)            -> statements with their parse trees | nil, err
 **   sql.parse_ok(text)         -> true | false, err
 **   sql.Error                  the metatable of err
 **
@@ -30,6 +31,7 @@
 #include <string.h>
 
 #include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
 
 #include "lua.h"
 #include "lauxlib.h"
@@ -52,12 +54,17 @@ typedef struct Span { size_t start, stop; } Span;   /* 0-based, [start, stop) */
 typedef struct Box {
   int has_split;
   PgQuerySplitResult split;
+  int has_parse;
+  PgQueryProtobufParseResult parse;
+  PgQuery__ParseResult *tree;     /* parse, unpacked */
   Span *spans;            /* malloc'd, what split hands to Lua */
   size_t nspans;
 } Box;
 
 static void box_free_results(Box *b) {
   if (b->has_split) { pg_query_free_split_result(b->split); b->has_split = 0; }
+  if (b->tree != NULL) { protobuf_c_message_free_unpacked(&b->tree->base, NULL); b->tree = NULL; }
+  if (b->has_parse) { pg_query_free_protobuf_parse_result(b->parse); b->has_parse = 0; }
 }
 
 static void box_free(Box *b) {
@@ -294,6 +301,184 @@ static int l_split(lua_State *L) {
 }
 
 /* ---------------------------------------------------------------------
+** Parse trees
+** ------------------------------------------------------------------ */
+
+/* Deeper than this, a tree is refused rather than risk the C stack (the
+** grammar's own stack stops far sooner in practice). */
+#define MAX_DEPTH 5000
+
+static void push_message(lua_State *L, const ProtobufCMessage *m, int depth);
+
+/* Is f a location field ("location", "stmt_location", ...)? Those are
+** byte offsets into the text, 0-based, -1 when unknown. */
+static int is_location(const ProtobufCFieldDescriptor *f) {
+  size_t n = strlen(f->name);
+  return n >= 8 && strcmp(f->name + n - 8, "location") == 0;
+}
+
+/* Push the value at p, of field f's type (one element, for a repeated
+** field); nothing pushed (returns 0) for an absent message or an unknown
+** location. */
+static int push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const void *p, int depth) {
+  switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32: {
+      int32_t v = *(const int32_t *)p;
+      if (is_location(f)) {
+        if (v < 0) return 0;
+        v += 1;
+      }
+      lua_pushinteger(L, v);
+      return 1;
+    }
+    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+      lua_pushinteger(L, (lua_Integer)*(const uint32_t *)p); return 1;
+    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+      lua_pushinteger(L, (lua_Integer)*(const int64_t *)p); return 1;
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+      lua_pushinteger(L, (lua_Integer)*(const uint64_t *)p); return 1;
+    case PROTOBUF_C_TYPE_BOOL:
+      lua_pushboolean(L, *(const protobuf_c_boolean *)p); return 1;
+    case PROTOBUF_C_TYPE_FLOAT:
+      lua_pushnumber(L, *(const float *)p); return 1;
+    case PROTOBUF_C_TYPE_DOUBLE:
+      lua_pushnumber(L, *(const double *)p); return 1;
+    case PROTOBUF_C_TYPE_ENUM: {
+      int v = *(const int *)p;
+      const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+      if (ev != NULL) lua_pushstring(L, ev->name); else lua_pushinteger(L, v);
+      return 1;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+      const char *str = *(char *const *)p;
+      lua_pushstring(L, str != NULL ? str : "");
+      return 1;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+      const ProtobufCBinaryData *bd = p;
+      lua_pushlstring(L, (const char *)bd->data, bd->len);
+      return 1;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+      const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+      if (sub == NULL) return 0;
+      push_message(L, sub, depth + 1);
+      return !lua_isnil(L, -1) || (lua_pop(L, 1), 0);
+    }
+  }
+  return 0;
+}
+
+/* Size of one element of a repeated field of type t. */
+static size_t element_size(ProtobufCType t) {
+  switch (t) {
+    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32: return 4;
+    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return 8;
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
+    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
+    case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
+  }
+  return 0;
+}
+
+/* Push message m as a table: {node = its type, field = value, ...}, every
+** field there (at its default when the parser left it so); a Node (the
+** parser's union of every node type) is the table of the one it holds, or
+** nil when it holds none. */
+static void push_message(lua_State *L, const ProtobufCMessage *m, int depth) {
+  if (depth > MAX_DEPTH) luaL_error(L, "sql.parse: the statement nests deeper than %d levels", MAX_DEPTH);
+  luaL_checkstack(L, 4, "sql.parse: parse tree too deep");
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  if (d == &pg_query__node__descriptor) {
+    const PgQuery__Node *node = (const PgQuery__Node *)m;
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, (unsigned)node->node_case);
+    const ProtobufCMessage *inner = f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE
+      ? *(ProtobufCMessage *const *)((const char *)m + f->offset) : NULL;
+    if (inner == NULL) lua_pushnil(L);
+    else push_message(L, inner, depth + 1);
+    return;
+  }
+  lua_createtable(L, 0, (int)d->n_fields + 1);
+  lua_pushstring(L, d->short_name);
+  lua_setfield(L, -2, "node");
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    const char *member = (const char *)m + f->offset;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+      if (*(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id) continue;
+    }
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t count = *(const size_t *)((const char *)m + f->quantifier_offset);
+      const char *arr = *(const char *const *)member;
+      size_t size = element_size(f->type);
+      lua_createtable(L, count > INT_MAX ? INT_MAX : (int)count, 0);
+      lua_Integer k = 0;
+      for (size_t j = 0; j < count && arr != NULL; j++) {
+        if (push_value(L, f, arr + j * size, depth)) lua_rawseti(L, -2, ++k);
+      }
+    } else if (!push_value(L, f, member, depth)) {
+      continue;
+    }
+    lua_setfield(L, -2, f->name);
+  }
+}
+
+/* sql.parse(text) -> statements | nil, err
+** statements: for each top-level statement, in order, {start = i, stop =
+** j, text = text:sub(i, j), tree = node}: start and stop as sql.split
+** gives them, tree the statement's parse tree (see push_message), its
+** location fields 1-based byte offsets into text. */
+static int l_parse(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  if (bad_text(L, text, n)) return fail_with_top(L);
+  Box *b = new_box(L);
+  b->parse = pg_query_parse_protobuf(text);
+  b->has_parse = 1;
+  if (b->parse.error != NULL) {
+    push_pgq_error(L, text, n, b->parse.error);
+    box_free(b);
+    return fail_with_top(L);
+  }
+  b->tree = pg_query__parse_result__unpack(NULL, b->parse.parse_tree.len, (const uint8_t *)b->parse.parse_tree.data);
+  if (b->tree == NULL) {
+    box_free(b);
+    return luaL_error(L, "sql.parse: could not read libpg_query's parse tree");
+  }
+  const PgQuery__ParseResult *r = b->tree;
+  lua_createtable(L, r->n_stmts > INT_MAX ? INT_MAX : (int)r->n_stmts, 0);
+  lua_Integer k = 0;
+  for (size_t i = 0; i < r->n_stmts; i++) {
+    const PgQuery__RawStmt *raw = r->stmts[i];
+    if (raw == NULL || raw->stmt == NULL || raw->stmt_location < 0 || raw->stmt_len < 0
+        || (size_t)raw->stmt_location > n) continue;
+    size_t loc = (size_t)raw->stmt_location;
+    size_t end = raw->stmt_len == 0 ? n : loc + (size_t)raw->stmt_len;
+    if (end > n) end = n;
+    size_t start = skip_blank(text, loc, end, 0);
+    size_t stop = trim_end(text, start, end, 0);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)start + 1);
+    lua_setfield(L, -2, "start");
+    lua_pushinteger(L, (lua_Integer)stop);
+    lua_setfield(L, -2, "stop");
+    lua_pushlstring(L, text + start, stop - start);
+    lua_setfield(L, -2, "text");
+    push_message(L, &raw->stmt->base, 0);
+    lua_setfield(L, -2, "tree");
+    lua_rawseti(L, -2, ++k);
+  }
+  box_free(b);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------
 ** Validation
 ** ------------------------------------------------------------------ */
 
@@ -327,6 +512,7 @@ static int l_parse_ok(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
   {"split", l_split},
+  {"parse", l_parse},
   {"parse_ok", l_parse_ok},
   {NULL, NULL}
 };

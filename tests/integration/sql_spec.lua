@@ -230,3 +230,49 @@ describe("lumi.sql.parse_ok", function()
     assert.are.equal(7, err.position)
   end)
 end)
+
+describe("lumi.sql.parse", function()
+  it("gives each statement's parse tree as tables, with the split's start and stop", function()
+    local text = "-- héllo\nCREATE INDEX CONCURRENTLY i ON t (x);\nALTER TABLE t ALTER COLUMN é SET NOT NULL;"
+    local stmts = assert(sql.parse(text))
+    local split_stmts = assert(sql.split(text))
+    assert.are.equal(2, #stmts)
+    for i, s in ipairs(stmts) do
+      assert.are.equal(split_stmts[i].start, s.start)
+      assert.are.equal(split_stmts[i].stop, s.stop)
+      assert.are.equal(split_stmts[i].text, s.text)
+    end
+    local idx = stmts[1].tree
+    assert.are.equal("IndexStmt", idx.node)
+    assert.is_true(idx.concurrent)
+    assert.is_false(idx.unique)             -- a field at its default is there too
+    assert.are.equal("t", idx.relation.relname)
+    assert.are.equal("RangeVar", idx.relation.node)
+    local alter = stmts[2].tree
+    assert.are.equal("AlterTableStmt", alter.node)
+    assert.are.equal("OBJECT_TABLE", alter.objtype)        -- enums by name
+    assert.are.equal("AT_SetNotNull", alter.cmds[1].subtype)
+    assert.are.equal("é", alter.cmds[1].name)
+    -- locations: 1-based byte offsets into the whole text, after UTF-8
+    assert.are.equal("t ALTER", text:sub(alter.relation.location, alter.relation.location + 6))
+  end)
+
+  it("unwraps the parser's Node union, and leaves an unknown location out", function()
+    local stmts = assert(sql.parse("SELECT a + 1 FROM t"))
+    local sel = stmts[1].tree
+    assert.are.equal("SelectStmt", sel.node)
+    local expr = sel.target_list[1].val
+    assert.are.equal("AExpr", expr.node)             -- the names of pg_query.proto
+    assert.are.equal("ColumnRef", expr.lexpr.node)
+    assert.are.equal("a", expr.lexpr.fields[1].sval)
+    assert.are.equal(1, expr.rexpr.ival.ival)
+    assert.is_nil(sel.from_clause[1].alias)
+  end)
+
+  it("refuses what the grammar refuses, with the error's byte position", function()
+    local stmts, err = sql.parse("SELECT 1; SELEC 2")
+    assert.is_nil(stmts)
+    assert.are.equal(11, err.position)
+    assert.truthy(err.message:find("syntax error", 1, true))
+  end)
+end)
