@@ -136,6 +136,25 @@ M.schema = {
       return true
     end,
   },
+  lint = {
+    types = { table = true },
+    doc = "lint settings: rules = {rule...} (added), off = {id...}, severity = {id = \"error\"|\"warning\"}, "
+      .. "pg_version = n (without a database)",
+    check = function(v)
+      for k in pairs(v) do
+        if k ~= "rules" and k ~= "off" and k ~= "severity" and k ~= "pg_version" then
+          return false, string.format("has no key %q (keys: rules, off, severity, pg_version)", tostring(k))
+        end
+      end
+      for i, r in ipairs(v.rules or {}) do
+        if type(r) ~= "table" or type(r.id) ~= "string" or type(r.check) ~= "function" or type(r.nodes) ~= "table" then
+          return false, string.format("rules[%d] must be a table with id (a string), nodes (a list) and check "
+            .. "(a function)", i)
+        end
+      end
+      return true
+    end,
+  },
   no_transaction = {
     types = { string = true },
     doc = "how a file says it runs without a transaction, for the advice of messages "

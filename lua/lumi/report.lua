@@ -505,6 +505,21 @@ function render.verify(self, r)
   end
 end
 
+function render.lint(self, r)
+  for _, f in ipairs(r.findings) do
+    local sev = f.severity == "error" and self:paint("red", "error") or self:paint("yellow", "warning")
+    self:say("%s:%s:%s: %s[%s]: %s", f.path, f.line or "?", f.column or "?", sev, f.rule, f.message)
+    if f.source_line then
+      self:say("  %s", f.source_line)
+      self:say("  %s", self:paint("green", f.caret))
+    end
+    if f.hint then self:say("  = hint: %s", f.hint) end
+  end
+  local warnings = #r.findings - r.errors
+  self:say("%s linted: %s, %s.", plural(r.checked, "migration"), plural(r.errors, "error"),
+    plural(warnings, "warning"))
+end
+
 function render.validate(self, r)
   for _, w in ipairs(r.warnings or {}) do
     self.err:write(string.format("%s %s: %s\n", self:paint("yellow", "warning:"), w.file, w.message))

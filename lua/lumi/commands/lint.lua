@@ -1,0 +1,81 @@
+--- lumi lint [FILES or VERSIONS...] [--all] [--since VERSION]: the rules of
+--- lumi.lint over the SQL of migrations, before they run.
+local errors = require "lumi.errors"
+local lint = require "lumi.lint"
+local prepare = require "lumi.prepare"
+local timeouts = require "lumi.timeouts"
+
+-- The migrations to lint: those named, or all, or those after --since, or
+-- (by default) the pending ones, which needs the database.
+local function chosen(project, found, opts)
+  local scheme = project.scheme
+  if #opts.args > 0 then
+    local out = {}
+    for _, what in ipairs(opts.args) do
+      local hit
+      for _, m in ipairs(found.migrations) do
+        if m.file == what or m.stem == what or m.path == what or m.key == scheme.key(what)
+           or what:sub(-#m.file - 1) == "/" .. m.file then hit = m end
+      end
+      if not hit then errors.raise("usage", string.format("lint: no migration has version or file %q", what)) end
+      out[#out + 1] = hit
+    end
+    return out
+  end
+  if opts.all then return found.migrations end
+  if opts.since then
+    local out = {}
+    for _, m in ipairs(found.migrations) do
+      if scheme.compare(opts.since, m.version) then out[#out + 1] = m end
+    end
+    return out
+  end
+  local p = project:plan(found, (project:store():read()))
+  return p.pending
+end
+
+return {
+  summary = "check migrations' SQL against lock and safety rules (pending ones by default)",
+  usage = "lumi lint [FILE|VERSION...] [--all] [--since VERSION]",
+  description = [[
+Parses each migration's SQL with PostgreSQL's own parser and runs the lint
+rules over it, statement by statement, knowing what lumi knows: whether the
+file runs in a transaction, which tables the file itself created, which
+lock_timeout is in force. Reports like a compiler (file:line:col, the line,
+a caret, the safe way) and exits 3 when an error-level rule fires. Rules
+are Lua (lua/lumi/lint/rules/); migrate.lua adds its own (lint.rules),
+turns some off (lint.off) or changes their severity (lint.severity). A
+line `-- lumi:ignore RULE reason` just before a statement acknowledges one
+finding. Without arguments: the pending migrations (this connects); --all
+and named files need no database.]],
+  args = { { name = "FILE", rest = true } },
+  options = {
+    { "--all", help = "every migration, applied or not" },
+    { "--since", arg = "VERSION", help = "the migrations after VERSION" },
+  },
+  run = function(project, opts)
+    local cfg = project.config
+    local settings = cfg.lint or {}
+    local rules = lint.rules(settings)
+    local found = project:discover()
+    local policy = timeouts.settings(cfg.timeouts)
+    local findings, checked = {}, 0
+    for _, m in ipairs(chosen(project, found, opts)) do
+      local part = m.layout ~= "lua" and prepare.part(m, "up", cfg) or nil
+      if part and not part.lua and not part.large then
+        checked = checked + 1
+        local limits = timeouts.limits(policy, part)
+        local got = lint.check(part, rules, { lock_timeout = limits.lock, pg_version = settings.pg_version or 15 })
+        for _, f in ipairs(got or {}) do
+          local at = prepare.file_position(part, prepare.chars_before(part, f.position) + 1) or {}
+          findings[#findings + 1] = { rule = f.rule, severity = f.severity, message = f.message, hint = f.hint,
+            file = part.file, path = part.path, line = at.line, column = at.column, source_line = at.source_line,
+            caret = at.caret }
+        end
+      end
+    end
+    local errors_n = 0
+    for _, f in ipairs(findings) do if f.severity == "error" then errors_n = errors_n + 1 end end
+    return { findings = findings, checked = checked, errors = errors_n, exit_code = errors_n > 0 and 3 or 0 }
+  end,
+}

@@ -1,0 +1,165 @@
+--- Lint: rules written in Lua over PostgreSQL's parse tree (lumi.sql.parse),
+--- run over a migration's statements in order, the way lumi will run them.
+--
+-- A rule is a table, built-in ones one per file in lua/lumi/lint/rules/,
+-- a team's in migrate.lua (lint.rules), all with the same shape:
+--
+--   { id = "index-not-concurrent", severity = "error" | "warning",
+--     doc = "why, and the safe way",
+--     nodes = { "IndexStmt", ... },          -- the node types it looks at
+--                                            -- ("statement": each statement's tree)
+--     check = function(node, ctx) -> nil | finding | {finding, ...} }
+--
+-- A finding is a message (string) or {message =, hint =, at = node}: `at`
+-- (a node with a location; the node checked by default) is where it points.
+-- ctx tells a rule what lumi knows:
+--   ctx.file, ctx.in_transaction    the part and whether lumi runs it in a transaction
+--   ctx:is_new(rangevar)            created earlier in the same file (lock rules exempt it)
+--   ctx.lock_timeout                seconds in force (the file's directive or lumi's
+--                                   policy, or a SET lock_timeout before), or nil
+--   ctx.pg_version                  the target's major version (lint.pg_version offline)
+--   ctx.statement, ctx.index        the statement (its text, start, tree) and its place
+--   ctx.exclusive                   the ACCESS EXCLUSIVE locks held since the
+--                                   transaction began: {relation name = statement index}
+-- `-- lumi:ignore RULE reason` on the line before a statement acknowledges
+-- that rule's findings on it.
+local sql = require "lumi.sql"
+
+local M = {}
+
+M.builtin = { "index-not-concurrent", "concurrent-in-transaction", "drop-index-not-concurrent",
+              "constraint-not-valid", "set-not-null", "lock-timeout-missing", "after-exclusive-lock" }
+
+--- The rules in force: the built-in ones, then migrate.lua's lint.rules,
+--- less lint.off, with lint.severity's overrides.
+function M.rules(settings)
+  settings = settings or {}
+  local off, sev = {}, settings.severity or {}
+  for _, id in ipairs(settings.off or {}) do off[id] = true end
+  local out = {}
+  local function add(r)
+    if not off[r.id] then
+      out[#out + 1] = setmetatable({ severity = sev[r.id] or r.severity or "error" }, { __index = r })
+    end
+  end
+  for _, id in ipairs(M.builtin) do add(require("lumi.lint.rules." .. id)) end
+  for _, r in ipairs(settings.rules or {}) do add(r) end
+  return out
+end
+
+-- every node table under t (t included), parents before children
+local function walk(t, fn)
+  if t.node then fn(t) end
+  for k, v in pairs(t) do
+    if k ~= "node" and type(v) == "table" then walk(v, fn) end
+  end
+end
+
+--- The qualified name of a RangeVar ("schema.table" or "table").
+function M.relname(rv)
+  if not rv or not rv.relname then return nil end
+  return (rv.schemaname ~= "" and (rv.schemaname .. ".") or "") .. rv.relname
+end
+
+-- the rule ids `-- lumi:ignore RULE reason` names on the line just
+-- before byte `start` of text
+local function ignored_at(text, start)
+  local before = text:sub(1, start - 1)
+  local line = before:match("([^\n]*)\n[ \t]*$")
+  local out = {}
+  if line then
+    for id in line:gmatch("%-%-%s*lumi:ignore%s+([%w_%-]+)") do out[id] = true end
+  end
+  return out
+end
+
+local Ctx = {}
+Ctx.__index = Ctx
+
+function Ctx:is_new(rv)
+  local name = M.relname(rv)
+  return name ~= nil and (self.created[name] or self.created[rv.relname]) == true
+end
+
+-- ALTER TABLE subcommands that take a lock weaker than ACCESS EXCLUSIVE
+local weaker = { AT_ValidateConstraint = true, AT_SetStatistics = true, AT_ClusterOn = true,
+                 AT_DropCluster = true, AT_SetRelOptions = true, AT_ResetRelOptions = true,
+                 AT_AttachPartition = true, AT_DetachPartitionFinalize = true }
+
+--- The relation a statement takes an ACCESS EXCLUSIVE lock on (an
+--- existing one: a table created in the same file blocks nobody), or nil.
+function M.exclusive_lock(tree, ctx)
+  local rv
+  if tree.node == "AlterTableStmt" and tree.objtype == "OBJECT_TABLE" then
+    for _, c in ipairs(tree.cmds or {}) do
+      local fk = c.subtype == "AT_AddConstraint" and c.def and c.def.contype == "CONSTR_FOREIGN"
+      if not weaker[c.subtype] and not fk then rv = tree.relation end
+    end
+  elseif tree.node == "RenameStmt" and (tree.rename_type == "OBJECT_TABLE" or tree.rename_type == "OBJECT_COLUMN") then
+    rv = tree.relation
+  elseif tree.node == "TruncateStmt" then
+    rv = tree.relations and tree.relations[1]
+  end
+  if rv and not ctx:is_new(rv) then return M.relname(rv) end
+  return nil
+end
+
+-- what a statement leaves behind for those after it in the file
+local function after_statement(ctx, tree)
+  local held = M.exclusive_lock(tree, ctx)
+  if held and ctx.in_transaction and not ctx.exclusive[held] then ctx.exclusive[held] = ctx.index end
+  if tree.node == "CreateStmt" or tree.node == "CreateTableAsStmt" then
+    local rv = tree.relation or (tree.into and tree.into.rel)
+    local name = M.relname(rv)
+    if name then ctx.created[name], ctx.created[rv.relname] = true, true end
+  elseif tree.node == "VariableSetStmt" and tree.name == "lock_timeout" then
+    local v = tree.args and tree.args[1] and (tree.args[1].sval or tree.args[1].ival)
+    ctx.lock_timeout = v and (tonumber(v.sval) or tonumber(v.ival)) or ctx.lock_timeout
+  elseif tree.node == "TransactionStmt" and (tree.kind == "TRANS_STMT_COMMIT" or tree.kind == "TRANS_STMT_ROLLBACK") then
+    ctx.exclusive = {}
+  end
+end
+
+--- The findings of `rules` on the SQL of a prepared part (lumi.prepare.part):
+--- {rule=, severity=, message=, hint=, position = byte in part.text}, in
+--- order; nil, err when the text does not parse (validate reports that).
+---@param opts table {lock_timeout = seconds|nil, pg_version = n}
+function M.check(part, rules, opts)
+  local stmts, err = sql.parse(part.text)
+  if not stmts then return nil, err end
+  local by_node = {}
+  for _, r in ipairs(rules) do
+    for _, n in ipairs(r.nodes or {}) do
+      by_node[n] = by_node[n] or {}
+      table.insert(by_node[n], r)
+    end
+  end
+  local ctx = setmetatable({ file = part.file, in_transaction = part.mode ~= "statements", created = {},
+    lock_timeout = opts.lock_timeout, pg_version = opts.pg_version, exclusive = {} }, Ctx)
+  local findings = {}
+  for i, s in ipairs(stmts) do
+    ctx.statement, ctx.index = s, i
+    local ignored = ignored_at(part.text, s.start)
+    local function visit(node, list)
+      for _, r in ipairs(list or {}) do
+        local got = r.check(node, ctx)
+        if type(got) == "string" or (type(got) == "table" and got.message) then got = { got } end
+        for _, f in ipairs(got or {}) do
+          if type(f) == "string" then f = { message = f } end
+          if not ignored[r.id] then
+            local at = f.at or node
+            findings[#findings + 1] = { rule = r.id, severity = r.severity, message = f.message, hint = f.hint,
+              position = at.location or s.start, statement = i }
+          end
+        end
+      end
+    end
+    visit(s.tree, by_node.statement)
+    walk(s.tree, function(node) visit(node, by_node[node.node]) end)
+    after_statement(ctx, s.tree)
+    if not ctx.in_transaction then ctx.exclusive = {} end
+  end
+  return findings
+end
+
+return M
