@@ -10,15 +10,18 @@
 --                                            -- ("statement": each statement's tree)
 --     check = function(node, ctx) -> nil | finding | {finding, ...} }
 --
--- A finding is a message (string) or {message =, hint =, at = node}: `at`
--- (a node with a location; the node checked by default) is where it points.
+-- A finding is a message (string) or {message =, hint =, at = node,
+-- severity =}: `at` (a node with a location, or a statement; the node
+-- checked by default) is where it points; severity, when the rule's is too
+-- strong for this case.
 -- ctx tells a rule what lumi knows:
 --   ctx.file, ctx.in_transaction    the part and whether lumi runs it in a transaction
 --   ctx:is_new(rangevar)            created earlier in the same file (lock rules exempt it)
 --   ctx.lock_timeout                seconds in force (the file's directive or lumi's
 --                                   policy, or a SET lock_timeout before), or nil
 --   ctx.pg_version                  the target's major version (lint.pg_version offline)
---   ctx.statement, ctx.index        the statement (its text, start, tree) and its place
+--   ctx.statement, ctx.index        the statement (its text, start, tree), its place,
+--   ctx.count                       and how many the part has
 --   ctx.exclusive                   the ACCESS EXCLUSIVE locks held since the
 --                                   transaction began: {relation name = statement index}
 -- `-- lumi:ignore RULE reason` on the line before a statement acknowledges
@@ -28,7 +31,9 @@ local sql = require "lumi.sql"
 local M = {}
 
 M.builtin = { "index-not-concurrent", "concurrent-in-transaction", "drop-index-not-concurrent",
-              "constraint-not-valid", "set-not-null", "lock-timeout-missing", "after-exclusive-lock" }
+              "constraint-not-valid", "set-not-null", "column-type-rewrite", "volatile-default",
+              "constraint-builds-index", "add-column-rewrite", "exclude-constraint", "lock-timeout-missing",
+              "after-exclusive-lock", "breaking-change", "not-idempotent", "transaction-control" }
 
 --- The rules in force: the built-in ones, then migrate.lua's lint.rules,
 --- less lint.off, with lint.severity's overrides.
@@ -59,6 +64,32 @@ end
 function M.relname(rv)
   if not rv or not rv.relname then return nil end
   return (rv.schemaname ~= "" and (rv.schemaname .. ".") or "") .. rv.relname
+end
+
+--- The name of a TypeName node, without its schema ("int8", "text",
+--- "bigserial"), or nil.
+function M.type_name(tn)
+  local names = tn and tn.names
+  local last = names and names[#names]
+  return last and last.sval or nil
+end
+
+local sql_names = { int8 = "bigint", int4 = "integer", int2 = "smallint", float8 = "double precision",
+                    float4 = "real", bool = "boolean", bpchar = "char", timestamptz = "timestamp with time zone" }
+
+--- A type's name as SQL writes it ("bigint" for int8), for messages.
+function M.type_display(tn)
+  local name = M.type_name(tn)
+  return name and (sql_names[name] or name) or "?"
+end
+
+--- The ALTER TABLE subcommands of `node` (an AlterTableStmt) of subtype `subtype`.
+function M.commands(node, subtype)
+  local out = {}
+  for _, c in ipairs(node.cmds or {}) do
+    if c.subtype == subtype then out[#out + 1] = c end
+  end
+  return out
 end
 
 -- the rule ids `-- lumi:ignore RULE reason` names on the line just
@@ -138,7 +169,7 @@ function M.check(part, rules, opts)
     lock_timeout = opts.lock_timeout, pg_version = opts.pg_version, exclusive = {} }, Ctx)
   local findings = {}
   for i, s in ipairs(stmts) do
-    ctx.statement, ctx.index = s, i
+    ctx.statement, ctx.index, ctx.count = s, i, #stmts
     local ignored = ignored_at(part.text, s.start)
     local function visit(node, list)
       for _, r in ipairs(list or {}) do
@@ -148,8 +179,8 @@ function M.check(part, rules, opts)
           if type(f) == "string" then f = { message = f } end
           if not ignored[r.id] then
             local at = f.at or node
-            findings[#findings + 1] = { rule = r.id, severity = r.severity, message = f.message, hint = f.hint,
-              position = at.location or s.start, statement = i }
+            findings[#findings + 1] = { rule = r.id, severity = f.severity or r.severity, message = f.message,
+              hint = f.hint, position = at.location or at.start or s.start, statement = i }
           end
         end
       end

@@ -20,7 +20,7 @@ return {
           .. "then SET NOT NULL (no scan) and DROP CONSTRAINT", t, c.name, c.name)
           or "before PostgreSQL 12 there is no way around the scan: run it when the table is quiet"
         out[#out + 1] = { message = string.format("SET NOT NULL on %s.%s scans the table under an ACCESS EXCLUSIVE lock",
-          t, c.name), hint = hint }
+          t, c.name), hint = hint, at = node.relation }
       end
     end
     return out
