@@ -139,12 +139,15 @@ M.schema = {
   lint = {
     types = { table = true },
     doc = "lint settings: rules = {rule...} (added), off = {id...}, severity = {id = \"error\"|\"warning\"}, "
-      .. "pg_version = n (without a database)",
+      .. "pg_version = n (without a database), on_up = \"error\"|\"warn\"|\"off\" (lint before up applies)",
     check = function(v)
       for k in pairs(v) do
-        if k ~= "rules" and k ~= "off" and k ~= "severity" and k ~= "pg_version" then
-          return false, string.format("has no key %q (keys: rules, off, severity, pg_version)", tostring(k))
+        if k ~= "rules" and k ~= "off" and k ~= "severity" and k ~= "pg_version" and k ~= "on_up" then
+          return false, string.format("has no key %q (keys: rules, off, severity, pg_version, on_up)", tostring(k))
         end
+      end
+      if v.on_up ~= nil and v.on_up ~= "error" and v.on_up ~= "warn" and v.on_up ~= "off" then
+        return false, "on_up must be \"error\", \"warn\" or \"off\""
       end
       for i, r in ipairs(v.rules or {}) do
         if type(r) ~= "table" or type(r.id) ~= "string" or type(r.check) ~= "function" or type(r.nodes) ~= "table" then

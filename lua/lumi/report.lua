@@ -505,7 +505,44 @@ function render.verify(self, r)
   end
 end
 
+-- SARIF 2.1.0: what code-scanning tools read
+local function sarif(r)
+  local rules, seen, results = json.array(), {}, json.array()
+  for _, f in ipairs(r.findings) do
+    if not seen[f.rule] then
+      seen[f.rule] = true
+      rules[#rules + 1] = { id = f.rule, shortDescription = { text = f.rule },
+        fullDescription = { text = f.doc or f.rule } }
+    end
+    results[#results + 1] = { ruleId = f.rule, level = f.severity == "error" and "error" or "warning",
+      message = { text = f.message .. (f.hint and (" (" .. f.hint .. ")") or "") },
+      locations = json.array({ { physicalLocation = { artifactLocation = { uri = f.path },
+        region = { startLine = f.line or 1, startColumn = f.column or 1 } } } }) }
+  end
+  return { version = "2.1.0", ["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json",
+    runs = json.array({ { tool = { driver = { name = "lumi lint",
+      rules = rules } }, results = results } }) }
+end
+
+-- GitHub Actions workflow commands: an annotation per finding
+local function github_escape(s, property)
+  s = tostring(s):gsub("%%", "%%25"):gsub("\r", "%%0D"):gsub("\n", "%%0A")
+  if property then s = s:gsub(":", "%%3A"):gsub(",", "%%2C") end
+  return s
+end
+
 function render.lint(self, r)
+  if r.format == "sarif" then
+    self.out:write(json.encode(sarif(r)), "\n")
+    return
+  elseif r.format == "github" then
+    for _, f in ipairs(r.findings) do
+      self.out:write(string.format("::%s file=%s,line=%d,col=%d,title=%s::%s\n",
+        f.severity == "error" and "error" or "warning", github_escape(f.path, true), f.line or 1, f.column or 1,
+        github_escape("lumi lint " .. f.rule, true), github_escape(f.message .. (f.hint and (" — " .. f.hint) or ""))))
+    end
+    return
+  end
   for _, f in ipairs(r.findings) do
     local sev = f.severity == "error" and self:paint("red", "error") or self:paint("yellow", "warning")
     self:say("%s:%s:%s: %s[%s]: %s", f.path, f.line or "?", f.column or "?", sev, f.rule, f.message)
@@ -575,7 +612,7 @@ function Report:document(command, r)
   if r.reverted then doc.reverted = done(r.reverted) end
   doc.warnings = json.array(r.warnings or self.warnings or {})
   for _, k in ipairs({ "entries", "ignored", "duplicates", "problems", "migrations", "events", "baselined",
-                       "marked", "unmarked", "repaired", "adopted" }) do
+                       "marked", "unmarked", "repaired", "adopted", "findings" }) do
     if doc[k] then doc[k] = json.array(doc[k]) end
   end
   return doc

@@ -882,6 +882,7 @@ function M.up(project, opts)
   if opts.dry_run then
     local p = project:plan(found, (st:read()), sums)
     local parts = prepare_all(project, todo_of(p), "up")
+    require("lumi.lint").before_up(project, parts, project.db)
     project:emit({ type = "plan", parts = parts, dry_run = true })
     for _, part in ipairs(parts) do
       result.applied[#result.applied + 1] = { migration = part.migration, file = part.file, would = true }
@@ -906,6 +907,7 @@ function M.up(project, opts)
   return M.locked(project, function(db, locked_st, lease)
     local p = project:plan(found, (locked_st:read()), sums)
     local parts = prepare_all(project, todo_of(p), "up")
+    require("lumi.lint").before_up(project, parts, db)
     if lease then pooled(parts) end
     project:emit({ type = "plan", parts = parts })
     return apply_all(project, db, locked_st, parts, result, lease)

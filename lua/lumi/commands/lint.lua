@@ -3,7 +3,6 @@
 local errors = require "lumi.errors"
 local lint = require "lumi.lint"
 local prepare = require "lumi.prepare"
-local timeouts = require "lumi.timeouts"
 
 -- The migrations to lint: those named, or all, or those after --since, or
 -- (by default) the pending ones, which needs the database.
@@ -52,30 +51,26 @@ and named files need no database.]],
   options = {
     { "--all", help = "every migration, applied or not" },
     { "--since", arg = "VERSION", help = "the migrations after VERSION" },
+    { "--format", arg = "FORMAT", help = "text (the default), sarif (SARIF 2.1.0) or github (Actions annotations)" },
   },
   run = function(project, opts)
-    local cfg = project.config
-    local settings = cfg.lint or {}
-    local rules = lint.rules(settings)
-    local found = project:discover()
-    local policy = timeouts.settings(cfg.timeouts)
-    local findings, checked = {}, 0
-    for _, m in ipairs(chosen(project, found, opts)) do
-      local part = m.layout ~= "lua" and prepare.part(m, "up", cfg) or nil
-      if part and not part.lua and not part.large then
-        checked = checked + 1
-        local limits = timeouts.limits(policy, part)
-        local got = lint.check(part, rules, { lock_timeout = limits.lock, pg_version = settings.pg_version or 15 })
-        for _, f in ipairs(got or {}) do
-          local at = prepare.file_position(part, prepare.chars_before(part, f.position) + 1) or {}
-          findings[#findings + 1] = { rule = f.rule, severity = f.severity, message = f.message, hint = f.hint,
-            file = part.file, path = part.path, line = at.line, column = at.column, source_line = at.source_line,
-            caret = at.caret }
-        end
-      end
+    local format = opts.format or "text"
+    if format ~= "text" and format ~= "sarif" and format ~= "github" then
+      errors.raise("usage", string.format("lint --format %s: the formats are text, sarif and github", format))
     end
+    local found = project:discover()
+    local parts = {}
+    local targets = chosen(project, found, opts)
+    for _, m in ipairs(targets) do
+      parts[#parts + 1] = m.layout ~= "lua" and prepare.part(m, "up", project.config) or nil
+    end
+    local checked = 0
+    for _, part in ipairs(parts) do if not part.lua and not part.large then checked = checked + 1 end end
+    -- the server's version when this run connected (for the pending ones)
+    local findings = lint.findings(project, parts, project.db)
     local errors_n = 0
     for _, f in ipairs(findings) do if f.severity == "error" then errors_n = errors_n + 1 end end
-    return { findings = findings, checked = checked, errors = errors_n, exit_code = errors_n > 0 and 3 or 0 }
+    return { findings = findings, checked = checked, errors = errors_n, exit_code = errors_n > 0 and 3 or 0,
+             format = format ~= "text" and format or nil }
   end,
 }

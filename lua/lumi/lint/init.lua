@@ -180,7 +180,7 @@ function M.check(part, rules, opts)
           if not ignored[r.id] then
             local at = f.at or node
             findings[#findings + 1] = { rule = r.id, severity = f.severity or r.severity, message = f.message,
-              hint = f.hint, position = at.location or at.start or s.start, statement = i }
+              hint = f.hint, doc = r.doc, position = at.location or at.start or s.start, statement = i }
           end
         end
       end
@@ -191,6 +191,61 @@ function M.check(part, rules, opts)
     if not ctx.in_transaction then ctx.exclusive = {} end
   end
   return findings
+end
+
+--- The major version lint judges for: lint.pg_version, else the server's
+--- when `db` is given, else 15 (the parser's).
+function M.pg_version(settings, db)
+  if settings and settings.pg_version then return settings.pg_version end
+  local num = db and db:info().server_version_num
+  return num and num > 0 and num // 10000 or 15
+end
+
+--- The findings of the project's rules on prepared parts (the SQL ones),
+--- each with its file position: {rule=, severity=, message=, hint=, doc=,
+--- file=, path=, line=, column=, source_line=, caret=}.
+function M.findings(project, parts, db)
+  local prepare = require "lumi.prepare"
+  local timeouts = require "lumi.timeouts"
+  local cfg = project.config
+  local settings = cfg.lint or {}
+  local rules = M.rules(settings)
+  local policy = timeouts.settings(cfg.timeouts)
+  local version = M.pg_version(settings, db)
+  local out = {}
+  for _, part in ipairs(parts) do
+    if not part.lua and not part.large then
+      local got = M.check(part, rules, { lock_timeout = timeouts.limits(policy, part).lock, pg_version = version })
+      for _, f in ipairs(got or {}) do
+        local at = prepare.file_position(part, prepare.chars_before(part, f.position) + 1) or {}
+        out[#out + 1] = { rule = f.rule, severity = f.severity, message = f.message, hint = f.hint, doc = f.doc,
+          file = part.file, path = part.path, line = at.line, column = at.column, source_line = at.source_line,
+          caret = at.caret }
+      end
+    end
+  end
+  return out
+end
+
+--- Before `up` applies parts: lint.on_up = "warn" reports every finding
+--- as a warning; "error" refuses to apply anything when an error-level
+--- rule fires (a validation error listing them); "off" (the default) does
+--- nothing.
+function M.before_up(project, parts, db)
+  local mode = (project.config.lint or {}).on_up or "off"
+  if mode == "off" then return end
+  local found = M.findings(project, parts, db)
+  local refused = {}
+  for _, f in ipairs(found) do
+    local line = string.format("%s:%s:%s: %s[%s]: %s", f.path, f.line or "?", f.column or "?", f.severity, f.rule,
+      f.message)
+    if mode == "error" and f.severity == "error" then refused[#refused + 1] = line else project:warn(line) end
+  end
+  if #refused > 0 then
+    require("lumi.errors").raise("validation", string.format("lint found %d error%s in the migrations to apply "
+      .. "(lint.on_up = \"error\"):\n  %s", #refused, #refused == 1 and "" or "s", table.concat(refused, "\n  ")),
+      { hint = "fix them, acknowledge one with `-- lumi:ignore RULE reason` on the line before it, or see lumi lint" })
+  end
 end
 
 return M
