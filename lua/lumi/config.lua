@@ -104,6 +104,25 @@ M.schema = {
     doc = "a connection that bypasses any connection pooler (or a function returning one): when set, lumi "
       .. "connects there instead of `database`",
   },
+  shadow = {
+    types = { string = true },
+    doc = "a scratch database for `lumi locks` (never the target; without it lumi creates one on the same "
+      .. "server and drops it)",
+  },
+  locks = {
+    types = { table = true },
+    doc = "lock report settings: verdict = function(statement, ctx) -> nil | {severity=, message=} "
+      .. "(the built-in one: lumi.locks.verdict), large = rows from which a table counts as large",
+    check = function(v)
+      for k in pairs(v) do
+        if k ~= "verdict" and k ~= "large" then
+          return false, string.format("has no key %q (keys: verdict, large)", tostring(k))
+        end
+      end
+      if v.verdict ~= nil and type(v.verdict) ~= "function" then return false, "verdict must be a function" end
+      return true
+    end,
+  },
   pooler = {
     types = { string = true },
     doc = "what a run does through a connection pooler in transaction mode: \"refuse\" (the default: use "

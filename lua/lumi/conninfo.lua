@@ -182,6 +182,17 @@ function M.scrub(message, s)
   return message
 end
 
+--- Connection string s leading to database `name` instead (a URL's path
+--- replaced, or dbname= added to a key=value string: libpq takes the last).
+function M.with_dbname(s, name)
+  local scheme_host, rest = s:match("^(postgres[q]?[l]?://[^/?]*)(.*)$")
+  if scheme_host then
+    local query = rest:match("(%?.*)$") or ""
+    return scheme_host .. "/" .. name .. query
+  end
+  return s .. " dbname='" .. name:gsub("\\", "\\\\"):gsub("'", "\\'") .. "'"
+end
+
 --- Why connection string s cannot be passed to libpq safely, or nil: a URL
 --- whose user name or password holds an @ or / that is not percent-encoded
 --- ("postgres://u:p@ss@host"), which libpq would split in the wrong place

@@ -505,6 +505,39 @@ function render.verify(self, r)
   end
 end
 
+function render.locks(self, r)
+  local modes = require("lumi.locks").modes
+  local blocks = {}
+  for _, m in pairs(modes) do blocks[m.name] = table.concat(m.blocks, ", ") end
+  for _, m in ipairs(r.migrations) do
+    self:say("%s%s", self:paint("bold", m.file), m.in_transaction == nil and ""
+      or self:paint("dim", m.in_transaction and "  (in a transaction)" or "  (without a transaction)"))
+    if m.note then self:say("  %s", m.note) end
+    for _, s in ipairs(m.statements) do
+      local first = s.text:match("^[^\n]*")
+      if #first > 60 then first = first:sub(1, 57) .. "..." end
+      self:say("  %s:%s  %s", s.line or "?", s.column or "?", first)
+      if s.skipped then self:say("      %s", self:paint("dim", s.skipped)) end
+      for _, l in ipairs(s.locks) do
+        if l.new then
+          self:say("      %-28s %-24s blocks %-20s %s", l.table and (l.relation .. " (" .. l.table .. ")") or l.relation,
+            l.mode, blocks[l.mode] or "?", l.held == "transaction" and "until COMMIT" or "for the statement")
+        end
+      end
+      if s.unobserved then self:say("      %s", self:paint("dim", "no lock seen: it ended before the first look")) end
+      if #s.rewrites > 0 then self:say("      rewrites %s", table.concat(s.rewrites, ", ")) end
+      if #s.scans > 0 then self:say("      scans %s", table.concat(s.scans, ", ")) end
+      if s.verdict then
+        self:say("      %s %s", s.verdict.severity == "error" and self:paint("red", "error:")
+          or self:paint("yellow", "warning:"), s.verdict.message)
+      end
+      if s.error then self:say("      %s %s", self:paint("red", "failed on the scratch database:"), s.error) end
+    end
+  end
+  if #r.migrations == 0 then self:say("Nothing pending: no lock to report.") return end
+  self:say("%s traced on a scratch database: %s.", plural(#r.migrations, "migration"), plural(r.errors, "error"))
+end
+
 -- SARIF 2.1.0: what code-scanning tools read
 local function sarif(r)
   local rules, seen, results = json.array(), {}, json.array()
