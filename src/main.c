@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -231,8 +232,22 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* Stack for libpg_query: writing a parse tree out recurses about 2 KB per
+** level of nesting (lumi.sql.parse bounds a statement at 16 KB, up to 8,000
+** levels). The soft limit is raised to 64 MB when it is lower and the hard
+** limit allows: Linux grows the main thread's stack up to the limit in force
+** at the time, and keeps at least 128 MB free below it for that. */
+static void reserve_stack(void) {
+  struct rlimit rl;
+  const rlim_t want = (rlim_t)64 << 20;
+  if (getrlimit(RLIMIT_STACK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want) return;
+  rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want) ? want : rl.rlim_max;
+  (void)setrlimit(RLIMIT_STACK, &rl);   /* refused: the usual 8 MB, enough for all but the longest chains */
+}
+
 int main(int argc, char **argv) {
   static Layout lay;
+  reserve_stack();
   find_layout(&lay);
   lua_State *L = luaL_newstate();
   if (L == NULL) {

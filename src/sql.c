@@ -2,7 +2,7 @@
 ** lumi.sql — SQL text through libpg_query (the PostgreSQL 15 parser).
 **
 **   sql.split(text [, how])    -> statements | nil, err   (how: "parser", "scanner")
-**   sql.parse(text)            -> statements with their parse trees | nil, err
+**   sql.parse(text [, base])   -> statements with their parse trees | nil, err
 **   sql.parse_ok(text)         -> true | false, err
 **   sql.Error                  the metatable of err
 **
@@ -304,11 +304,12 @@ static int l_split(lua_State *L) {
 ** Parse trees
 ** ------------------------------------------------------------------ */
 
-/* Deeper than this, a tree is refused rather than risk the C stack (the
-** grammar's own stack stops far sooner in practice). */
-#define MAX_DEPTH 5000
+/* Deeper than this, a tree is refused rather than risk the C stack. A
+** statement within PARSE_MAX_STATEMENT cannot reach it (a level takes at
+** least a byte of text, two tables here): it is a safety net. */
+#define MAX_DEPTH 40000
 
-static void push_message(lua_State *L, const ProtobufCMessage *m, int depth);
+static void push_message(lua_State *L, const ProtobufCMessage *m, int depth, lua_Integer base);
 
 /* Is f a location field ("location", "stmt_location", ...)? Those are
 ** byte offsets into the text, 0-based, -1 when unknown. */
@@ -320,13 +321,14 @@ static int is_location(const ProtobufCFieldDescriptor *f) {
 /* Push the value at p, of field f's type (one element, for a repeated
 ** field); nothing pushed (returns 0) for an absent message or an unknown
 ** location. */
-static int push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const void *p, int depth) {
+static int push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const void *p, int depth, lua_Integer base) {
   switch (f->type) {
     case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32: {
       int32_t v = *(const int32_t *)p;
       if (is_location(f)) {
         if (v < 0) return 0;
-        v += 1;
+        lua_pushinteger(L, (lua_Integer)v + 1 + base);
+        return 1;
       }
       lua_pushinteger(L, v);
       return 1;
@@ -362,7 +364,7 @@ static int push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const voi
     case PROTOBUF_C_TYPE_MESSAGE: {
       const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
       if (sub == NULL) return 0;
-      push_message(L, sub, depth + 1);
+      push_message(L, sub, depth + 1, base);
       return !lua_isnil(L, -1) || (lua_pop(L, 1), 0);
     }
   }
@@ -391,7 +393,7 @@ static size_t element_size(ProtobufCType t) {
 ** field there (at its default when the parser left it so); a Node (the
 ** parser's union of every node type) is the table of the one it holds, or
 ** nil when it holds none. */
-static void push_message(lua_State *L, const ProtobufCMessage *m, int depth) {
+static void push_message(lua_State *L, const ProtobufCMessage *m, int depth, lua_Integer base) {
   if (depth > MAX_DEPTH) luaL_error(L, "sql.parse: the statement nests deeper than %d levels", MAX_DEPTH);
   luaL_checkstack(L, 4, "sql.parse: parse tree too deep");
   const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -401,7 +403,7 @@ static void push_message(lua_State *L, const ProtobufCMessage *m, int depth) {
     const ProtobufCMessage *inner = f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE
       ? *(ProtobufCMessage *const *)((const char *)m + f->offset) : NULL;
     if (inner == NULL) lua_pushnil(L);
-    else push_message(L, inner, depth + 1);
+    else push_message(L, inner, depth + 1, base);
     return;
   }
   lua_createtable(L, 0, (int)d->n_fields + 1);
@@ -420,25 +422,58 @@ static void push_message(lua_State *L, const ProtobufCMessage *m, int depth) {
       lua_createtable(L, count > INT_MAX ? INT_MAX : (int)count, 0);
       lua_Integer k = 0;
       for (size_t j = 0; j < count && arr != NULL; j++) {
-        if (push_value(L, f, arr + j * size, depth)) lua_rawseti(L, -2, ++k);
+        if (push_value(L, f, arr + j * size, depth, base)) lua_rawseti(L, -2, ++k);
       }
-    } else if (!push_value(L, f, member, depth)) {
+    } else if (!push_value(L, f, member, depth, base)) {
       continue;
     }
     lua_setfield(L, -2, f->name);
   }
 }
 
-/* sql.parse(text) -> statements | nil, err
+/* libpg_query writes the tree out, and protobuf-c reads it back, by a
+** recursion of about 2 KB of stack per level of nesting, and a chain such
+** as 1 + 1 + ... nests a level per operator: a statement longer than this
+** is refused (the lumi binary keeps 64 MB of stack for what this allows). */
+#define PARSE_MAX_STATEMENT 16384
+
+/* sql.parse(text [, base]) -> statements | nil, err
 ** statements: for each top-level statement, in order, {start = i, stop =
 ** j, text = text:sub(i, j), tree = node}: start and stop as sql.split
 ** gives them, tree the statement's parse tree (see push_message), its
-** location fields 1-based byte offsets into text. */
+** location fields 1-based byte offsets into text, plus base (default 0:
+** for a statement cut from a larger text, its offset there). A statement
+** longer than 16 KB is refused (err.too_large = true), found by the
+** parser's split first, which writes no tree. */
 static int l_parse(lua_State *L) {
   size_t n;
   const char *text = luaL_checklstring(L, 1, &n);
+  lua_Integer base = luaL_optinteger(L, 2, 0);
   if (bad_text(L, text, n)) return fail_with_top(L);
   Box *b = new_box(L);
+  b->split = pg_query_split_with_parser(text);
+  b->has_split = 1;
+  if (b->split.error != NULL) {
+    push_pgq_error(L, text, n, b->split.error);
+    box_free(b);
+    return fail_with_top(L);
+  }
+  for (int i = 0; i < b->split.n_stmts; i++) {
+    const PgQuerySplitStmt *st = b->split.stmts[i];
+    if (st != NULL && st->stmt_len > PARSE_MAX_STATEMENT) {
+      size_t at = st->stmt_location < 0 ? 0 : (size_t)st->stmt_location;
+      at = skip_blank(text, at, n, 0);
+      box_free(b);
+      lua_pushfstring(L, "a statement of %d bytes: too large for a parse tree (at most %d)",
+                      st->stmt_len, PARSE_MAX_STATEMENT);
+      push_error(L, lua_tostring(L, -1), at + 1);
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "too_large");
+      lua_remove(L, -2);
+      return fail_with_top(L);
+    }
+  }
+  box_free_results(b);
   b->parse = pg_query_parse_protobuf(text);
   b->has_parse = 1;
   if (b->parse.error != NULL) {
@@ -464,13 +499,13 @@ static int l_parse(lua_State *L) {
     size_t start = skip_blank(text, loc, end, 0);
     size_t stop = trim_end(text, start, end, 0);
     lua_createtable(L, 0, 4);
-    lua_pushinteger(L, (lua_Integer)start + 1);
+    lua_pushinteger(L, (lua_Integer)start + 1 + base);
     lua_setfield(L, -2, "start");
-    lua_pushinteger(L, (lua_Integer)stop);
+    lua_pushinteger(L, (lua_Integer)stop + base);
     lua_setfield(L, -2, "stop");
     lua_pushlstring(L, text + start, stop - start);
     lua_setfield(L, -2, "text");
-    push_message(L, &raw->stmt->base, 0);
+    push_message(L, &raw->stmt->base, 0, base);
     lua_setfield(L, -2, "tree");
     lua_rawseti(L, -2, ++k);
   }

@@ -150,6 +150,16 @@ return {
     end)
   end)
 
+  it("passes over a statement too large for a parse tree, and lints the others of the file", function()
+    local files = { ["migrations/001_data.sql"] = "INSERT INTO users VALUES " .. string.rep("(1, 'a'), ", 3000)
+      .. "(1, 'a');\nCREATE INDEX users_email ON users (email);\n" }
+    h.with_project(files, function(p)
+      local doc, code = p:json("lint --all")
+      assert.are.equal(3, code)
+      assert.are.same({ "index-not-concurrent 2:29" }, findings_of(doc))
+    end)
+  end)
+
   it("a lint setting that is not one is a config error", function()
     h.with_project(FILES, 'return { lint = { of = { "x" } } }\n', function(p)
       local _, err, code = p:lumi("lint --all")

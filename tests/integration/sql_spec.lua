@@ -275,4 +275,24 @@ describe("lumi.sql.parse", function()
     assert.are.equal(11, err.position)
     assert.truthy(err.message:find("syntax error", 1, true))
   end)
+
+  it("refuses a statement longer than 16 KB, at its position, before writing any tree", function()
+    local big = "SELECT " .. string.rep("1 + ", 5000) .. "1"
+    local stmts, err = sql.parse("SELECT 1;\n" .. big)
+    assert.is_nil(stmts)
+    assert.is_true(err.too_large)
+    assert.are.equal(11, err.position)
+    assert.truthy(err.message:find("too large for a parse tree", 1, true))
+    -- within the bound, a chain 4,000 operators deep parses
+    stmts = assert(sql.parse("SELECT " .. string.rep("1 + ", 4000) .. "1"))
+    assert.are.equal("SelectStmt", stmts[1].tree.node)
+  end)
+
+  it("adds base to every offset, for a statement cut from a larger text", function()
+    local stmts = assert(sql.parse("ALTER TABLE t ADD c int", 100))
+    assert.are.equal(101, stmts[1].start)
+    assert.are.equal(123, stmts[1].stop)
+    assert.are.equal(113, stmts[1].tree.relation.location)
+  end)
 end)
+

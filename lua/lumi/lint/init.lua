@@ -104,6 +104,20 @@ local function ignored_at(text, start)
   return out
 end
 
+--- The seconds a SET of a time setting (lock_timeout, statement_timeout)
+--- gives: SET x = 2000 and '2000' are milliseconds, '2s', '1min' carry their
+--- unit; SET x TO DEFAULT and RESET give nil.
+function M.setting_seconds(tree)
+  if tree.kind ~= "VAR_SET_VALUE" then return nil end
+  local a = tree.args and tree.args[1]
+  if not a then return nil end
+  if a.ival then return a.ival.ival / 1000 end
+  local text = a.sval and a.sval.sval
+  if not text then return nil end
+  if text:match("^%s*%d+%s*$") then return tonumber(text) / 1000 end
+  return (require("lumi.timeouts").seconds(text))
+end
+
 local Ctx = {}
 Ctx.__index = Ctx
 
@@ -144,8 +158,7 @@ local function after_statement(ctx, tree)
     local name = M.relname(rv)
     if name then ctx.created[name], ctx.created[rv.relname] = true, true end
   elseif tree.node == "VariableSetStmt" and tree.name == "lock_timeout" then
-    local v = tree.args and tree.args[1] and (tree.args[1].sval or tree.args[1].ival)
-    ctx.lock_timeout = v and (tonumber(v.sval) or tonumber(v.ival)) or ctx.lock_timeout
+    ctx.lock_timeout = M.setting_seconds(tree) or ctx.lock_timeout
   elseif tree.node == "TransactionStmt" and (tree.kind == "TRANS_STMT_COMMIT" or tree.kind == "TRANS_STMT_ROLLBACK") then
     ctx.exclusive = {}
   end
@@ -156,8 +169,21 @@ end
 --- order; nil, err when the text does not parse (validate reports that).
 ---@param opts table {lock_timeout = seconds|nil, pg_version = n}
 function M.check(part, rules, opts)
-  local stmts, err = sql.parse(part.text)
-  if not stmts then return nil, err end
+  -- each statement parsed on its own: one too large for a parse tree (a
+  -- big INSERT of a data migration) is passed over, not the whole file
+  local pieces, err = sql.split(part.text)
+  if not pieces then return nil, err end
+  local stmts = {}
+  for i, piece in ipairs(pieces) do
+    local parsed, perr = sql.parse(piece.text, piece.start - 1)
+    if parsed and parsed[1] then
+      stmts[i] = parsed[1]
+    elseif perr and perr.too_large then
+      stmts[i] = { start = piece.start, stop = piece.stop, text = piece.text, tree = { node = "TooLarge" } }
+    else
+      return nil, perr
+    end
+  end
   local by_node = {}
   for _, r in ipairs(rules) do
     for _, n in ipairs(r.nodes or {}) do
