@@ -96,7 +96,8 @@ describe("convention", function()
     h.with_project({}, 'return { convention = "dbmat" }\n', function(p)
       local out, err, code = p:lumi("list")
       assert.are.equal(2, code, out .. err)
-      assert.truthy(err:find('key "convention" is not a convention lumi knows (known: dbmate, diesel, flyway, golang-migrate, goose, node-pg-migrate, prisma, sql-migrate, sqitch, sqlx), got "dbmat"',
+      assert.truthy(err:find('key "convention" is not a convention lumi knows (known: dbmate, diesel, flyway, '
+        .. 'golang-migrate, goose, node-pg-migrate, prisma, sql-migrate, sqitch, sqlx), got "dbmat"',
         1, true), err)
     end)
   end)

@@ -67,8 +67,9 @@ describe("lumi locks", function()
       ["migrations/002_type.sql"] = "ALTER TABLE users ALTER COLUMN id TYPE bigint;\n",
     }, function(p)
       p:lumi("up --to 1")
-      local doc, code = p:json("locks")
+      local _, code = p:json("locks")
       assert.are.equal(3, code)             -- without sizes, any table may be large
+      local doc
       doc, code = p:json("locks --stats-from " .. h.q(p.url))
       assert.are.equal(0, code)
       assert.is_nil(doc.migrations[1].statements[1].verdict)
@@ -95,8 +96,8 @@ return {
         assert.is_nil(doc.migrations[1].statements[1].verdict)
         -- the shadow database is empty again, so the next run can use it
         assert.is_false(h.table_exists(url, "users"))
-        doc, code = p:json("locks")
-        assert.are.equal(0, code)
+        local again = select(2, p:json("locks"))
+        assert.are.equal(0, again)
         -- one that is not empty is refused, and left as it is
         h.query(url, "CREATE TABLE keep (id int)")
         local out, e2, c2 = p:lumi("locks")

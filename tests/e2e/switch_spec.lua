@@ -85,7 +85,8 @@ describe("switching with the tool itself", function()
       run(p, h.q(bin) .. " up", { DATABASE_URL = "postgres://postgres@localhost/" .. p.name .. "?host=" .. host })
       switch(p, { tool = "node-pg-migrate", table = "pgmigrations",
         applied = { "1700000000000_create-users.sql", "1700000000001_posts.sql" },
-        new_file = "migrations/1700000000002_tags.sql", new_text = "-- Up Migration\nCREATE TABLE tags (id int);\n-- Down Migration\nDROP TABLE tags;\n" })
+        new_file = "migrations/1700000000002_tags.sql",
+        new_text = "-- Up Migration\nCREATE TABLE tags (id int);\n-- Down Migration\nDROP TABLE tags;\n" })
       -- lumi reverts with node-pg-migrate's down sections
       local down, code = p:json("down --all")
       assert.are.equal(0, code)
