@@ -165,8 +165,9 @@ M.schema = {
           return false, string.format("has no key %q (keys: rules, off, severity, pg_version, on_up)", tostring(k))
         end
       end
-      if v.on_up ~= nil and v.on_up ~= "error" and v.on_up ~= "warn" and v.on_up ~= "off" then
-        return false, "on_up must be \"error\", \"warn\" or \"off\""
+      if v.on_up ~= nil and v.on_up ~= "error" and v.on_up ~= "warn" and v.on_up ~= "off"
+         and type(v.on_up) ~= "function" then
+        return false, "on_up must be \"error\", \"warn\", \"off\" or a function(target) returning one"
       end
       for i, r in ipairs(v.rules or {}) do
         if type(r) ~= "table" or type(r.id) ~= "string" or type(r.check) ~= "function" or type(r.nodes) ~= "table" then

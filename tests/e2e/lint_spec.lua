@@ -129,6 +129,13 @@ return {
       assert.is_false(h.table_exists(p.url, "users"))
       assert.is_false(h.table_exists(p.url, "schema_migrations"))
     end)
+    -- a function decides per target: here, the protected one refuses
+    h.with_project(FILES, 'return { protected = true, lint = { on_up = function(t) return t.protected and "error" '
+      .. 'or "off" end } }\n', function(p)
+      local _, err, code = p:lumi("up --yes")
+      assert.are.equal(3, code, err)
+      assert.truthy(err:find("lint found 1 error", 1, true), err)
+    end)
     h.with_project(FILES, 'return { lint = { on_up = "warn" } }\n', function(p)
       local doc, code = p:json("up")
       assert.are.equal(0, code)

@@ -102,7 +102,8 @@ rewrite and scan. A verdict (lua: locks.verdict in migrate.lua; the
 built-in one in lua/lumi/locks.lua) calls out what would hurt; exit 3 when
 it finds an error. --stats-from reads table sizes from a database (a
 replica, or the target) in a read-only transaction.]],
-  options = { { "--stats-from", arg = "URL", help = "read table sizes from this database (read-only)" } },
+  options = { { "--stats-from", arg = "URL", help = "read table sizes from this database, or from the target "
+    .. "with `target` (read-only)" } },
   run = function(project, opts)
     local cfg = project.config
     local target = project:connect()
@@ -161,7 +162,8 @@ replica, or the target) in a read-only transaction.]],
           end
         end
       end
-      report.stats = opts.stats_from and stats_from(opts.stats_from, names) or nil
+      local from = opts.stats_from == "target" and cfg.database or opts.stats_from
+      report.stats = from and stats_from(from, names) or nil
     end)
     if shadow_db then
       local cleaned, cerr = pcall(clean, shadow_db)

@@ -256,9 +256,19 @@ end
 --- Before `up` applies parts: lint.on_up = "warn" reports every finding
 --- as a warning; "error" refuses to apply anything when an error-level
 --- rule fires (a validation error listing them); "off" (the default) does
---- nothing.
+--- nothing. It may be a function({name=, env=, protected=}) returning one
+--- of them (say, "error" for a protected environment).
 function M.before_up(project, parts, db)
-  local mode = (project.config.lint or {}).on_up or "off"
+  local cfg = project.config
+  local mode = (cfg.lint or {}).on_up or "off"
+  -- a function of migrate.lua decides per target: function(target) -> mode
+  if type(mode) == "function" then
+    mode = mode({ name = cfg.name, env = cfg.env, protected = cfg.protected == true }) or "off"
+  end
+  if mode ~= "error" and mode ~= "warn" and mode ~= "off" then
+    require("lumi.errors").raise("config", string.format("lint.on_up returned %s: the answers are \"error\", "
+      .. "\"warn\" and \"off\"", tostring(mode)))
+  end
   if mode == "off" then return end
   local found = M.findings(project, parts, db)
   local refused = {}
