@@ -104,6 +104,21 @@ M.schema = {
     doc = "a connection that bypasses any connection pooler (or a function returning one): when set, lumi "
       .. "connects there instead of `database`",
   },
+  snapshot = {
+    types = { table = true },
+    doc = "the schema fingerprint's policy: schemas = {...} (default: every schema that is not the system's), "
+      .. "ignore = function(line, schema) -> true to leave a line out",
+    check = function(v)
+      for k in pairs(v) do
+        if k ~= "schemas" and k ~= "ignore" then
+          return false, string.format("has no key %q (keys: schemas, ignore)", tostring(k))
+        end
+      end
+      if v.ignore ~= nil and type(v.ignore) ~= "function" then return false, "ignore must be a function" end
+      if v.schemas ~= nil and type(v.schemas) ~= "table" then return false, "schemas must be a list of names" end
+      return true
+    end,
+  },
   shadow = {
     types = { string = true },
     doc = "a scratch database for `lumi locks` (never the target; without it lumi creates one on the same "

@@ -505,6 +505,19 @@ function render.verify(self, r)
   end
 end
 
+function render.snapshot(self, r)
+  for _, l in ipairs(r.lines or {}) do self:say("%s", l) end
+  if r.schemas then
+    local names = {}
+    for name in pairs(r.schemas) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      self:say("%s  %s  (%s)", r.schemas[name].hash, name, plural(r.schemas[name].count, "line"))
+    end
+  end
+  self:say("%s  (%s)", r.hash, plural(r.count, "line"))
+end
+
 function render.locks(self, r)
   local modes = require("lumi.locks").modes
   local blocks = {}

@@ -428,6 +428,15 @@ end
 --- Where the lock's lease is kept when a pooler rules out the advisory
 --- lock (lumi.lock): the table `<state table>_lock` beside the state
 --- table, and its schema, both quoted.
+--- The tables that are lumi's own (tracking, log, lock), as names the
+--- search_path in force resolves: what a schema fingerprint leaves out.
+function Store:own_tables()
+  local prefix = self.schema and (self:quote(self.schema) .. ".") or ""
+  local out = { self.table, prefix .. self:quote(self.name .. "_lock") }
+  if self.log_table then out[#out + 1] = self.log_table end
+  return out
+end
+
 function Store:lease_table()
   self:resolve()
   return self:quote(self.schema) .. "." .. self:quote(self.name .. "_lock"), self:quote(self.schema)
