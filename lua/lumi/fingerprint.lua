@@ -148,12 +148,15 @@ local PARTS = {
   -- extensions, by name and version (their objects are theirs)
   "SELECT NULL, 'extension ' || quote_ident(x.extname) || ' ' || x.extversion FROM pg_extension x",
   -- comments on what is taken
-  "SELECT COALESCE(o.schema, CASE WHEN o.type = 'schema' THEN o.identity END), 'comment on ' || o.type || ' ' || o.identity || ' is ' || quote_literal(d.description) "
+  "SELECT COALESCE(o.schema, CASE WHEN o.type = 'schema' THEN o.identity END), "
+    .. "'comment on ' || o.type || ' ' || o.identity || ' is ' || quote_literal(d.description) "
     .. "FROM pg_description d, LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o "
-    .. "WHERE d.objoid >= 16384 AND d.classoid <> 'pg_database'::regclass AND ((o.type = 'schema' AND o.identity IN (SELECT n.nspname "
-    .. "FROM pg_namespace n WHERE " .. NS .. ")) OR o.schema IN (SELECT n.nspname FROM pg_namespace n WHERE " .. NS
-    .. ")) AND NOT (d.classoid = 'pg_class'::regclass AND d.objoid = ANY($2::oid[])) AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid "
-    .. "AND e.objid = d.objoid AND e.deptype = 'e')",
+    .. "WHERE d.objoid >= 16384 AND d.classoid <> 'pg_database'::regclass "
+    .. "AND ((o.type = 'schema' AND o.identity IN (SELECT n.nspname FROM pg_namespace n WHERE " .. NS .. ")) "
+    .. "OR o.schema IN (SELECT n.nspname FROM pg_namespace n WHERE " .. NS .. ")) "
+    .. "AND NOT (d.classoid = 'pg_class'::regclass AND d.objoid = ANY($2::oid[])) "
+    .. "AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid "
+    .. "AND e.deptype = 'e')",
 }
 
 M.SQL = "SELECT schema, line FROM (" .. table.concat(PARTS, "\nUNION ALL\n")
