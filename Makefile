@@ -45,7 +45,7 @@ ALL_LDFLAGS = -Wl,-E $(LDFLAGS)
 BUILD   ?= build
 MODULES = pg hash sql
 LUAC    ?= $(firstword $(shell command -v luac5.4 luac54 luac 2>/dev/null))
-LUA_SRC = $(wildcard lua/lumi/*.lua lua/lumi/*/*.lua)
+LUA_SRC = $(wildcard lua/lumi/*.lua lua/lumi/*/*.lua lua/lumi/*/*/*.lua)
 LUA_BC  = $(if $(LUAC),$(LUA_SRC:lua/%.lua=$(BUILD)/luac/%.luac))
 OBJS    = $(MODULES:%=$(BUILD)/%.o)
 SOS     = $(MODULES:%=$(BUILD)/lumi/%.so)
@@ -117,11 +117,11 @@ bench: all
 	@bench/run
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUADIR)/lumi/naming $(DESTDIR)$(LUADIR)/lumi/commands $(DESTDIR)$(LIBDIR)/lumi
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUADIR) $(DESTDIR)$(LIBDIR)/lumi
 	install -m 755 $(LUMI) $(DESTDIR)$(BINDIR)/lumi
-	install -m 644 lua/lumi/*.lua $(DESTDIR)$(LUADIR)/lumi/
-	install -m 644 lua/lumi/naming/*.lua $(DESTDIR)$(LUADIR)/lumi/naming/
-	install -m 644 lua/lumi/commands/*.lua $(DESTDIR)$(LUADIR)/lumi/commands/
+	@# every Lua module, in its directory (commands/, naming/, conventions/, lint/rules/, ...)
+	@cd lua && find lumi -name '*.lua' | while read -r f; do \
+	  install -D -m 644 "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
 	install -m 755 $(SOS) $(DESTDIR)$(LIBDIR)/lumi/
 	@if [ -n "$(LUA_BC)" ]; then \
 	  for f in $(LUA_BC); do d=$(DESTDIR)$(LIBDIR)/luac/$${f#$(BUILD)/luac/}; \
