@@ -20,7 +20,7 @@ local function lock(stmt, relation, mode)
 end
 
 local function scratch_databases()
-  return tonumber(h.value(h.url, "SELECT count(*) FROM pg_database WHERE datname LIKE 'lumi_locks_%'"))
+  return tonumber(h.value(h.url, "SELECT count(*) FROM pg_database WHERE datname LIKE 'lumi\\_scratch\\_%'"))
 end
 
 describe("lumi locks", function()
@@ -108,7 +108,7 @@ return {
       h.with_project(FILES, "return { shadow = os.getenv('DATABASE_URL') }\n", function(p)
         local out, e2, code = p:lumi("locks")
         assert.are.equal(2, code, out .. e2)
-        assert.truthy(e2:find("shadow names the target's own database", 1, true), e2)
+        assert.truthy(e2:find("shadow names the target's own database: lumi runs migrations there", 1, true), e2)
       end)
     end)
     h.drop_db(name)
