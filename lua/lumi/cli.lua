@@ -4,7 +4,7 @@
 -- Options may come before or after the command.
 local M = {}
 
-M.commands = { "up", "down", "redo", "status", "list", "new", "verify", "validate", "lint", "locks", "snapshot",
+M.commands = { "up", "down", "redo", "status", "list", "new", "verify", "validate", "lint", "locks", "snapshot", "drift",
                "baseline", "mark", "unmark", "repair", "adopt", "fresh", "log" }
 
 local global_options = {

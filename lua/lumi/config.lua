@@ -104,6 +104,24 @@ M.schema = {
     doc = "a connection that bypasses any connection pooler (or a function returning one): when set, lumi "
       .. "connects there instead of `database`",
   },
+  drift = {
+    types = { table = true },
+    doc = "drift settings: on_up = \"error\"|\"warn\"|\"off\" or function(target) (compare the schema with the "
+      .. "recorded fingerprint before up applies anything; \"error\" by default in a protected environment), "
+      .. "keep_snapshots = true (keep the canonical lines too), record = false (record no fingerprint)",
+    check = function(v)
+      for k in pairs(v) do
+        if k ~= "on_up" and k ~= "keep_snapshots" and k ~= "record" then
+          return false, string.format("has no key %q (keys: on_up, keep_snapshots, record)", tostring(k))
+        end
+      end
+      local o = v.on_up
+      if o ~= nil and o ~= "error" and o ~= "warn" and o ~= "off" and type(o) ~= "function" then
+        return false, "on_up must be \"error\", \"warn\", \"off\" or a function(target) returning one"
+      end
+      return true
+    end,
+  },
   snapshot = {
     types = { table = true },
     doc = "the schema fingerprint's policy: schemas = {...} (default: every schema that is not the system's), "

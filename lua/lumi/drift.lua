@@ -86,6 +86,43 @@ function M.diff(expected, live)
   return d
 end
 
+-- The newest applied entry of plan p (not a repeatable one), or nil.
+local function newest(p)
+  local last
+  for _, e in ipairs(p.applied) do
+    if not e.migration.repeatable then last = e end
+  end
+  return last
+end
+M.newest = newest
+
+--- Before `up` applies anything: with drift.on_up "error" (the default in
+--- a protected environment) or "warn", the live schema is compared with
+--- the fingerprint recorded after the newest applied migration; a
+--- difference refuses the run, or warns. Nothing recorded: nothing to
+--- compare here (`lumi drift` replays the migrations to know).
+function M.before_up(project, db, st, p)
+  local settings = M.settings(project.config)
+  if settings.on_up == "off" then return end
+  if settings.on_up ~= "error" and settings.on_up ~= "warn" then
+    require("lumi.errors").raise("config", string.format("drift.on_up is %s: the answers are \"error\", \"warn\" "
+      .. "and \"off\"", tostring(settings.on_up)))
+  end
+  local e = newest(p)
+  if not e then return end
+  local recorded = st:recorded_fingerprint(e.record)
+  if not recorded then return end
+  local live = fingerprint.hash(fingerprint.lines(db, M.options(project)))
+  if live == recorded then return end
+  local msg = string.format("the schema has drifted since %s was applied: it is not what the migrations made",
+    e.migration.file)
+  if settings.on_up == "error" then
+    require("lumi.errors").raise("validation", msg .. " (drift.on_up = \"error\")",
+      { hint = "`lumi drift` lists what differs; put it back, or write the change as a migration" })
+  end
+  project:warn(msg .. " (`lumi drift` lists what differs)")
+end
+
 --- Is the diff empty?
 function M.none(d)
   return #d.added == 0 and #d.removed == 0 and #d.changed == 0

@@ -505,6 +505,24 @@ function render.verify(self, r)
   end
 end
 
+function render.drift(self, r)
+  if not r.drift then
+    self:say("No drift: the schema is what the migrations made%s (%s).",
+      r.newest and (" up to " .. r.newest) or "", r.hash:sub(1, 16))
+    return
+  end
+  self:say("The schema has drifted from what the migrations made%s:", r.newest and (" up to " .. r.newest) or "")
+  for _, a in ipairs(r.added) do self:say("  %s  %s", self:paint("green", "added  "), a.line) end
+  for _, a in ipairs(r.removed) do self:say("  %s  %s", self:paint("red", "removed"), a.line) end
+  for _, c in ipairs(r.changed) do
+    self:say("  %s  %s", self:paint("yellow", "changed"), c.object)
+    self:say("      expected: %s", c.expected:gsub("\n", "\n                "))
+    self:say("      live:     %s", c.live:gsub("\n", "\n                "))
+  end
+  self:say("%d added, %d removed, %d changed (expected from the %s migrations).", #r.added, #r.removed, #r.changed,
+    r.source == "recorded" and "recorded fingerprint of the" or "replayed")
+end
+
 function render.snapshot(self, r)
   for _, l in ipairs(r.lines or {}) do self:say("%s", l) end
   if r.schemas then
@@ -658,7 +676,8 @@ function Report:document(command, r)
   if r.reverted then doc.reverted = done(r.reverted) end
   doc.warnings = json.array(r.warnings or self.warnings or {})
   for _, k in ipairs({ "entries", "ignored", "duplicates", "problems", "migrations", "events", "baselined",
-                       "marked", "unmarked", "repaired", "adopted", "findings" }) do
+                       "marked", "unmarked", "repaired", "adopted", "findings", "added", "removed",
+                       "changed" }) do
     if doc[k] then doc[k] = json.array(doc[k]) end
   end
   return doc

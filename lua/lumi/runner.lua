@@ -236,7 +236,10 @@ local RESET_ALL = "RESET lock_timeout; RESET statement_timeout; RESET applicatio
 -- for migrations and hooks, the store, and migrate.lua's hooks.
 local function new_run(project, db, st, lease)
   local c = project.config
+  local drift = require("lumi.drift")
+  local d = drift.settings(c)
   return {
+    drift = d.record and st:drift_columns() and { options = drift.options(project), keep = d.keep_snapshots } or nil,
     project = project, db = db, user_db = db:guarded(), store = st, lease = lease,
     hooks = { before_all = c.before_all, after_all = c.after_all, before_each = c.before_each,
               after_each = c.after_each, on_error = c.on_error },
@@ -309,6 +312,32 @@ local function record_of(m, r, fields)
   -- an error may quote a connection string: no password is ever stored
   if type(rec.error) == "string" then rec.error = conninfo.scrub(rec.error) end
   return rec
+end
+
+-- The statement that records the schema's fingerprint on rec's row,
+-- computed now on the run's connection (inside the migration's
+-- transaction when it has one); nil without drift, or when the catalogs
+-- cannot be read (a warning: the migration itself stands).
+local function fingerprint_of(run, rec)
+  if not run.drift or not rec then return nil end
+  local fp = require "lumi.fingerprint"
+  local in_tx = run.db:in_transaction()
+  local ok, stmt = pcall(function()
+    if in_tx then run.db:exec("SAVEPOINT lumi_fingerprint") end
+    local lines = fp.lines(run.db, run.drift.options)
+    if in_tx then run.db:exec("RELEASE SAVEPOINT lumi_fingerprint") end
+    local text
+    if run.drift.keep then
+      local t = {}
+      for i, l in ipairs(lines) do t[i] = l.line end
+      text = table.concat(t, "\n")
+    end
+    return run.store:fingerprint_statement(rec, fp.hash(lines), text)
+  end)
+  if ok then return stmt end
+  run.project:warn("the schema's fingerprint could not be recorded: " .. errors.text(stmt))
+  if in_tx then pcall(run.db.exec, run.db, "ROLLBACK TO SAVEPOINT lumi_fingerprint") end
+  return nil
 end
 
 -- The statements of an event: the store's (store_fn: "applied", ...) and
@@ -648,8 +677,11 @@ local function apply(run, part, durable)
     local seconds, merr, ctx = with_retries(run, part, function()
       return in_transaction(run, part, function(ms)
         -- a repeatable migration run again updates its row
-        return records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms, event = "applied",
-          recorded = m.reapply }), { event = "applied", checksum = checksum, execution_ms = ms })
+        local stmts = records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms,
+          event = "applied", recorded = m.reapply }), { event = "applied", checksum = checksum, execution_ms = ms })
+        -- the last of the run: the schema it leaves, for drift
+        if durable then stmts[#stmts + 1] = fingerprint_of(run, record_of(m)) end
+        return stmts
       end, durable)
     end)
     if seconds then return seconds end
@@ -693,8 +725,11 @@ local function apply(run, part, durable)
       return stmts
     end,
     function(ms)
-      return records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms, event = "applied",
-        recorded = recorded or m.reapply }), { event = "applied", checksum = checksum, execution_ms = ms })
+      local stmts = records(run, "applied", record_of(m, nil, { checksum = checksum, execution_ms = ms,
+        event = "applied", recorded = recorded or m.reapply }), { event = "applied", checksum = checksum,
+        execution_ms = ms })
+      if durable then stmts[#stmts + 1] = fingerprint_of(run, record_of(m)) end
+      return stmts
     end,
     function(e)
       if not recorded then return records(run, nil, record_of(m), { event = "failed", sqlstate = e.sqlstate,
@@ -718,7 +753,11 @@ local function revert(run, part, r, durable)
   if part.mode ~= "statements" then
     local seconds, merr = with_retries(run, part, function()
       return in_transaction(run, part, function(ms)
-        return records(run, "reverted", record_of(m, r, { event = "reverted" }), { event = "reverted", execution_ms = ms })
+        local stmts = records(run, "reverted", record_of(m, r, { event = "reverted" }),
+          { event = "reverted", execution_ms = ms })
+        -- the last of the run: the schema it leaves, on the newest row left
+        if durable then stmts[#stmts + 1] = fingerprint_of(run, run.newest_left) end
+        return stmts
       end, durable)
     end)
     if not seconds then record_failure(run, m, merr, "revert failed") end
@@ -727,7 +766,10 @@ local function revert(run, part, r, durable)
   return without_transaction(run, part,
     function() return {} end,
     function(ms)
-      return records(run, "reverted", record_of(m, r, { event = "reverted" }), { event = "reverted", execution_ms = ms })
+      local stmts = records(run, "reverted", record_of(m, r, { event = "reverted" }),
+        { event = "reverted", execution_ms = ms })
+      if durable then stmts[#stmts + 1] = fingerprint_of(run, run.newest_left) end
+      return stmts
     end,
     function(e)
       -- what ran before the failure stays: the migration is half reverted
@@ -908,6 +950,7 @@ function M.up(project, opts)
     local p = project:plan(found, (locked_st:read()), sums)
     local parts = prepare_all(project, todo_of(p), "up")
     require("lumi.lint").before_up(project, parts, db)
+    if #parts > 0 then require("lumi.drift").before_up(project, db, locked_st, p) end
     if lease then pooled(parts) end
     project:emit({ type = "plan", parts = parts })
     return apply_all(project, db, locked_st, parts, result, lease)
@@ -951,7 +994,13 @@ function M.down(project, opts)
     M.check_plan(project, p, found, { to = opts.to, ignore_changed = true })
     local parts = down_parts(project, plan_mod.down_from(p, project.scheme, opts))
     project:emit({ type = "plan", parts = parts, dry_run = opts.dry_run })
-    return parts
+    -- the newest applied migration that stays: its row records the schema
+    local going, left = {}, nil
+    for _, part in ipairs(parts) do going[part.migration] = true end
+    for _, e in ipairs(p.applied) do
+      if not going[e.migration] and not e.migration.repeatable then left = e end
+    end
+    return parts, left and record_of(left.migration, left.record) or nil
   end
   if opts.dry_run then
     for _, part in ipairs(parts_of((project:store():read()))) do
@@ -961,10 +1010,11 @@ function M.down(project, opts)
     return result
   end
   return M.locked(project, function(db, st, lease)
-    local parts = parts_of((st:read()))
+    local parts, left = parts_of((st:read()))
     if lease then pooled(parts) end
     if #parts > 0 then st:ensure() end
     local run = new_run(project, db, st, lease)
+    run.newest_left = left
     for i, part in ipairs(parts) do
       local m = part.migration
       local stop = stop_if_interrupted(m, #result.reverted, "reverted")

@@ -56,6 +56,12 @@ local types = {
 local order = { "version", "stem", "name", "file", "checksum", "applied_at", "execution_ms", "applied_by",
                 "state", "error" }
 
+-- drift's columns of the default table: the schema's fingerprint after the
+-- newest migration, and its canonical lines (drift.keep_snapshots). They
+-- are not read with the records; a table of migrate.lua's own shape has
+-- them when tracking.columns names them.
+M.drift_columns = { fingerprint = "fingerprint", snapshot = "snapshot" }
+
 local function split_name(qualified)
   local schema, name = qualified:match("^([^.]+)%.([^.]+)$")
   if not schema then return nil, qualified end
@@ -337,12 +343,27 @@ function Store:ensure()
         local col = self.columns[field]
         if col then cols[#cols + 1] = "  " .. self:quote(col) .. " " .. types[field] end
       end
+      local drift = self:drift_columns()
+      if drift and not self.spec.columns then
+        for _, field in ipairs({ "fingerprint", "snapshot" }) do
+          cols[#cols + 1] = "  " .. self:quote(drift[field]) .. " text"
+        end
+      end
       local idcol = self.columns[self.identity]
       if idcol then key[#key + 1] = self:quote(idcol) end
       if #key > 0 then cols[#cols + 1] = "  PRIMARY KEY (" .. table.concat(key, ", ") .. ")" end
       sql[#sql + 1] = "CREATE TABLE IF NOT EXISTS " .. self.table .. " (\n" .. table.concat(cols, ",\n") .. "\n);"
     end
     created = true
+  elseif not self.spec.columns and not self.spec.create then
+    -- a default table from before drift: its two columns added, once
+    local missing = self.db:value("SELECT count(*) FROM unnest(ARRAY['fingerprint', 'snapshot']) c WHERE NOT EXISTS "
+      .. "(SELECT 1 FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = c AND NOT a.attisdropped)",
+      self.table)
+    if missing > 0 then
+      sql[#sql + 1] = "ALTER TABLE " .. self.table .. " ADD COLUMN IF NOT EXISTS fingerprint text, "
+        .. "ADD COLUMN IF NOT EXISTS snapshot text;"
+    end
   end
   if self.log_table and self.db:value("SELECT to_regclass($1) IS NOT NULL", self.log_table) then
     -- the log lumi writes to must have its columns: found before anything
@@ -428,6 +449,46 @@ end
 --- Where the lock's lease is kept when a pooler rules out the advisory
 --- lock (lumi.lock): the table `<state table>_lock` beside the state
 --- table, and its schema, both quoted.
+--- drift's columns {fingerprint=, snapshot=} of this table, or nil when it
+--- has none (a table of migrate.lua's own shape that does not name them).
+function Store:drift_columns()
+  if self.spec.columns then
+    local c = self.spec.columns
+    return c.fingerprint and { fingerprint = c.fingerprint, snapshot = c.snapshot } or nil
+  end
+  if self.spec.create then return nil end
+  return M.drift_columns
+end
+
+--- The statement that records the schema's fingerprint (and its lines,
+--- when given) on rec's row; nil without drift columns.
+function Store:fingerprint_statement(rec, sum, lines)
+  local cols = self:drift_columns()
+  if not cols then return nil end
+  local params = { sum }
+  local sets = { self:quote(cols.fingerprint) .. " = $1" }
+  if cols.snapshot then
+    params[2] = lines or null
+    sets[2] = self:quote(cols.snapshot) .. " = $2"
+  end
+  local sql = "UPDATE " .. self.table .. " SET " .. table.concat(sets, ", ") .. row_filter(self, params, rec)
+  return table.pack(sql, table.unpack(params))
+end
+
+--- The fingerprint (and lines, if kept) recorded on rec's row: hash,
+--- lines; nil when none was.
+function Store:recorded_fingerprint(rec)
+  local cols = self:drift_columns()
+  if not cols then return nil end
+  local params = {}
+  local sql = "SELECT " .. self:quote(cols.fingerprint) .. " AS hash, "
+    .. (cols.snapshot and self:quote(cols.snapshot) or "NULL::text") .. " AS lines FROM " .. self.table
+    .. row_filter(self, params, rec)
+  local ok, r = pcall(self.db.one, self.db, sql, table.unpack(params))
+  if not ok or not r or r.hash == null then return nil end
+  return r.hash, r.lines ~= null and r.lines or nil
+end
+
 --- The tables that are lumi's own (tracking, log, lock), as names the
 --- search_path in force resolves: what a schema fingerprint leaves out.
 function Store:own_tables()
