@@ -4,7 +4,7 @@
 -- Options may come before or after the command.
 local M = {}
 
-M.commands = { "up", "down", "redo", "status", "list", "new", "verify", "validate", "lint", "locks", "snapshot", "drift",
+M.commands = { "up", "down", "redo", "status", "list", "new", "verify", "validate", "lint", "locks", "snapshot", "drift", "verify-down",
                "baseline", "mark", "unmark", "repair", "adopt", "fresh", "log" }
 
 local global_options = {

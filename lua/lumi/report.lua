@@ -523,6 +523,18 @@ function render.drift(self, r)
     r.source == "recorded" and "recorded fingerprint of the" or "replayed")
 end
 
+render["verify-down"] = function(self, r)
+  for _, m in ipairs(r.migrations) do
+    local label = m.status == "FAIL" and self:paint("red", "FAIL") or m.status == "warn" and self:paint("yellow", "warn")
+      or m.status == "skipped" and self:paint("dim", "skip") or self:paint("green", "ok  ")
+    self:say("  %s  %-40s%s", label, m.file, m.up_ms and string.format("  up %d ms, down %d ms", m.up_ms,
+      m.down_ms or 0) or (m.note and ("  " .. m.note) or ""))
+    for _, w in ipairs(m.warnings or {}) do self:say("        %s", w) end
+    for _, p in ipairs(m.problems or {}) do self:say("        %s", p) end
+  end
+  self:say("%d ok, %d failed, %d with warnings.", r.summary.ok, r.summary.failed, r.summary.warned)
+end
+
 function render.snapshot(self, r)
   for _, l in ipairs(r.lines or {}) do self:say("%s", l) end
   if r.schemas then
