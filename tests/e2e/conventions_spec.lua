@@ -77,6 +77,10 @@ for _, tool in ipairs(tools) do
         assert.are.equal(0, dcode)
         assert.are.equal(before, h.schema_dump(p.url, { "schema_migrations", "schema_migrations_log",
           "lumi_migrations", "lumi_migrations_log" }))
+        -- verify-down, on a scratch database, gives the same verdict as pg_dump
+        local proof, vcode, verr = p:json("verify-down")
+        assert.are.equal(0, vcode, verr)
+        for _, m in ipairs(proof.migrations) do assert.are.equal("ok", m.status, m.file) end
         local want = new_file[tool]
         if not want then return end
         local out, err, ncode = p:lumi("new add_tags")

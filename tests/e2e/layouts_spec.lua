@@ -100,6 +100,11 @@ local function round_trip(layouts, up_files)
   out, err, code = h.lumi(dir, "up", env)
   assert.are.equal(0, code, out .. err)
   assert.are.equal(applied, h.schema_dump(url))
+  -- verify-down, on a scratch database, gives the same verdict as pg_dump
+  local proof
+  proof, code, err = h.json(dir, "verify-down", env)
+  assert.are.equal(0, code, err)
+  for _, m in ipairs(proof.migrations) do assert.are.equal("ok", m.status, m.file) end
   return url, dir
 end
 
