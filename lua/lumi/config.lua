@@ -108,12 +108,16 @@ M.schema = {
     types = { table = true },
     doc = "drift settings: on_up = \"error\"|\"warn\"|\"off\" or function(target) (compare the schema with the "
       .. "recorded fingerprint before up applies anything; \"error\" by default in a protected environment), "
-      .. "keep_snapshots = true (keep the canonical lines too), record = false (record no fingerprint)",
+      .. "keep_snapshots = true (keep the canonical lines too), record = false (record no fingerprint), "
+      .. "judge = function(diff, ctx) -> the differences that count",
     check = function(v)
       for k in pairs(v) do
-        if k ~= "on_up" and k ~= "keep_snapshots" and k ~= "record" then
-          return false, string.format("has no key %q (keys: on_up, keep_snapshots, record)", tostring(k))
+        if k ~= "on_up" and k ~= "keep_snapshots" and k ~= "record" and k ~= "judge" then
+          return false, string.format("has no key %q (keys: on_up, keep_snapshots, record, judge)", tostring(k))
         end
+      end
+      if v.judge ~= nil and type(v.judge) ~= "function" then
+        return false, "judge must be a function(diff, ctx) returning the differences that count"
       end
       local o = v.on_up
       if o ~= nil and o ~= "error" and o ~= "warn" and o ~= "off" and type(o) ~= "function" then

@@ -19,6 +19,8 @@
 --   db:quote_ident(s), db:quote_literal(s)
 --   db:info()                    server version, user, database, pid, transaction status
 --   db:in_transaction(), db:is_closed(), db:rollback(), db:close()
+--   db:settle()                  receive what was sent without waiting (a COPY with
+--                                wait = false), raising its error
 --   db:guarded()                 the same connection, stopping at an interrupt
 --   db.null                      the SQL NULL sentinel in rows and parameters
 local pg = require "lumi.pg"

@@ -123,6 +123,14 @@ function M.before_up(project, db, st, p)
   project:warn(msg .. " (`lumi drift` lists what differs)")
 end
 
+--- The built-in judgement of a difference: every added, removed or
+--- changed object is drift. migrate.lua's drift.judge(diff, ctx) returns
+--- the differences that count, in the same shape (say, without the
+--- indexes a DBA adds by hand).
+function M.judge(d)
+  return d
+end
+
 --- Is the diff empty?
 function M.none(d)
   return #d.added == 0 and #d.removed == 0 and #d.changed == 0

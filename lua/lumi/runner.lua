@@ -321,6 +321,9 @@ end
 local function fingerprint_of(run, rec)
   if not run.drift or not rec then return nil end
   local fp = require "lumi.fingerprint"
+  -- what the migration left in flight (a COPY sent without waiting) is
+  -- its own: its error is the migration's, not the fingerprint's
+  run.db:settle()
   local in_tx = run.db:in_transaction()
   local ok, stmt = pcall(function()
     if in_tx then run.db:exec("SAVEPOINT lumi_fingerprint") end

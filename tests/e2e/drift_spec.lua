@@ -93,6 +93,26 @@ describe("drift", function()
     end)
   end)
 
+  it("drift.judge of migrate.lua decides what counts: here, an index added by hand does not", function()
+    h.with_project(FILES, [[
+return { drift = { judge = function(d)
+  local added = {}
+  for _, a in ipairs(d.added) do if not a.object:match("^index ") then added[#added + 1] = a end end
+  return { added = added, removed = d.removed, changed = d.changed }
+end } }
+]], function(p)
+      p:lumi("up")
+      h.psql(p.url, "CREATE INDEX dba_index ON users (id, email)")
+      local doc, code = p:json("drift")
+      assert.are.equal(0, code)
+      assert.is_false(doc.drift)
+      h.psql(p.url, "ALTER TABLE users ADD COLUMN extra int")
+      doc, code = p:json("drift")
+      assert.are.equal(3, code)
+      assert.are.equal("column public.users.extra", doc.added[1].object)
+    end)
+  end)
+
   it("a tracking table from before drift gets its two columns on the next up", function()
     h.with_project(FILES, function(p)
       p:lumi("up --to 1")

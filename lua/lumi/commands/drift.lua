@@ -52,7 +52,11 @@ drift.]],
       expected, out.source = e and replayed(project, e.migration.version) or {}, "replayed"
       out.expected_hash = fingerprint.hash(expected)
     end
-    local d = drift.diff(expected, live)
+    local judge = (project.config.drift or {}).judge or drift.judge
+    local d = judge(drift.diff(expected, live), { target = project.config.name })
+    if type(d) ~= "table" or type(d.added) ~= "table" or type(d.removed) ~= "table" or type(d.changed) ~= "table" then
+      require("lumi.errors").raise("config", "drift.judge must return the differences {added=, removed=, changed=}")
+    end
     out.drift = not drift.none(d)
     out.added, out.removed, out.changed = d.added, d.removed, d.changed
     out.exit_code = out.drift and 3 or 0
