@@ -24,13 +24,13 @@ local M = {}
 M.version = require "lumi.version"
 M.errors = require "lumi.errors"
 
-M.commands = { "up", "down", "redo", "status", "list", "new", "verify", "validate",
-               "baseline", "mark", "unmark", "repair", "fresh", "log" }
+-- the commands of the command line, each a method (verify-down: verify_down)
+M.commands = require("lumi.cli").commands
 
 -- Give a project one method per command: project:up{...}, project:status().
 local function add_commands(p)
   for _, name in ipairs(M.commands) do
-    p[name] = function(self, opts)
+    p[(name:gsub("%-", "_"))] = function(self, opts)
       if type(opts) == "string" then opts = { args = { opts } } end
       opts = opts or {}
       local o = {}

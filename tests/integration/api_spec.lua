@@ -77,6 +77,24 @@ emit(res)
     assert.is_true(h.column_exists(url, "users", "name"))
   end)
 
+  it("every command of the command line is a method: lint, snapshot, drift and verify_down too", function()
+    local r, out, err = run([[
+local project <close> = lumi.open { dir = DIR .. "/migrations", database = URL }
+local res = {}
+res.lint = #project:lint({ all = true }).findings
+project:up()
+local snap = project:snapshot()
+res.snapshot = #snap.hash
+res.drift = project:drift().drift
+local proof = project:verify_down()
+res.verify = #proof.migrations
+emit(res)
+]])
+    assert.are.equal("", out)
+    assert.are.equal("", err)
+    assert.are.same({ lint = 0, snapshot = 64, drift = false, verify = 3 }, r)
+  end)
+
   it("a failed migration is a value: result.error with the file, line and SQLSTATE; nothing raised or printed", function()
     h.write(dir .. "/migrations/002_create_posts.sql", "CREATE TABLE posts (id int);\nINSERT INTO nosuch VALUES (1);\n")
     local r, out, err = run([[
