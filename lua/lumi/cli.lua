@@ -65,7 +65,7 @@ function M.help()
     "Commands:",
   }
   for _, name in ipairs(M.commands) do
-    lines[#lines + 1] = string.format("  %-10s %s", name, load_command(name).summary)
+    lines[#lines + 1] = string.format("  %-11s %s", name, load_command(name).summary)
   end
   lines[#lines + 1] = ""
   lines[#lines + 1] = "Options:"
