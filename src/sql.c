@@ -462,10 +462,11 @@ static int l_parse(lua_State *L) {
     const PgQuerySplitStmt *st = b->split.stmts[i];
     if (st != NULL && st->stmt_len > PARSE_MAX_STATEMENT) {
       size_t at = st->stmt_location < 0 ? 0 : (size_t)st->stmt_location;
+      int len = st->stmt_len;
       at = skip_blank(text, at, n, 0);
-      box_free(b);
+      box_free(b);                                  /* st is gone with it */
       lua_pushfstring(L, "a statement of %d bytes: too large for a parse tree (at most %d)",
-                      st->stmt_len, PARSE_MAX_STATEMENT);
+                      len, PARSE_MAX_STATEMENT);
       push_error(L, lua_tostring(L, -1), at + 1);
       lua_pushboolean(L, 1);
       lua_setfield(L, -2, "too_large");
