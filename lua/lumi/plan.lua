@@ -31,6 +31,16 @@ function M.record_id(r, scheme, identity)
   return parsed and scheme.key(parsed.version) or stem
 end
 
+--- Was record r (whose file is gone) a repeatable migration, as its
+--- scheme reads the file's name? Such a record never makes a pending
+--- migration out of order.
+function M.repeatable_record(r, scheme)
+  local name = r.stem or (r.file and r.file:match("([^/]+)$"):gsub("%.up%.sql$", ""):gsub("%.sql$", ""))
+  if not name then return false end
+  local ok, parsed = pcall(scheme.parse, name)
+  return ok and type(parsed) == "table" and parsed.repeatable == true
+end
+
 function M.build(migrations, records, scheme, identity)
   local by_id, ids = {}, {}
   for i, r in ipairs(records) do
@@ -68,7 +78,8 @@ function M.build(migrations, records, scheme, identity)
       local e = { record = r, state = "missing", version = v }
       p.missing[#p.missing + 1] = e
       p.entries[#p.entries + 1] = e
-      if r.version and (not newest_applied or scheme.compare(newest_applied, r.version)) then
+      if r.version and not M.repeatable_record(r, scheme)
+         and (not newest_applied or scheme.compare(newest_applied, r.version)) then
         newest_applied = r.version
       end
     end

@@ -159,6 +159,20 @@ describe("convention", function()
     end
   end)
 
+  it("flyway: a repeatable migration whose file is gone does not make a new version out of order", function()
+    h.with_project({
+      ["sql/V1__users.sql"] = "CREATE TABLE users (id int);\n",
+      ["sql/R__view.sql"] = "CREATE OR REPLACE VIEW v AS SELECT 1 AS x;\n",
+    }, 'return { convention = "flyway" }\n', function(p)
+      p:lumi("up")
+      os.remove(p:path("sql/R__view.sql"))
+      p:write("sql/V2__posts.sql", "CREATE TABLE posts (id int);\n")
+      local doc, code = p:json("up")
+      assert.are.equal(0, code)
+      assert.are.same({ "V2__posts.sql" }, h.files(doc.applied))
+    end)
+  end)
+
   it("goose: a Go migration in the directory is an error naming it, before anything runs", function()
     h.with_project({
       ["migrations/00001_users.sql"] = "-- +goose Up\nCREATE TABLE users (id int);\n",
