@@ -128,7 +128,8 @@ M.schema = {
   },
   snapshot = {
     types = { table = true },
-    doc = "the schema fingerprint's policy: schemas = {...} (default: every schema that is not the system's), "
+    doc = "the schema fingerprint's policy: schemas = {...} (default: `schemas`, else every schema that is not "
+      .. "the system's), "
       .. "ignore = function(line, schema) -> true to leave a line out",
     check = function(v)
       for k in pairs(v) do
@@ -228,7 +229,8 @@ M.schema = {
   table = { types = { string = true }, doc = "tracking table, \"name\" or \"schema.name\"", check = check_table_name },
   tracking = { types = { table = true }, doc = "the tracking table's name and columns", fields = M.tracking_schema },
   placeholders = { types = { table = true }, doc = "values for ${name} in SQL files" },
-  schemas = { types = { table = true }, doc = "the schemas `lumi fresh` drops and re-creates (default: public)" },
+  schemas = { types = { table = true }, doc = "the schemas lumi manages: `lumi fresh` drops and re-creates them "
+    .. "(default: public), the fingerprint reads them (default: every schema that is not the system's)" },
   protected = { types = { boolean = true }, doc = "refuse destructive commands (fresh, down) on this target" },
   timeouts = {
     types = { table = true },

@@ -12,11 +12,14 @@ local fingerprint = require "lumi.fingerprint"
 
 local M = {}
 
---- The fingerprint options of a project: its snapshot policy, less lumi's
---- own tables.
+--- The fingerprint options of a project: its snapshot policy (the schemas:
+--- snapshot.schemas, else the `schemas` lumi manages, else every schema
+--- that is not the system's), less lumi's own tables.
 function M.options(project)
-  local settings = project.config.snapshot or {}
-  return { schemas = settings.schemas, ignore = settings.ignore, exclude = project:store():own_tables() }
+  local cfg = project.config
+  local settings = cfg.snapshot or {}
+  return { schemas = settings.schemas or cfg.schemas, ignore = settings.ignore,
+           exclude = project:store():own_tables() }
 end
 
 --- The drift settings: {on_up =, keep_snapshots =}, on_up decided for the

@@ -163,10 +163,11 @@ local PARTS = {
     .. "AND e.deptype = 'e')",
 }
 
-M.SQL = "SELECT schema, line FROM (" .. table.concat(PARTS, "\nUNION ALL\n")
+M.SQL = "SELECT schema, quote_ident(schema) AS quoted, line FROM (" .. table.concat(PARTS, "\nUNION ALL\n")
   .. ") AS lines(schema, line) ORDER BY line COLLATE \"C\""
 
---- The canonical lines of db's schema: {{schema=, line=}...} in order.
+--- The canonical lines of db's schema: {{schema=, quoted=, line=}...} in
+--- order (quoted: the schema's name as quote_ident writes it).
 --- opts: {schemas = {...} | nil, exclude = {"table"...} (lumi's own
 --- tables, as the store names them), ignore = function(line, schema) -> true}. Runs in a read-only
 --- transaction of its own, or in the caller's (a migration's), where the
@@ -188,7 +189,9 @@ function M.lines(db, opts)
   local out = {}
   for _, r in ipairs(rows) do
     local schema = r.schema ~= db.null and r.schema or nil
-    if not (opts.ignore and opts.ignore(r.line, schema)) then out[#out + 1] = { schema = schema, line = r.line } end
+    if not (opts.ignore and opts.ignore(r.line, schema)) then
+      out[#out + 1] = { schema = schema, quoted = schema and r.quoted or nil, line = r.line }
+    end
   end
   return out
 end
@@ -217,11 +220,10 @@ function M.per_schema(lines)
     local key = l.schema or ""
     groups[key] = groups[key] or {}
     local line = l.line
-    if l.schema then
+    if l.quoted then
       -- the schema's own name, as quote_ident writes it, wherever it
       -- qualifies a name, and on its own line
-      local q = l.schema:match("^[a-z_][a-z0-9_$]*$") and l.schema or ('"' .. l.schema:gsub('"', '""') .. '"')
-      local pat = q:gsub("%p", "%%%0")
+      local pat = l.quoted:gsub("%p", "%%%0")
       line = line:gsub("%f[%w_\"]" .. pat .. "%.", "$schema."):gsub("^schema " .. pat .. "$", "schema $schema")
     end
     table.insert(groups[key], { schema = l.schema, line = line })

@@ -25,7 +25,7 @@ local function is_empty(db)
 end
 
 -- Empty a shadow database again (it was empty when the run began): its
--- extensions, its schemas but public, and what public holds.
+-- extensions, its schemas, public re-created with its owner and privileges.
 local function clean(db)
   for _, e in ipairs(db:query("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")) do
     db:exec("DROP EXTENSION IF EXISTS " .. db:quote_ident(e.extname) .. " CASCADE")
@@ -34,26 +34,7 @@ local function clean(db)
       .. "'information_schema', 'public') AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'")) do
     db:exec("DROP SCHEMA IF EXISTS " .. db:quote_ident(n.nspname) .. " CASCADE")
   end
-  local drops = {}
-  -- tables first (their sequences go with them), then what is left
-  for _, kind in ipairs({ { "'r', 'p'", "TABLE" }, { "'f'", "FOREIGN TABLE" }, { "'m'", "MATERIALIZED VIEW" },
-                          { "'v'", "VIEW" }, { "'S'", "SEQUENCE" } }) do
-    drops[#drops + 1] = { "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      .. "WHERE n.nspname = 'public' AND c.relkind IN (" .. kind[1] .. ")", function(r)
-        return "DROP " .. kind[2] .. " IF EXISTS public." .. db:quote_ident(r.name) .. " CASCADE"
-      end }
-  end
-  drops[#drops + 1] = { "SELECT p.oid::regprocedure::text AS name FROM pg_proc p JOIN pg_namespace n "
-    .. "ON n.oid = p.pronamespace WHERE n.nspname = 'public'", function(r)
-      return "DROP ROUTINE IF EXISTS " .. r.name .. " CASCADE"
-    end }
-  drops[#drops + 1] = { "SELECT t.typname AS name FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-    .. "WHERE n.nspname = 'public' AND t.typrelid = 0 AND t.typelem = 0", function(r)
-      return "DROP TYPE IF EXISTS public." .. db:quote_ident(r.name) .. " CASCADE"
-    end }
-  for _, d in ipairs(drops) do
-    for _, r in ipairs(db:query(d[1])) do db:exec(d[2](r)) end
-  end
+  require("lumi.schemas").recreate(db, "public")
 end
 
 -- The target's settings, leading to the scratch database instead: no
@@ -78,7 +59,12 @@ function M.with(project, fn)
   local url, created = cfg.shadow, nil
   if not url then
     created = string.format("lumi_scratch_%d_%d", os.time(), math.random(1, 1e6))
-    target:exec("CREATE DATABASE " .. created)
+    local ok, err = pcall(target.exec, target, "CREATE DATABASE " .. created)
+    if not ok then
+      errors.raise("config", "cannot create a scratch database on the target's server: " .. errors.text(err),
+        { sqlstate = type(err) == "table" and err.sqlstate or nil,
+          hint = "grant the role CREATEDB, or set `shadow` in migrate.lua to an empty database lumi may use" })
+    end
     url = conninfo.with_dbname(cfg.database, created)
   end
   local scratch, shadow_db
@@ -87,7 +73,8 @@ function M.with(project, fn)
     local db = scratch:connect()
     local t, s = target:info(), db:info()
     if s.database == t.database and s.host == t.host and s.port == t.port then
-      errors.raise("config", "shadow names the target's own database: lumi runs migrations there")
+      errors.raise("config", "shadow names the target's own database: lumi runs migrations there",
+        { hint = "set `shadow` to another, empty database (or leave it out: lumi creates one and drops it)" })
     end
     if not created then
       if not is_empty(db) then

@@ -113,6 +113,30 @@ end } }
     end)
   end)
 
+  it("a role that may not create the scratch database is told what to do", function()
+    h.with_project(FILES, function(p)
+      p:lumi("up")
+      local role = "lumi_weak_" .. p.name
+      h.psql(p.url, "CREATE ROLE " .. role .. " LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO " .. role)
+      local ok, err = pcall(function()
+        local _, e, code = p:lumi("drift --replay", { DATABASE_URL = (p.url:gsub("user=postgres", "user=" .. role)) })
+        assert.are.equal(2, code, e)
+        assert.truthy(e:find("cannot create a scratch database on the target's server: ERROR 42501: permission "
+          .. "denied to create database\n  HINT: grant the role CREATEDB, or set `shadow` in migrate.lua", 1, true), e)
+      end)
+      h.psql(p.url, "DROP OWNED BY " .. role .. "; DROP ROLE " .. role)
+      if not ok then error(err, 0) end
+    end)
+  end)
+
+  it("drift.record = false records no fingerprint", function()
+    h.with_project(FILES, "return { drift = { record = false } }\n", function(p)
+      local _, _, code = p:lumi("up")
+      assert.are.equal(0, code)
+      assert.are.equal(require("lumi.pg").null, recorded(p, "002"))
+    end)
+  end)
+
   it("a tracking table from before drift gets its two columns on the next up", function()
     h.with_project(FILES, function(p)
       p:lumi("up --to 1")

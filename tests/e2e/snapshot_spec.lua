@@ -147,7 +147,7 @@ describe("lumi snapshot", function()
 
   it("--per-schema: identical tenant schemas hash equal; lumi's own tables are left out", function()
     h.with_project({ ["migrations/001_t.sql"] = "CREATE TABLE t (id int);\n" }, function(p)
-      for _, s in ipairs({ "tenant_a", "tenant_b", "Tenant C" }) do
+      for _, s in ipairs({ "tenant_a", "tenant_b", "Tenant C", "order" }) do
         local q = '"' .. s .. '"'
         psql(p.url, "CREATE SCHEMA " .. q .. "; CREATE TABLE " .. q .. ".items (id int PRIMARY KEY, "
           .. "parent int REFERENCES " .. q .. ".items (id)); CREATE INDEX ON " .. q .. ".items (parent)")
@@ -159,11 +159,25 @@ describe("lumi snapshot", function()
       local a, b, c = doc.schemas.tenant_a, doc.schemas.tenant_b, doc.schemas["Tenant C"]
       assert.are.equal(a.hash, b.hash)
       assert.are.equal(a.hash, c.hash)
+      assert.are.equal(a.hash, doc.schemas.order.hash)     -- a keyword, which quote_ident quotes
       assert.are_not.equal(doc.schemas.public.hash, a.hash)
       -- up added table t, and its own tables, which are not counted
       local lines = snapshot(p, nil, "--lines").lines
       for _, l in ipairs(lines) do assert.is_nil(l:find("schema_migrations", 1, true), l) end
       assert.are_not.equal(before, doc.hash)
+    end)
+  end)
+
+  it("reads the schemas lumi manages (`schemas`), unless snapshot.schemas names others", function()
+    h.with_project({}, 'return { schemas = { "app" } }\n', function(p)
+      psql(p.url, "CREATE SCHEMA app; CREATE TABLE app.a (id int); CREATE TABLE public.b (id int)")
+      local lines = snapshot(p, nil, "--lines").lines
+      assert.are.same({ "column app.a.id integer", "column order app.a id", "extension plpgsql 1.0", "schema app",
+        "table app.a" }, lines)
+      p:write("migrate.lua", 'return { schemas = { "app" }, snapshot = { schemas = { "public" } } }\n')
+      lines = snapshot(p, nil, "--lines").lines
+      assert.are.same({ "column order public.b id", "column public.b.id integer", "extension plpgsql 1.0",
+        "schema public", "table public.b" }, lines)
     end)
   end)
 end)

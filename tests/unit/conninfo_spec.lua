@@ -74,3 +74,17 @@ describe("conninfo.scrub", function()
       conninfo.scrub('could not connect to "postgresql://u:pw@h/db"', nil))
   end)
 end)
+
+describe("conninfo.with_dbname", function()
+  it("replaces a URL's database and keeps its parameters; adds dbname= to a key=value string", function()
+    assert.are.equal("postgresql:///scratch?host=/tmp/sock&user=u",
+      conninfo.with_dbname("postgresql:///app?host=/tmp/sock&user=u", "scratch"))
+    assert.are.equal("postgres://u:p@db.example:5433/scratch",
+      conninfo.with_dbname("postgres://u:p@db.example:5433/app", "scratch"))
+    assert.are.equal("postgres://u@h/scratch", conninfo.with_dbname("postgres://u@h", "scratch"))
+    assert.are.equal("host=h dbname=app dbname='scr\\'atch'", conninfo.with_dbname("host=h dbname=app", "scr'atch"))
+    -- libpq takes the last dbname of a key=value string
+    local pg = require "lumi.pg"
+    assert.are.equal("scr'atch", pg.conninfo_parse(conninfo.with_dbname("host=h dbname=app", "scr'atch")).dbname)
+  end)
+end)

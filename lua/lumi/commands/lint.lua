@@ -2,6 +2,7 @@
 --- lumi.lint over the SQL of migrations, before they run.
 local errors = require "lumi.errors"
 local lint = require "lumi.lint"
+local plan = require "lumi.plan"
 local prepare = require "lumi.prepare"
 
 -- The migrations to lint: those named, or all, or those after --since, or
@@ -9,15 +10,13 @@ local prepare = require "lumi.prepare"
 local function chosen(project, found, opts)
   local scheme = project.scheme
   if #opts.args > 0 then
+    -- named as every command names a migration (version, file or stem)
+    local p = plan.build(found.migrations, {}, scheme, project:identity())
     local out = {}
     for _, what in ipairs(opts.args) do
-      local hit
-      for _, m in ipairs(found.migrations) do
-        if m.file == what or m.stem == what or m.path == what or m.key == scheme.key(what)
-           or what:sub(-#m.file - 1) == "/" .. m.file then hit = m end
-      end
-      if not hit then errors.raise("usage", string.format("lint: no migration has version or file %q", what)) end
-      out[#out + 1] = hit
+      local e, why = plan.find(p, scheme, what)
+      if not e then errors.raise("usage", "lint: " .. why) end
+      out[#out + 1] = e.migration
     end
     return out
   end

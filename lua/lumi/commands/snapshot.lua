@@ -5,8 +5,8 @@ return {
   summary = "print the schema's fingerprint: a SHA-256 over canonical lines read from the catalogs",
   usage = "lumi snapshot [--lines] [--per-schema]",
   description = [[
-Reads the managed schemas (`snapshot.schemas` in migrate.lua, or every schema
-that is not the system's) from the system catalogs in one read-only pass, as
+Reads the managed schemas (`snapshot.schemas` in migrate.lua, else `schemas`,
+else every schema that is not the system's) from the system catalogs in one read-only pass, as
 sorted canonical lines, one per object (tables, columns and their order,
 sequences, constraints, indexes, triggers, functions, types, policies,
 extensions, comments), and prints their SHA-256. lumi's own tables are left
@@ -19,10 +19,7 @@ identical tenant schemas hash equal.]],
     { "--per-schema", help = "one fingerprint per schema, its name written as $schema" },
   },
   run = function(project, opts)
-    local db = project:connect()
-    local settings = project.config.snapshot or {}
-    local lines = fingerprint.lines(db, { schemas = settings.schemas, ignore = settings.ignore,
-                                          exclude = project:store():own_tables() })
+    local lines = fingerprint.lines(project:connect(), require("lumi.drift").options(project))
     local out = { hash = fingerprint.hash(lines), count = #lines }
     if opts.lines then
       out.lines = {}
